@@ -1,0 +1,57 @@
+from django.contrib import admin, messages
+from django.db.models import QuerySet
+from django.http import HttpRequest
+
+from accounts.models import Account, Session, User
+
+
+class SessionInline(admin.TabularInline):
+    model = Session
+    fields = ["id", "created_at", "expires_at", "ip_address", "user_agent"]
+    readonly_fields = fields
+    extra = 0
+    can_delete = True
+    show_change_link = True
+
+
+@admin.register(User)
+class UserAdmin(admin.ModelAdmin):
+    list_display = ["email", "name", "email_verified", "created_at"]
+    list_filter = ["email_verified", "created_at"]
+    search_fields = ["email", "name", "id"]
+    readonly_fields = ["id", "created_at", "updated_at"]
+    inlines = [SessionInline]
+    actions = ["revoke_sessions"]
+
+    @admin.action(description="Revoke all sessions of the selected users")
+    def revoke_sessions(self, request: HttpRequest, queryset: QuerySet[User]) -> None:
+        deleted, _ = Session.objects.filter(user__in=queryset).delete()
+        self.message_user(request, f"Revoked {deleted} session(s).", messages.SUCCESS)
+
+
+@admin.register(Session)
+class SessionAdmin(admin.ModelAdmin):
+    list_display = ["id", "user", "created_at", "expires_at", "ip_address"]
+    list_filter = ["expires_at", "created_at"]
+    list_select_related = ["user"]
+    search_fields = ["user__email", "user__name", "ip_address", "id"]
+    readonly_fields = ["id", "token", "created_at", "updated_at"]
+    raw_id_fields = ["user"]
+    actions = ["revoke"]
+
+    @admin.action(description="Revoke the selected sessions (sign those devices out)")
+    def revoke(self, request: HttpRequest, queryset: QuerySet[Session]) -> None:
+        deleted, _ = queryset.delete()
+        self.message_user(request, f"Revoked {deleted} session(s).", messages.SUCCESS)
+
+
+@admin.register(Account)
+class AccountAdmin(admin.ModelAdmin):
+    list_display = ["provider_id", "user", "account_id", "created_at"]
+    list_filter = ["provider_id"]
+    list_select_related = ["user"]
+    search_fields = ["user__email", "account_id"]
+    readonly_fields = ["id", "created_at", "updated_at"]
+    raw_id_fields = ["user"]
+    # Secrets stay out of the admin, even for operators.
+    exclude = ["password", "access_token", "refresh_token", "id_token"]

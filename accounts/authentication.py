@@ -1,0 +1,232 @@
+"""DRF authentication for people signed in with better-auth (DESIGN §3).
+
+One class, one order: an `Authorization: Bearer` credential decides when present
+(a three-part JWT, else a better-auth session token); otherwise the better-auth
+session cookie. No credential at all returns None so that the permission class
+answers 401 `not_authenticated`.
+"""
+
+import base64
+import hashlib
+import hmac
+import json
+from urllib.parse import unquote, urlsplit
+
+import jwt
+from django.conf import settings
+from django.core.cache import cache
+from rest_framework import exceptions
+from rest_framework.authentication import BaseAuthentication, get_authorization_header
+from rest_framework.request import Request
+
+from accounts.models import Jwks, Session, User
+
+SESSION_COOKIE_NAME = "session_token"
+# base64 of a 32-byte HMAC-SHA256 digest, with padding.
+SIGNATURE_LENGTH = 44
+ASYMMETRIC_ALGORITHMS = frozenset({"EdDSA", "ES256", "ES512", "RS256", "PS256"})
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "TRACE"})
+
+
+class InvalidToken(exceptions.AuthenticationFailed):
+    default_detail = "The credential is invalid."
+    default_code = "invalid_token"
+
+
+class SessionExpired(exceptions.AuthenticationFailed):
+    default_detail = "The session has expired. Sign in again."
+    default_code = "session_expired"
+
+
+class UntrustedOrigin(exceptions.PermissionDenied):
+    default_detail = "Cookie-authenticated writes must come from a trusted origin."
+    default_code = "untrusted_origin"
+
+
+def sign_session_token(token: str, secret: str) -> str:
+    """The value better-auth puts in its session cookie, before URL encoding."""
+    digest = hmac.new(secret.encode(), token.encode(), hashlib.sha256).digest()
+    return f"{token}.{base64.b64encode(digest).decode()}"
+
+
+def unsign_session_token(signed: str, secret: str) -> str | None:
+    """The token inside a signed value, or None when the signature does not match."""
+    token, dot, signature = signed.rpartition(".")
+    if not dot or not token or len(signature) != SIGNATURE_LENGTH or not signature.endswith("="):
+        return None
+    expected = sign_session_token(token, secret).rpartition(".")[2]
+    if not hmac.compare_digest(expected.encode(), signature.encode()):
+        return None
+    return token
+
+
+class BetterAuthAuthentication(BaseAuthentication):
+    """Authenticates better-auth session cookies, session bearer tokens and JWTs."""
+
+    www_authenticate_realm = "api"
+
+    def authenticate_header(self, request: Request) -> str:
+        return f'Bearer realm="{self.www_authenticate_realm}"'
+
+    def authenticate(self, request: Request) -> tuple[User, object] | None:
+        header = get_authorization_header(request).split()
+        if header and header[0].lower() == b"bearer":
+            if len(header) != 2:
+                raise InvalidToken("The Authorization header must be `Bearer <token>`.")
+            try:
+                credential = header[1].decode("ascii")
+            except UnicodeDecodeError:
+                raise InvalidToken("The bearer token contains invalid characters.") from None
+            if credential.count(".") == 2:
+                return authenticate_jwt(credential)
+            return authenticate_bearer_session(credential)
+
+        cookie = session_cookie(request)
+        if cookie is None:
+            return None
+        user, session = authenticate_cookie(cookie)
+        if request.method not in SAFE_METHODS:
+            enforce_trusted_origin(request)
+        return user, session
+
+
+# --- better-auth sessions ---------------------------------------------------
+
+
+def session_cookie(request: Request) -> str | None:
+    prefix = settings.BETTER_AUTH_COOKIE_PREFIX
+    for name in (f"__Secure-{prefix}.{SESSION_COOKIE_NAME}", f"{prefix}.{SESSION_COOKIE_NAME}"):
+        if value := request.COOKIES.get(name):
+            return value
+    return None
+
+
+def authenticate_cookie(raw_value: str) -> tuple[User, Session]:
+    # `unquote`, not `unquote_plus`: "+" is a base64 character of the signature.
+    token = unsign_session_token(unquote(raw_value), settings.BETTER_AUTH_SECRET)
+    if token is None:
+        raise InvalidToken("The session cookie signature is invalid.")
+    return load_session(token)
+
+
+def authenticate_bearer_session(credential: str) -> tuple[User, Session]:
+    value = unquote(credential)
+    if "." in value:
+        token = unsign_session_token(value, settings.BETTER_AUTH_SECRET)
+        if token is None:
+            raise InvalidToken("The session token signature is invalid.")
+    elif settings.BETTER_AUTH_BEARER_REQUIRE_SIGNATURE:
+        raise InvalidToken("The session token must be signed.")
+    else:
+        token = value
+    return load_session(token)
+
+
+def load_session(token: str) -> tuple[User, Session]:
+    session = Session.objects.select_related("user").filter(token=token).first()
+    if session is None:
+        raise InvalidToken("The session does not exist or has been signed out.")
+    if session.is_expired:
+        raise SessionExpired()
+    return session.user, session
+
+
+def enforce_trusted_origin(request: Request) -> None:
+    """Refuse cookie-authenticated writes from origins we do not trust (CSRF defence)."""
+    origin = request.headers.get("Origin")
+    if not origin or origin == "null":
+        referer = request.headers.get("Referer", "")
+        parts = urlsplit(referer)
+        origin = f"{parts.scheme}://{parts.netloc}" if parts.scheme and parts.netloc else ""
+    if not origin:
+        raise UntrustedOrigin("A cookie-authenticated write needs an Origin or Referer header.")
+    own_origin = f"{request.scheme}://{request.get_host()}"
+    if origin.rstrip("/") not in (*settings.TRUSTED_ORIGINS, own_origin):
+        raise UntrustedOrigin(f"The origin {origin!r} is not trusted.")
+
+
+# --- JWTs ------------------------------------------------------------------
+
+
+def authenticate_jwt(token: str) -> tuple[User, dict]:
+    try:
+        header = jwt.get_unverified_header(token)
+    except jwt.InvalidTokenError:
+        raise InvalidToken("The token is not a well-formed JWT.") from None
+    algorithm = header.get("alg")
+    if algorithm == "HS256":
+        key: object = settings.JWT_SECRET
+    elif algorithm in ASYMMETRIC_ALGORITHMS:
+        key = jwks_signing_key(header.get("kid"))
+    else:
+        raise InvalidToken(f"The token algorithm {algorithm!r} is not accepted.")
+
+    options = {"require": ["exp"], "verify_aud": bool(settings.JWT_AUDIENCE)}
+    try:
+        claims = jwt.decode(
+            token,
+            key=key,
+            algorithms=[algorithm],
+            options=options,
+            issuer=settings.JWT_ISSUER or None,
+            audience=settings.JWT_AUDIENCE or None,
+        )
+    except jwt.ExpiredSignatureError:
+        raise InvalidToken("The token has expired.") from None
+    except jwt.InvalidTokenError as error:
+        raise InvalidToken(f"The token is invalid: {error}.") from None
+
+    user_id = claims.get("sub") or claims.get("userId") or claims.get("id")
+    if not user_id:
+        raise InvalidToken("The token names no user.")
+    user = User.objects.filter(pk=str(user_id)).first()
+    if user is None:
+        raise InvalidToken("The token's user does not exist.")
+    return user, claims
+
+
+def jwks_signing_key(kid: str | None) -> jwt.PyJWK:
+    """The public key `kid` of better-auth's jwt plugin, from its JWKS URL or `jwks` table."""
+    if not kid:
+        raise InvalidToken("The token names no signing key (kid).")
+    if settings.BETTER_AUTH_JWKS_URL:
+        try:
+            return jwks_client().get_signing_key(kid)
+        except jwt.PyJWKClientError as error:
+            raise InvalidToken(f"The signing key is unknown: {error}.") from None
+    return jwks_table_key(kid)
+
+
+def jwks_table_key(kid: str) -> jwt.PyJWK:
+    cache_key = f"accounts:jwks:{kid}"
+    public_jwk = cache.get(cache_key)
+    if public_jwk is None:
+        row = Jwks.objects.filter(pk=kid).values("public_key", "alg", "crv").first()
+        if row is None:
+            raise InvalidToken("The signing key is unknown.")
+        public_jwk = json.loads(row["public_key"])
+        public_jwk.setdefault("kid", kid)
+        public_jwk.setdefault("alg", row["alg"] or "EdDSA")
+        if row["crv"]:
+            public_jwk.setdefault("crv", row["crv"])
+        cache.set(cache_key, public_jwk, settings.BETTER_AUTH_JWKS_CACHE_SECONDS)
+    try:
+        return jwt.PyJWK(public_jwk)
+    except jwt.PyJWKError as error:
+        raise InvalidToken(f"The signing key cannot be used: {error}.") from None
+
+
+_jwks_clients: dict[str, jwt.PyJWKClient] = {}
+
+
+def jwks_client() -> jwt.PyJWKClient:
+    url = settings.BETTER_AUTH_JWKS_URL
+    if url not in _jwks_clients:
+        _jwks_clients[url] = jwt.PyJWKClient(
+            url,
+            cache_keys=True,
+            lifespan=settings.BETTER_AUTH_JWKS_CACHE_SECONDS,
+            cooldown_duration=settings.BETTER_AUTH_JWKS_REFRESH_COOLDOWN,
+            timeout=5,
+        )
+    return _jwks_clients[url]

@@ -1,0 +1,14 @@
+from drf_spectacular.utils import extend_schema
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from accounts.serializers import MeSerializer
+
+
+class MeView(APIView):
+    """The signed-in better-auth user."""
+
+    @extend_schema(responses=MeSerializer, tags=["accounts"])
+    def get(self, request: Request) -> Response:
+        return Response(MeSerializer(request.user).data)

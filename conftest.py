@@ -1,0 +1,85 @@
+"""Shared fixtures. Test secrets are set here, before Django reads its settings."""
+
+import os
+from datetime import timedelta
+
+import pytest
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "ironclad.settings")
+os.environ.setdefault("SECRET_KEY", "test-secret-key-not-for-production-0123456789")
+os.environ.setdefault("BETTER_AUTH_SECRET", "test-better-auth-secret-0123456789abcdef")
+os.environ.setdefault("FRONTEND_ORIGIN", "http://localhost:3000")
+os.environ.setdefault("SECURE_SSL_REDIRECT", "false")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    # Settings load only now, after the test environment above is in place.
+    import django
+
+    django.setup()
+
+
+@pytest.fixture
+def api_client():
+    from rest_framework.test import APIClient
+
+    return APIClient()
+
+
+@pytest.fixture
+def make_user(db):
+    from accounts.models import User
+
+    def make(name: str = "Alice", email: str | None = None) -> User:
+        return User.objects.create(name=name, email=email or f"{name.lower()}@example.com")
+
+    return make
+
+
+@pytest.fixture
+def user(make_user):
+    return make_user("Alice")
+
+
+@pytest.fixture
+def other_user(make_user):
+    return make_user("Bob")
+
+
+@pytest.fixture
+def make_session(db):
+    from django.utils import timezone
+
+    from accounts.models import Session, generate_id
+
+    def make(user, *, expires_in: timedelta = timedelta(days=7)) -> Session:
+        return Session.objects.create(user=user, token=generate_id(), expires_at=timezone.now() + expires_in)
+
+    return make
+
+
+@pytest.fixture
+def session(make_session, user):
+    return make_session(user)
+
+
+@pytest.fixture
+def session_cookie():
+    """Build the signed, URL-encoded cookie value better-auth would set for a token."""
+    from urllib.parse import quote
+
+    from django.conf import settings
+
+    from accounts.authentication import sign_session_token
+
+    def build(token: str, secret: str | None = None) -> str:
+        return quote(sign_session_token(token, secret or settings.BETTER_AUTH_SECRET), safe="")
+
+    return build
+
+
+@pytest.fixture
+def auth_client(api_client, session, session_cookie):
+    """An API client signed in as `user` with a better-auth session cookie."""
+    api_client.cookies["better-auth.session_token"] = session_cookie(session.token)
+    return api_client

@@ -1,0 +1,79 @@
+"""The API's envelopes and pagination: {"data", "meta"} for success, {"error"} for failure.
+
+Imported by REST framework's settings, so nothing here may import rest_framework.views.
+"""
+
+import math
+
+from rest_framework import exceptions, pagination
+from rest_framework.renderers import JSONRenderer
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+
+class EnvelopeJSONRenderer(JSONRenderer):
+    """Wraps successful responses as {"data": ..., "meta": {...}}; errors pass through as built."""
+
+    def render(self, data, accepted_media_type=None, renderer_context=None):
+        response = (renderer_context or {}).get("response")
+        if data is not None and response is not None and not response.exception:
+            data = {"data": data, "meta": getattr(response, "envelope_meta", {})}
+        return super().render(data, accepted_media_type, renderer_context)
+
+
+def error_body(code: str, message: str, details: dict | None = None) -> dict:
+    return {"error": {"code": code, "message": message, "details": details or {}}}
+
+
+class PageNumberPagination(pagination.PageNumberPagination):
+    """`page` and `page_size` (1-100, default 20); totals go to the envelope's meta."""
+
+    page_size_query_param = "page_size"
+    max_page_size = 100
+
+    def get_page_size(self, request: Request) -> int:
+        raw = request.query_params.get(self.page_size_query_param)
+        if raw is None:
+            return self.page_size
+        if not raw.isdigit() or not 1 <= int(raw) <= self.max_page_size:
+            raise exceptions.ValidationError(
+                {"page_size": [f"Must be a whole number from 1 to {self.max_page_size}."]}
+            )
+        return int(raw)
+
+    def get_page_number(self, request: Request, paginator) -> int:
+        raw = request.query_params.get(self.page_query_param, "1")
+        if not raw.isdigit() or int(raw) < 1:
+            raise exceptions.ValidationError({"page": ["Must be a whole number from 1."]})
+        return int(raw)
+
+    def get_paginated_response(self, data) -> Response:
+        response = Response(data)
+        total = self.page.paginator.count
+        page_size = self.page.paginator.per_page
+        response.envelope_meta = {
+            "page": self.page.number,
+            "page_size": page_size,
+            "total": total,
+            "pages": math.ceil(total / page_size) if total else 0,
+        }
+        return response
+
+    def get_paginated_response_schema(self, schema: dict) -> dict:
+        return {
+            "type": "object",
+            "required": ["data", "meta"],
+            "properties": {
+                "data": schema,
+                "meta": {
+                    "type": "object",
+                    "required": ["page", "page_size", "total", "pages"],
+                    "properties": {
+                        "page": {"type": "integer", "example": 1},
+                        "page_size": {"type": "integer", "example": 20},
+                        "total": {"type": "integer", "example": 42},
+                        "pages": {"type": "integer", "example": 3},
+                    },
+                },
+            },
+        }

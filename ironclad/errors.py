@@ -1,0 +1,65 @@
+"""Errors as the {"error": {"code", "message", "details"}} envelope, inside and outside DRF views."""
+
+import logging
+
+from django.db import InterfaceError, OperationalError
+from django.http import HttpRequest, JsonResponse
+from django.views import defaults
+from drf_spectacular.utils import extend_schema
+from rest_framework import exceptions, status
+from rest_framework.decorators import api_view, authentication_classes, permission_classes
+from rest_framework.permissions import AllowAny
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import exception_handler as drf_exception_handler
+from rest_framework.views import set_rollback
+
+from ironclad.api import error_body
+
+logger = logging.getLogger(__name__)
+
+
+class ServiceUnavailable(exceptions.APIException):
+    status_code = status.HTTP_503_SERVICE_UNAVAILABLE
+    default_detail = "The database is unavailable. Try again shortly."
+    default_code = "database_unavailable"
+
+
+def exception_handler(exc: Exception, context: dict) -> Response:
+    """Every error as {"error": {"code", "message", "details"}} with its status."""
+    if isinstance(exc, (OperationalError, InterfaceError)):
+        logger.warning("database unavailable: %s", exc.__class__.__name__)
+        exc = ServiceUnavailable()
+
+    response = drf_exception_handler(exc, context)
+    if response is None:
+        logger.exception("unhandled error", exc_info=exc)
+        set_rollback()
+        return Response(
+            error_body("server_error", "An unexpected error occurred."),
+            status=status.HTTP_500_INTERNAL_SERVER_ERROR,
+        )
+
+    if isinstance(exc, exceptions.ValidationError):
+        details = exc.detail if isinstance(exc.detail, dict) else {"non_field_errors": exc.detail}
+        response.data = error_body("validation_error", "The request is invalid.", details)
+    else:
+        code = exc.get_codes()
+        response.data = error_body(code if isinstance(code, str) else exc.default_code, str(exc.detail))
+    return response
+
+
+@extend_schema(exclude=True)
+@api_view(["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"])
+@authentication_classes([])
+@permission_classes([AllowAny])
+def api_not_found(request: Request, path: str = "") -> Response:
+    """Unknown routes under /api/ answer a JSON 404, never an HTML page."""
+    raise exceptions.NotFound(f"No API route matches {request.path!r}.")
+
+
+def server_error(request: HttpRequest) -> JsonResponse:
+    """handler500: JSON under /api/, Django's page elsewhere."""
+    if request.path.startswith("/api/"):
+        return JsonResponse(error_body("server_error", "An unexpected error occurred."), status=500)
+    return defaults.server_error(request)

@@ -1,0 +1,219 @@
+"""Ironclad settings: one module, driven by the environment (see .env.example).
+
+With DEBUG off every secret must come from the environment; with DEBUG on a
+development default is used and a warning is printed.
+"""
+
+import sys
+from pathlib import Path
+
+import environ
+from django.core.exceptions import ImproperlyConfigured
+
+from ironclad import __version__
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+
+env = environ.Env()
+environ.Env.read_env(BASE_DIR / ".env")  # never overrides the real environment
+
+DEBUG = env.bool("DEBUG", default=False)
+VERSION = __version__
+
+
+def _secret(name: str, *, fallback: str | None = None) -> str:
+    value = env.str(name, default="") or (env.str(fallback, default="") if fallback else "")
+    if value:
+        return value
+    if not DEBUG:
+        raise ImproperlyConfigured(
+            f"{name} is not set. Set it in the environment (see .env.example); "
+            "it is required when DEBUG is off."
+        )
+    print(f"WARNING: {name} is not set; using an insecure development value (DEBUG is on).", file=sys.stderr)
+    return f"insecure-development-{name.lower()}-do-not-use-in-production"
+
+
+SECRET_KEY = _secret("SECRET_KEY")
+BETTER_AUTH_SECRET = _secret("BETTER_AUTH_SECRET")
+# HS256 JWTs are signed with JWT_SECRET, or with BETTER_AUTH_SECRET when it is not set.
+JWT_SECRET = env.str("JWT_SECRET", default="") or BETTER_AUTH_SECRET
+
+ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["*"] if DEBUG else ["localhost", "127.0.0.1", "[::1]"])
+
+# --- Applications -----------------------------------------------------------
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "whitenoise.runserver_nostatic",
+    "django.contrib.staticfiles",
+    "corsheaders",
+    "rest_framework",
+    "django_filters",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",
+    "accounts",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "corsheaders.middleware.CorsMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "ironclad.urls"
+WSGI_APPLICATION = "ironclad.wsgi.application"
+ASGI_APPLICATION = "ironclad.asgi.application"
+# Routes answer with and without a trailing slash themselves; never redirect.
+APPEND_SLASH = False
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+# --- Database ---------------------------------------------------------------
+# DATABASE_URL wins; NEON_DB_URL is accepted as an alias; SQLite is the embedded default.
+
+DATABASE_URL = env.str("DATABASE_URL", default="") or env.str("NEON_DB_URL", default="")
+DATABASES = {"default": env.db_url_config(DATABASE_URL or f"sqlite:///{BASE_DIR / 'db.sqlite3'}")}
+
+if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+    _db = DATABASES["default"]
+    _connect_timeout = env.int("DATABASE_CONNECT_TIMEOUT", default=5)
+    _db.setdefault("OPTIONS", {})
+    # Fail fast when the server is unreachable: /health must answer 503, not hang.
+    _db["OPTIONS"].setdefault("connect_timeout", _connect_timeout)
+    # Transaction-mode poolers (Neon's pooled endpoint, PgBouncer) cannot keep
+    # server-side cursors open between statements.
+    _db["DISABLE_SERVER_SIDE_CURSORS"] = env.bool("DATABASE_DISABLE_SERVER_SIDE_CURSORS", default=False)
+    if env.bool("DATABASE_POOL", default=False):
+        # psycopg's pool keeps and checks the connections; Django requires CONN_MAX_AGE=0 with it.
+        _db["CONN_MAX_AGE"] = 0
+        _db["OPTIONS"]["pool"] = {
+            "min_size": env.int("DATABASE_POOL_MIN_SIZE", default=1),
+            "max_size": env.int("DATABASE_POOL_MAX_SIZE", default=10),
+            "timeout": _connect_timeout,
+        }
+    else:
+        # One persistent connection per worker, checked before reuse after an error.
+        _db["CONN_MAX_AGE"] = env.int("DATABASE_CONN_MAX_AGE", default=600)
+        _db["CONN_HEALTH_CHECKS"] = True
+
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+# --- Django's own users (operators of the admin) -------------------------------
+
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+
+# --- Internationalisation -----------------------------------------------------
+
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = env.str("TIME_ZONE", default="UTC")
+USE_I18N = True
+USE_TZ = True
+
+# --- Static files (admin and API docs), served by WhiteNoise -----------------
+
+STATIC_URL = "static/"
+STATIC_ROOT = BASE_DIR / "staticfiles"
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
+}
+
+# --- better-auth and tokens ---------------------------------------------------
+
+BETTER_AUTH_COOKIE_PREFIX = env.str("BETTER_AUTH_COOKIE_PREFIX", default="better-auth")
+# better-auth's bearer plugin accepts raw session tokens unless requireSignature is on.
+BETTER_AUTH_BEARER_REQUIRE_SIGNATURE = env.bool("BETTER_AUTH_BEARER_REQUIRE_SIGNATURE", default=False)
+# Where the jwt plugin's public keys come from: this URL when set, else the `jwks` table.
+BETTER_AUTH_JWKS_URL = env.str("BETTER_AUTH_JWKS_URL", default="")
+BETTER_AUTH_JWKS_CACHE_SECONDS = env.int("BETTER_AUTH_JWKS_CACHE_SECONDS", default=300)
+# An unknown `kid` refetches the JWKS URL at most once per cooldown (rotation vs. abuse).
+BETTER_AUTH_JWKS_REFRESH_COOLDOWN = env.int("BETTER_AUTH_JWKS_REFRESH_COOLDOWN", default=30)
+JWT_ISSUER = env.str("JWT_ISSUER", default="")
+JWT_AUDIENCE = env.str("JWT_AUDIENCE", default="")
+
+# Origins trusted for credentialed cross-origin calls and for unsafe cookie requests.
+FRONTEND_ORIGIN = env.str("FRONTEND_ORIGIN", default="")
+CORS_ORIGINS = env.list("CORS_ORIGINS", default=[])
+TRUSTED_ORIGINS = list(dict.fromkeys(o.rstrip("/") for o in [FRONTEND_ORIGIN, *CORS_ORIGINS] if o))
+CORS_ALLOWED_ORIGINS = TRUSTED_ORIGINS
+CORS_ALLOW_CREDENTIALS = True
+CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
+
+# --- Security (production defaults when DEBUG is off) ------------------------
+
+if env.bool("USE_X_FORWARDED_PROTO", default=False):
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=not DEBUG)
+SECURE_REDIRECT_EXEMPT = [r"^health/?$"]  # platform probes call it over plain HTTP
+SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=0 if DEBUG else 2_592_000)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env.bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", default=False)
+SECURE_HSTS_PRELOAD = env.bool("SECURE_HSTS_PRELOAD", default=False)
+SESSION_COOKIE_SECURE = env.bool("SESSION_COOKIE_SECURE", default=not DEBUG)
+CSRF_COOKIE_SECURE = env.bool("CSRF_COOKIE_SECURE", default=not DEBUG)
+
+# --- REST framework -----------------------------------------------------------
+
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": ["accounts.authentication.BetterAuthAuthentication"],
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_RENDERER_CLASSES": ["ironclad.api.EnvelopeJSONRenderer"],
+    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_PAGINATION_CLASS": "ironclad.api.PageNumberPagination",
+    "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "EXCEPTION_HANDLER": "ironclad.errors.exception_handler",
+    "PAGE_SIZE": 20,
+    "TEST_REQUEST_DEFAULT_FORMAT": "json",
+}
+
+SPECTACULAR_SETTINGS = {
+    "TITLE": "Ironclad API",
+    "DESCRIPTION": "Tasks, categories and a chat assistant for people signed in with better-auth.",
+    "VERSION": VERSION,
+    "SERVE_INCLUDE_SCHEMA": False,
+    # The schema and docs are public; a stale cookie must not turn them into a 401.
+    "SERVE_AUTHENTICATION": [],
+    "PREPROCESSING_HOOKS": ["ironclad.openapi.canonical_paths"],
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+}
+
+# --- Logging ------------------------------------------------------------------
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
+}
