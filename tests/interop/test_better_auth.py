@@ -1,0 +1,129 @@
+"""Ironclad and a real better-auth server on one PostgreSQL database, in both migration orders."""
+
+import base64
+import json
+
+from tests.interop.conftest import Service, better_auth_migrate, http, manage
+
+COOKIE = "better-auth.session_token"
+
+
+def sign_up_and_sign_in(better_auth: Service, email: str) -> dict:
+    """Sign a person up and in through better-auth's HTTP API; return what a client holds."""
+    password = "correct horse battery staple"
+    signed_up = http(
+        "POST",
+        f"{better_auth.url}/api/auth/sign-up/email",
+        json_body={"name": "Alice Interop", "email": email, "password": password},
+    )
+    assert signed_up.status == 200, signed_up.body
+
+    signed_in = http(
+        "POST", f"{better_auth.url}/api/auth/sign-in/email", json_body={"email": email, "password": password}
+    )
+    assert signed_in.status == 200, signed_in.body
+    cookie = signed_in.cookie(COOKIE)
+    assert cookie is not None, signed_in.headers
+
+    token = http("GET", f"{better_auth.url}/api/auth/token", headers={"Cookie": cookie})
+    assert token.status == 200, token.body
+    return {
+        "user_id": signed_in.json()["user"]["id"],
+        "cookie": cookie,
+        "bearer": signed_in.header("set-auth-token"),
+        "jwt": token.json()["token"],
+    }
+
+
+def me(ironclad: Service, **headers: str):
+    return http("GET", f"{ironclad.url}/api/me", headers=headers)
+
+
+def jwt_header(token: str) -> dict:
+    segment = token.split(".")[0]
+    return json.loads(base64.urlsafe_b64decode(segment + "=" * (-len(segment) % 4)))
+
+
+def assert_every_credential_works_until_sign_out(better_auth: Service, ironclad: Service, email: str):
+    client = sign_up_and_sign_in(better_auth, email)
+    assert jwt_header(client["jwt"])["alg"] == "EdDSA"
+
+    for credential in (
+        {"Cookie": client["cookie"]},
+        {"Authorization": f"Bearer {client['bearer']}"},
+        {"Authorization": f"Bearer {client['jwt']}"},
+    ):
+        response = me(ironclad, **credential)
+        assert response.status == 200, (credential, response.body)
+        assert response.json()["data"]["id"] == client["user_id"]
+        assert response.json()["data"]["email"] == email
+
+    signed_out = http(
+        "POST",
+        f"{better_auth.url}/api/auth/sign-out",
+        headers={"Cookie": client["cookie"], "Origin": better_auth.url},
+        json_body={},
+    )
+    assert signed_out.status == 200, signed_out.body
+
+    after = me(ironclad, Cookie=client["cookie"])
+    assert after.status == 401
+    assert after.json()["error"]["code"] == "invalid_token"
+    assert me(ironclad, Authorization=f"Bearer {client['bearer']}").status == 401
+    # A JWT is self-contained: it stays valid after sign-out until it expires (15 minutes).
+    assert me(ironclad, Authorization=f"Bearer {client['jwt']}").status == 200
+
+
+def test_better_auth_runs_on_a_database_django_migrated(
+    harness, database_url, start_better_auth, start_ironclad
+):
+    manage(database_url, "migrate", "--noinput")
+
+    check = better_auth_migrate(harness, database_url, "--check")
+    assert check.returncode == 0, f"better-auth wants changes:\n{check.stdout}\n{check.stderr}"
+    assert "UP_TO_DATE" in check.stdout
+
+    better_auth = start_better_auth(database_url)
+    ironclad = start_ironclad(database_url)  # JWT keys from the `jwks` table
+    assert_every_credential_works_until_sign_out(better_auth, ironclad, "alice@django-first.test")
+
+
+def test_django_adopts_a_database_better_auth_migrated(
+    harness, database_url, start_better_auth, start_ironclad
+):
+    migrated = better_auth_migrate(harness, database_url)
+    assert migrated.returncode == 0, migrated.stderr
+
+    output = manage(database_url, "migrate", "--fake-initial", "--noinput")
+    assert "accounts.0001_initial... FAKED" in output
+    assert "No migrations to apply" in manage(database_url, "migrate", "--noinput")
+
+    better_auth = start_better_auth(database_url)
+    # JWT keys from better-auth's JWKS endpoint this time, with issuer and audience checked.
+    ironclad = start_ironclad(
+        database_url,
+        BETTER_AUTH_JWKS_URL=f"{better_auth.url}/api/auth/jwks",
+        JWT_ISSUER=better_auth.url,
+        JWT_AUDIENCE=better_auth.url,
+    )
+    assert_every_credential_works_until_sign_out(better_auth, ironclad, "alice@better-auth-first.test")
+
+
+def test_cookie_writes_need_the_front_ends_origin(harness, database_url, start_better_auth, start_ironclad):
+    manage(database_url, "migrate", "--noinput")
+    better_auth = start_better_auth(database_url)
+    ironclad = start_ironclad(database_url, FRONTEND_ORIGIN=better_auth.url)
+    client = sign_up_and_sign_in(better_auth, "carol@origin.test")
+
+    foreign = http(
+        "DELETE",
+        f"{ironclad.url}/api/me",
+        headers={"Cookie": client["cookie"], "Origin": "https://evil.test"},
+    )
+    trusted = http(
+        "DELETE", f"{ironclad.url}/api/me", headers={"Cookie": client["cookie"], "Origin": better_auth.url}
+    )
+
+    assert foreign.status == 403
+    assert foreign.json()["error"]["code"] == "untrusted_origin"
+    assert trusted.status == 405  # past authentication; /api/me is read-only
