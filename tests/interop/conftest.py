@@ -1,7 +1,8 @@
 """Real processes for the interop tests: PostgreSQL databases, better-auth (Node) and Ironclad (gunicorn).
 
 These tests need Node.js and PostgreSQL. They run when DATABASE_URL points at PostgreSQL
-(the CI's PostgreSQL suite) and skip with the reason otherwise.
+(the CI's PostgreSQL suite) and skip with the reason otherwise; REQUIRE_INTEROP=1 (set by
+.ci/run) turns a skip into an error.
 """
 
 import json
@@ -52,6 +53,8 @@ def _server_url(url: str, database: str) -> str:
 
 def pytest_collection_modifyitems(config, items):
     reason = _skip_reason()
+    if reason and os.environ.get("REQUIRE_INTEROP") == "1":
+        raise pytest.UsageError(f"REQUIRE_INTEROP=1 but {reason}")
     for item in items:
         if "tests/interop" in str(item.fspath):
             item.add_marker(pytest.mark.interop)

@@ -1,0 +1,76 @@
+"""Start-up configuration: secrets are required in production, defaulted (loudly) in development."""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+SECRETS = ("SECRET_KEY", "BETTER_AUTH_SECRET", "JWT_SECRET")
+
+
+def run_check(**env: str) -> subprocess.CompletedProcess:
+    clean = {key: value for key, value in os.environ.items() if key not in SECRETS}
+    return subprocess.run(
+        [sys.executable, "manage.py", "check"],
+        cwd=ROOT,
+        env={**clean, "DJANGO_SETTINGS_MODULE": "ironclad.settings", **env},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+@pytest.mark.parametrize("missing", ["SECRET_KEY", "BETTER_AUTH_SECRET"])
+def test_production_start_up_stops_on_a_missing_secret(missing):
+    present = {
+        name: "a-real-secret-from-the-environment-0123456789" for name in SECRETS[:2] if name != missing
+    }
+
+    result = run_check(DEBUG="false", **present)
+
+    assert result.returncode != 0
+    assert f"{missing} is not set" in result.stderr
+
+
+def test_development_start_up_warns_and_uses_a_default():
+    result = run_check(DEBUG="true")
+
+    assert result.returncode == 0, result.stderr
+    assert "WARNING: SECRET_KEY is not set" in result.stderr
+    assert "WARNING: BETTER_AUTH_SECRET is not set" in result.stderr
+
+
+def test_production_start_up_with_secrets_passes():
+    result = run_check(DEBUG="false", SECRET_KEY="s" * 50, BETTER_AUTH_SECRET="b" * 40)
+
+    assert result.returncode == 0, result.stderr
+    assert "WARNING" not in result.stderr
+
+
+def test_neon_db_url_is_an_alias_for_database_url():
+    script = (
+        "import json; from django.conf import settings; db = settings.DATABASES['default'];"
+        "print(json.dumps([db['NAME'], db['OPTIONS'], db['CONN_MAX_AGE'], db['CONN_HEALTH_CHECKS']]))"
+    )
+    env = {
+        **{key: value for key, value in os.environ.items() if key != "DATABASE_URL"},
+        "NEON_DB_URL": "postgres://app:pw@ep-example.neon.tech:5432/neondb?sslmode=require",
+    }
+    result = subprocess.run(
+        [sys.executable, "-c", f"import django; django.setup(); {script}"],
+        cwd=ROOT,
+        env={**env, "DJANGO_SETTINGS_MODULE": "ironclad.settings"},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+    assert result.returncode == 0, result.stderr
+    name, options, max_age, health_checks = json.loads(result.stdout)
+    assert name == "neondb"
+    assert options == {"sslmode": "require", "connect_timeout": 5}
+    assert max_age > 0 and health_checks is True  # persistent, checked connections
