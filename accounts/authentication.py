@@ -38,6 +38,12 @@ class SessionExpired(exceptions.AuthenticationFailed):
     default_code = "session_expired"
 
 
+class SigningKeysUnavailable(exceptions.APIException):
+    status_code = 503
+    default_detail = "The token signing keys cannot be fetched right now. Try again shortly."
+    default_code = "jwks_unavailable"
+
+
 class UntrustedOrigin(exceptions.PermissionDenied):
     default_detail = "Cookie-authenticated writes must come from a trusted origin."
     default_code = "untrusted_origin"
@@ -192,6 +198,9 @@ def jwks_signing_key(kid: str | None) -> jwt.PyJWK:
     if settings.BETTER_AUTH_JWKS_URL:
         try:
             return jwks_client().get_signing_key(kid)
+        except jwt.PyJWKClientConnectionError:
+            # Our outage, not a bad token: a 401 would send clients into a sign-in loop.
+            raise SigningKeysUnavailable() from None
         except jwt.PyJWKClientError as error:
             raise InvalidToken(f"The signing key is unknown: {error}.") from None
     return jwks_table_key(kid)
@@ -201,7 +210,7 @@ def jwks_table_key(kid: str) -> jwt.PyJWK:
     cache_key = f"accounts:jwks:{kid}"
     public_jwk = cache.get(cache_key)
     if public_jwk is None:
-        row = Jwks.objects.filter(pk=kid).values("public_key", "alg", "crv").first()
+        row = Jwks.objects.usable().filter(pk=kid).values("public_key", "alg", "crv").first()
         if row is None:
             raise InvalidToken("The signing key is unknown.")
         public_jwk = json.loads(row["public_key"])

@@ -137,6 +137,12 @@ class Verification(models.Model):
         return self.identifier
 
 
+class JwksQuerySet(models.QuerySet["Jwks"]):
+    def usable(self) -> "JwksQuerySet":
+        """Keys that may still verify tokens: no expiry, or not yet expired."""
+        return self.filter(models.Q(expires_at__isnull=True) | models.Q(expires_at__gt=timezone.now()))
+
+
 class Jwks(models.Model):
     """A key pair of better-auth's jwt plugin; `public_key` is the public JWK as JSON text."""
 
@@ -148,6 +154,8 @@ class Jwks(models.Model):
     expires_at = models.DateTimeField(db_column="expiresAt", null=True, blank=True)
     alg = models.TextField(null=True, blank=True)
     crv = models.TextField(null=True, blank=True)
+
+    objects = JwksQuerySet.as_manager()
 
     class Meta:
         db_table = "jwks"

@@ -67,3 +67,22 @@ def test_openapi_schema_and_docs_are_public(api_client):
     assert docs.status_code == 200
     assert b"swagger-ui" in docs.content
     assert b"cdn." not in docs.content  # assets are served by the app itself
+
+
+@pytest.mark.django_db
+def test_cors_allows_the_front_end_with_credentials(api_client):
+    response = api_client.options(
+        "/api/me", HTTP_ORIGIN="http://localhost:3000", HTTP_ACCESS_CONTROL_REQUEST_METHOD="GET"
+    )
+
+    assert response["Access-Control-Allow-Origin"] == "http://localhost:3000"
+    assert response["Access-Control-Allow-Credentials"] == "true"
+
+
+@pytest.mark.django_db
+def test_cors_ignores_other_origins(api_client):
+    response = api_client.options(
+        "/api/me", HTTP_ORIGIN="https://evil.example", HTTP_ACCESS_CONTROL_REQUEST_METHOD="GET"
+    )
+
+    assert "Access-Control-Allow-Origin" not in response

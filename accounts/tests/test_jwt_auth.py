@@ -238,6 +238,11 @@ class TestJwksTable:
 
         assert call_me(api_client, impostor.sign(claims_for(user))).status_code == 401
 
+    def test_expired_key_is_rejected(self, api_client, user, eddsa_key):
+        Jwks.objects.filter(pk=eddsa_key.kid).update(expires_at=datetime.now(UTC) - timedelta(minutes=1))
+
+        assert call_me(api_client, eddsa_key.sign(claims_for(user))).status_code == 401
+
     def test_missing_kid_is_rejected(self, api_client, user, eddsa_key):
         token = jwt.encode(claims_for(user), eddsa_key.private_key, algorithm="EdDSA")
 
@@ -328,9 +333,10 @@ class TestJwksUrl:
 
         assert call_me(api_client, stranger.sign(claims_for(user))).status_code == 401
 
-    def test_unreachable_jwks_url_is_401_not_500(self, api_client, user, settings):
+    def test_unreachable_jwks_url_is_503_not_401(self, api_client, user, settings):
         settings.BETTER_AUTH_JWKS_URL = "http://127.0.0.1:9/jwks"  # discard port: nothing listens
 
         response = call_me(api_client, KeyPair("EdDSA").sign(claims_for(user)))
 
-        assert response.status_code == 401
+        assert response.status_code == 503
+        assert response.json()["error"]["code"] == "jwks_unavailable"
