@@ -49,10 +49,15 @@ class UntrustedOrigin(exceptions.PermissionDenied):
     default_code = "untrusted_origin"
 
 
+def session_signature(token: str, secret: str) -> str:
+    """base64(HMAC-SHA256(secret, token)), as better-auth signs its session cookie."""
+    digest = hmac.new(secret.encode(), token.encode(), hashlib.sha256).digest()
+    return base64.b64encode(digest).decode()
+
+
 def sign_session_token(token: str, secret: str) -> str:
     """The value better-auth puts in its session cookie, before URL encoding."""
-    digest = hmac.new(secret.encode(), token.encode(), hashlib.sha256).digest()
-    return f"{token}.{base64.b64encode(digest).decode()}"
+    return f"{token}.{session_signature(token, secret)}"
 
 
 def unsign_session_token(signed: str, secret: str) -> str | None:
@@ -60,8 +65,7 @@ def unsign_session_token(signed: str, secret: str) -> str | None:
     token, dot, signature = signed.rpartition(".")
     if not dot or not token or len(signature) != SIGNATURE_LENGTH or not signature.endswith("="):
         return None
-    expected = sign_session_token(token, secret).rpartition(".")[2]
-    if not hmac.compare_digest(expected.encode(), signature.encode()):
+    if not hmac.compare_digest(session_signature(token, secret).encode(), signature.encode()):
         return None
     return token
 

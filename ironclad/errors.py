@@ -19,7 +19,7 @@ from ironclad.api import error_body
 logger = logging.getLogger(__name__)
 
 
-class ServiceUnavailable(exceptions.APIException):
+class DatabaseUnavailable(exceptions.APIException):
     status_code = status.HTTP_503_SERVICE_UNAVAILABLE
     default_detail = "The database is unavailable. Try again shortly."
     default_code = "database_unavailable"
@@ -29,7 +29,7 @@ def exception_handler(exc: Exception, context: dict) -> Response:
     """Every error as {"error": {"code", "message", "details"}} with its status."""
     if isinstance(exc, (OperationalError, InterfaceError)):
         logger.warning("database unavailable: %s", exc.__class__.__name__)
-        exc = ServiceUnavailable()
+        exc = DatabaseUnavailable()
 
     response = drf_exception_handler(exc, context)
     if response is None:
