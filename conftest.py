@@ -3,6 +3,7 @@
 import os
 from datetime import timedelta
 
+import django
 import pytest
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "ironclad.settings")
@@ -12,11 +13,9 @@ os.environ.setdefault("FRONTEND_ORIGIN", "http://localhost:3000")
 os.environ.setdefault("SECURE_SSL_REDIRECT", "false")
 
 
-def pytest_configure(config: pytest.Config) -> None:
-    # Settings load only now, after the test environment above is in place.
-    import django
-
-    django.setup()
+# Settings load only now, after the test environment above is in place, and before any
+# conftest below this folder imports a model.
+django.setup()
 
 
 @pytest.fixture
@@ -83,3 +82,30 @@ def auth_client(api_client, session, session_cookie):
     """An API client signed in as `user` with a better-auth session cookie."""
     api_client.cookies["better-auth.session_token"] = session_cookie(session.token)
     return api_client
+
+
+FRONTEND_ORIGIN = "http://localhost:3000"
+
+
+@pytest.fixture
+def client_for(make_session, session_cookie):
+    """An API client signed in as `user` the way the dashboard is: cookie plus its Origin."""
+    from rest_framework.test import APIClient
+
+    def build(user) -> APIClient:
+        client = APIClient()
+        client.cookies["better-auth.session_token"] = session_cookie(make_session(user).token)
+        client.credentials(HTTP_ORIGIN=FRONTEND_ORIGIN)
+        return client
+
+    return build
+
+
+@pytest.fixture
+def alice_client(client_for, user):
+    return client_for(user)
+
+
+@pytest.fixture
+def bob_client(client_for, other_user):
+    return client_for(other_user)

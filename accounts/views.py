@@ -9,6 +9,6 @@ from accounts.serializers import MeSerializer
 class MeView(APIView):
     """The signed-in better-auth user."""
 
-    @extend_schema(responses=MeSerializer, tags=["accounts"])
+    @extend_schema(responses=MeSerializer)
     def get(self, request: Request) -> Response:
         return Response(MeSerializer(request.user).data)

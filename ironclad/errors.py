@@ -2,8 +2,9 @@
 
 import logging
 
-from django.db import InterfaceError, OperationalError
-from django.http import HttpRequest, JsonResponse
+from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.db import IntegrityError, InterfaceError, OperationalError
+from django.http import Http404, HttpRequest, JsonResponse
 from django.views import defaults
 from drf_spectacular.utils import extend_schema
 from rest_framework import exceptions, status
@@ -25,11 +26,25 @@ class DatabaseUnavailable(exceptions.APIException):
     default_code = "database_unavailable"
 
 
+class Conflict(exceptions.APIException):
+    status_code = status.HTTP_409_CONFLICT
+    default_detail = "The request conflicts with the current state of the data. Reload and try again."
+    default_code = "conflict"
+
+
 def exception_handler(exc: Exception, context: dict) -> Response:
     """Every error as {"error": {"code", "message", "details"}} with its status."""
-    if isinstance(exc, (OperationalError, InterfaceError)):
+    if isinstance(exc, Http404):
+        exc = exceptions.NotFound()
+    elif isinstance(exc, DjangoPermissionDenied):
+        exc = exceptions.PermissionDenied()
+    elif isinstance(exc, (OperationalError, InterfaceError)):
         logger.warning("database unavailable: %s", exc.__class__.__name__)
         exc = DatabaseUnavailable()
+    elif isinstance(exc, IntegrityError):
+        # A constraint the validation could not see coming (e.g. two concurrent creates).
+        logger.info("integrity error answered as 409: %s", exc)
+        exc = Conflict()
 
     response = drf_exception_handler(exc, context)
     if response is None:

@@ -1,0 +1,130 @@
+"""Tasks and categories, each owned by one better-auth user (DESIGN §2)."""
+
+from django.db import models
+from django.db.models.functions import Length, Lower, Trim
+from django.db.models.lookups import GreaterThanOrEqual, LessThanOrEqual
+
+from accounts.models import User
+
+TITLE_MAX_LENGTH = 200
+DESCRIPTION_MAX_LENGTH = 5000
+CATEGORY_NAME_MAX_LENGTH = 50
+TAG_MAX_LENGTH = 50
+MAX_TAGS = 20
+
+
+class Priority(models.TextChoices):
+    LOW = "low"
+    MEDIUM = "medium"
+    HIGH = "high"
+
+
+class Recurrence(models.TextChoices):
+    NONE = "none"
+    DAILY = "daily"
+    WEEKLY = "weekly"
+    MONTHLY = "monthly"
+
+
+def _length_between(field: str, low: int, high: int) -> models.Q:
+    """1 <= length(trim(field)) and length(field) <= high, as a database CHECK."""
+    return models.Q(GreaterThanOrEqual(Length(Trim(field)), low), LessThanOrEqual(Length(field), high))
+
+
+class CategoryQuerySet(models.QuerySet["Category"]):
+    def for_user(self, user: User) -> "CategoryQuerySet":
+        return self.filter(user=user)
+
+
+class Category(models.Model):
+    user = models.ForeignKey(
+        User,
+        on_delete=models.DB_CASCADE,
+        db_column="userId",
+        related_name="categories",
+        # The unique (userId, lower(name)) index leads with userId and serves lookups by user.
+        db_index=False,
+    )
+    name = models.TextField()
+    # "#rrggbb" or NULL: the schema keeps "no colour" as NULL, not "".
+    color = models.TextField(null=True, blank=True)  # noqa: DJ001
+    created_at = models.DateTimeField(db_column="createdAt", auto_now_add=True)
+    updated_at = models.DateTimeField(db_column="updatedAt", auto_now=True)
+
+    objects = CategoryQuerySet.as_manager()
+
+    class Meta:
+        db_table = "category"
+        verbose_name_plural = "categories"
+        ordering = ["name", "id"]
+        constraints = [
+            models.UniqueConstraint("user", Lower("name"), name="category_user_name_ci_uniq"),
+            models.CheckConstraint(
+                condition=_length_between("name", 1, CATEGORY_NAME_MAX_LENGTH), name="category_name_length"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class TaskQuerySet(models.QuerySet["Task"]):
+    def for_user(self, user: User) -> "TaskQuerySet":
+        return self.filter(user=user)
+
+
+class Task(models.Model):
+    user = models.ForeignKey(
+        User,
+        on_delete=models.DB_CASCADE,
+        db_column="userId",
+        related_name="tasks",
+        # Both composite indexes below lead with userId.
+        db_index=False,
+    )
+    title = models.TextField()
+    description = models.TextField(default="", blank=True)
+    completed = models.BooleanField(default=False)
+    priority = models.TextField(choices=Priority.choices, default=Priority.MEDIUM)
+    due_date = models.DateTimeField(db_column="dueDate", null=True, blank=True)
+    category = models.ForeignKey(
+        Category,
+        on_delete=models.DB_SET_NULL,
+        db_column="categoryId",
+        related_name="tasks",
+        null=True,
+        blank=True,
+    )
+    tags = models.JSONField(default=list, blank=True)
+    recurrence = models.TextField(choices=Recurrence.choices, default=Recurrence.NONE)
+    completed_at = models.DateTimeField(db_column="completedAt", null=True, blank=True)
+    created_at = models.DateTimeField(db_column="createdAt", auto_now_add=True)
+    updated_at = models.DateTimeField(db_column="updatedAt", auto_now=True)
+
+    objects = TaskQuerySet.as_manager()
+
+    class Meta:
+        db_table = "task"
+        ordering = ["-created_at", "-id"]
+        indexes = [
+            models.Index(fields=["user", "completed", "created_at"], name="task_user_completed_created"),
+            models.Index(fields=["user", "due_date"], name="task_user_due_date"),
+        ]
+        constraints = [
+            models.CheckConstraint(
+                condition=_length_between("title", 1, TITLE_MAX_LENGTH), name="task_title_length"
+            ),
+            models.CheckConstraint(
+                condition=LessThanOrEqual(Length("description"), DESCRIPTION_MAX_LENGTH),
+                name="task_description_length",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(priority__in=Priority.values), name="task_priority_valid"
+            ),
+            models.CheckConstraint(
+                condition=models.Q(recurrence__in=Recurrence.values), name="task_recurrence_valid"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.title

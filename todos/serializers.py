@@ -1,0 +1,123 @@
+"""Validation and representation of tasks and categories. Writes go through todos.services."""
+
+import re
+
+from rest_framework import serializers
+
+from todos.models import (
+    CATEGORY_NAME_MAX_LENGTH,
+    DESCRIPTION_MAX_LENGTH,
+    MAX_TAGS,
+    TAG_MAX_LENGTH,
+    TITLE_MAX_LENGTH,
+    Category,
+    Priority,
+    Recurrence,
+    Task,
+)
+
+HEX_COLOR = re.compile(r"^#[0-9a-fA-F]{6}$")
+
+
+class LenientChoiceField(serializers.ChoiceField):
+    """A choice read in any case ("HIGH" -> "high"); written back in its canonical form."""
+
+    def to_internal_value(self, data):
+        if isinstance(data, str):
+            data = data.strip().lower()
+        return super().to_internal_value(data)
+
+
+class OwnCategoryField(serializers.PrimaryKeyRelatedField):
+    """A category id of the signed-in user; another user's id reads as one that does not exist."""
+
+    def get_queryset(self):
+        return Category.objects.for_user(self.context["request"].user)
+
+
+class TaskSerializer(serializers.ModelSerializer):
+    title = serializers.CharField(max_length=TITLE_MAX_LENGTH)
+    description = serializers.CharField(
+        max_length=DESCRIPTION_MAX_LENGTH, allow_blank=True, required=False, trim_whitespace=False
+    )
+    priority = LenientChoiceField(choices=Priority.choices, required=False)
+    recurrence = LenientChoiceField(choices=Recurrence.choices, required=False)
+    category_id = OwnCategoryField(source="category", allow_null=True, required=False)
+    tags = serializers.ListField(
+        child=serializers.CharField(max_length=TAG_MAX_LENGTH), max_length=MAX_TAGS, required=False
+    )
+    user_id = serializers.CharField(read_only=True)
+
+    class Meta:
+        model = Task
+        fields = [
+            "id",
+            "title",
+            "description",
+            "completed",
+            "priority",
+            "due_date",
+            "category_id",
+            "tags",
+            "recurrence",
+            "completed_at",
+            "created_at",
+            "updated_at",
+            "user_id",
+        ]
+        read_only_fields = ["completed_at", "created_at", "updated_at"]
+
+    def validate_tags(self, tags: list[str]) -> list[str]:
+        return list(dict.fromkeys(tags))  # distinct, first occurrence wins
+
+    def validate(self, attrs: dict) -> dict:
+        # PUT replaces the whole task: what it leaves out returns to its default.
+        if self.instance is not None and not self.partial:
+            defaults = {
+                "description": "",
+                "completed": False,
+                "priority": Priority.MEDIUM,
+                "due_date": None,
+                "category": None,
+                "tags": [],
+                "recurrence": Recurrence.NONE,
+            }
+            attrs = {**defaults, **attrs}
+        return attrs
+
+
+class TaskCompleteSerializer(serializers.Serializer):
+    """Body of PATCH /tasks/{id}/complete: empty to toggle, or {"completed": bool} to set."""
+
+    completed = serializers.BooleanField(required=False)
+
+
+class CategorySerializer(serializers.ModelSerializer):
+    name = serializers.CharField(max_length=CATEGORY_NAME_MAX_LENGTH)
+    color = serializers.CharField(allow_null=True, required=False)
+
+    class Meta:
+        model = Category
+        fields = ["id", "name", "color", "created_at", "updated_at"]
+        read_only_fields = ["created_at", "updated_at"]
+
+    def validate_color(self, color: str | None) -> str | None:
+        if color is None:
+            return None
+        if not HEX_COLOR.match(color):
+            raise serializers.ValidationError("Use a colour of the form #rrggbb.")
+        return color.lower()
+
+    def validate_name(self, name: str) -> str:
+        user = self.context["request"].user
+        others = Category.objects.for_user(user).filter(name__iexact=name)
+        if self.instance is not None:
+            others = others.exclude(pk=self.instance.pk)
+        if others.exists():
+            raise serializers.ValidationError("You already have a category with this name.")
+        return name
+
+    def validate(self, attrs: dict) -> dict:
+        if self.instance is not None and not self.partial:
+            attrs.setdefault("color", None)
+        return attrs

@@ -1,0 +1,89 @@
+"""Writes with side effects on tasks. The REST views and the chat tools both call these."""
+
+import calendar
+from datetime import datetime, timedelta
+
+from django.db import transaction
+from django.utils import timezone
+
+from accounts.models import User
+from todos.models import Recurrence, Task
+
+
+def next_due_date(due: datetime, recurrence: str) -> datetime:
+    """`due` moved on by its rule, on the wall clock of TIME_ZONE (Jan 31 + 1 month = Feb 28/29)."""
+    local = timezone.localtime(due).replace(tzinfo=None)
+    if recurrence == Recurrence.DAILY:
+        moved = local + timedelta(days=1)
+    elif recurrence == Recurrence.WEEKLY:
+        moved = local + timedelta(weeks=1)
+    elif recurrence == Recurrence.MONTHLY:
+        year, month = (local.year + 1, 1) if local.month == 12 else (local.year, local.month + 1)
+        moved = local.replace(year=year, month=month, day=min(local.day, calendar.monthrange(year, month)[1]))
+    else:
+        raise ValueError(f"{recurrence!r} does not recur")
+    return timezone.make_aware(moved)
+
+
+def task_create(*, user: User, **fields) -> Task:
+    task = Task(user=user, **fields)
+    if task.completed:
+        task.completed_at = timezone.now()
+    task.save()
+    return task
+
+
+@transaction.atomic
+def task_update(*, task: Task, **fields) -> Task:
+    """Change a task; a change of `completed` goes through `task_set_completed`."""
+    completed = fields.pop("completed", None)
+    if fields:
+        for name, value in fields.items():
+            setattr(task, name, value)
+        # Only the given fields: a concurrent completion must not be overwritten.
+        task.save(update_fields=[*fields, "updated_at"])
+    if completed is not None and completed != task.completed:
+        task, _ = task_set_completed(task=task, completed=completed)
+    return task
+
+
+@transaction.atomic
+def task_set_completed(*, task: Task, completed: bool | None = None) -> tuple[Task, Task | None]:
+    """Set (or, with None, toggle) `completed`; return the task and the next occurrence it created.
+
+    Completing a recurring task creates its next occurrence once: the row lock makes a
+    concurrent or repeated request see the task already completed, and an occurrence that
+    already exists (completed, reopened, completed again) is not created twice.
+    """
+    task = Task.objects.select_for_update().get(pk=task.pk)
+    target = not task.completed if completed is None else completed
+    if target == task.completed:
+        return task, None
+
+    task.completed = target
+    task.completed_at = timezone.now() if target else None
+    task.save(update_fields=["completed", "completed_at", "updated_at"])
+
+    next_task = None
+    if target and task.recurrence != Recurrence.NONE:
+        next_task = _create_next_occurrence(task)
+    return task, next_task
+
+
+def _create_next_occurrence(task: Task) -> Task | None:
+    due = next_due_date(task.due_date or task.completed_at, task.recurrence)
+    already = Task.objects.filter(
+        user_id=task.user_id, title=task.title, recurrence=task.recurrence, due_date=due
+    )
+    if already.exists():
+        return None
+    return Task.objects.create(
+        user_id=task.user_id,
+        title=task.title,
+        description=task.description,
+        priority=task.priority,
+        due_date=due,
+        category_id=task.category_id,
+        tags=list(task.tags),
+        recurrence=task.recurrence,
+    )

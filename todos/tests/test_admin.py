@@ -1,0 +1,51 @@
+import pytest
+from django.contrib.auth import get_user_model
+
+
+@pytest.fixture
+def operator_client(client, db):
+    operator = get_user_model().objects.create_superuser("operator", "ops@example.com", "a-strong-password-1")
+    client.force_login(operator)
+    return client
+
+
+def test_tasks_are_searchable_by_title_and_owner_email(operator_client, make_task, user, other_user):
+    make_task(user, "Alice's report")
+    make_task(other_user, "Bob's errand")
+
+    by_title = operator_client.get("/admin/todos/task/", {"q": "report"})
+    by_email = operator_client.get("/admin/todos/task/", {"q": "bob@example.com"})
+
+    assert by_title.context["cl"].result_count == 1
+    assert by_email.context["cl"].result_count == 1
+    assert b"Bob&#x27;s errand" in by_email.content
+
+
+def test_task_filters(operator_client, make_task, user):
+    make_task(user, "Done", completed=True)
+    make_task(user, "Urgent", priority="high")
+
+    assert (
+        operator_client.get("/admin/todos/task/", {"completed__exact": "1"}).context["cl"].result_count == 1
+    )
+    assert operator_client.get("/admin/todos/task/", {"priority": "high"}).context["cl"].result_count == 1
+
+
+def test_task_changelist_query_count_does_not_grow(
+    operator_client, make_task, make_category, user, django_assert_max_num_queries
+):
+    work = make_category(user)
+    for number in range(30):
+        make_task(user, f"Task {number}", category=work)
+
+    with django_assert_max_num_queries(12):
+        assert operator_client.get("/admin/todos/task/").status_code == 200
+
+
+def test_task_and_category_pages_open(operator_client, make_task, make_category, user):
+    work = make_category(user)
+    task = make_task(user, category=work)
+
+    assert operator_client.get(f"/admin/todos/task/{task.pk}/change/").status_code == 200
+    assert operator_client.get(f"/admin/todos/category/{work.pk}/change/").status_code == 200
+    assert operator_client.get("/admin/todos/category/", {"q": "alice@"}).context["cl"].result_count == 1

@@ -1,0 +1,64 @@
+from drf_spectacular.utils import extend_schema
+from rest_framework import viewsets
+from rest_framework.decorators import action
+from rest_framework.exceptions import PermissionDenied
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from todos import services
+from todos.filters import TaskFilter
+from todos.models import Category, Task
+from todos.serializers import CategorySerializer, TaskCompleteSerializer, TaskSerializer
+
+
+class OwnedModelViewSet(viewsets.ModelViewSet):
+    """Objects of the signed-in user only, under /api/... and the compatibility prefix /api/{user_id}/...."""
+
+    lookup_value_regex = r"\d+"
+
+    def initial(self, request: Request, *args, **kwargs) -> None:
+        super().initial(request, *args, **kwargs)  # 401 comes first
+        path_user_id = kwargs.get("user_id")
+        if path_user_id is not None and path_user_id != request.user.pk:
+            raise PermissionDenied("The user id in the path is not the signed-in user.")
+
+
+class TaskViewSet(OwnedModelViewSet):
+    serializer_class = TaskSerializer
+    filterset_class = TaskFilter
+
+    def get_queryset(self):
+        return Task.objects.for_user(self.request.user)
+
+    def perform_create(self, serializer: TaskSerializer) -> None:
+        serializer.instance = services.task_create(user=self.request.user, **serializer.validated_data)
+
+    def perform_update(self, serializer: TaskSerializer) -> None:
+        serializer.instance = services.task_update(task=serializer.instance, **serializer.validated_data)
+
+    @extend_schema(request=TaskCompleteSerializer, responses=TaskSerializer)
+    @action(detail=True, methods=["patch"])
+    def complete(self, request: Request, *args, **kwargs) -> Response:
+        """No body toggles `completed`; {"completed": bool} sets it. A recurring task's next
+        occurrence is created once, and returned in `meta.next_occurrence`."""
+        body = TaskCompleteSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        task, next_task = services.task_set_completed(
+            task=self.get_object(), completed=body.validated_data.get("completed")
+        )
+        context = self.get_serializer_context()
+        response = Response(TaskSerializer(task, context=context).data)
+        response.envelope_meta = {
+            "next_occurrence": TaskSerializer(next_task, context=context).data if next_task else None
+        }
+        return response
+
+
+class CategoryViewSet(OwnedModelViewSet):
+    serializer_class = CategorySerializer
+
+    def get_queryset(self):
+        return Category.objects.for_user(self.request.user)
+
+    def perform_create(self, serializer: CategorySerializer) -> None:
+        serializer.save(user=self.request.user)
