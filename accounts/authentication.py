@@ -133,9 +133,10 @@ def authenticate_bearer_session(credential: str) -> tuple[User, Session]:
 
 
 def load_session(token: str) -> tuple[User, Session]:
-    session = Session.objects.select_related("user").filter(token=token).first()
-    if session is None:
-        raise InvalidToken("The session does not exist or has been signed out.")
+    try:
+        session = Session.objects.select_related("user").get(token=token)
+    except Session.DoesNotExist:
+        raise InvalidToken("The session does not exist or has been signed out.") from None
     if session.is_expired:
         raise SessionExpired()
     return session.user, session
@@ -189,9 +190,10 @@ def authenticate_jwt(token: str) -> tuple[User, dict]:
     user_id = claims.get("sub") or claims.get("userId") or claims.get("id")
     if not user_id:
         raise InvalidToken("The token names no user.")
-    user = User.objects.filter(pk=str(user_id)).first()
-    if user is None:
-        raise InvalidToken("The token's user does not exist.")
+    try:
+        user = User.objects.get(pk=str(user_id))
+    except User.DoesNotExist:
+        raise InvalidToken("The token's user does not exist.") from None
     return user, claims
 
 

@@ -86,3 +86,29 @@ def test_cors_ignores_other_origins(api_client):
     )
 
     assert "Access-Control-Allow-Origin" not in response
+
+
+@pytest.mark.django_db
+def test_openapi_describes_the_envelopes_as_sent(api_client):
+    schema = api_client.get("/api/schema", HTTP_ACCEPT="application/vnd.oai.openapi+json").json()
+    components = schema["components"]["schemas"]
+    task_detail = schema["paths"]["/api/tasks/{id}"]["get"]["responses"]
+
+    assert components["PaginatedTaskList"]["properties"]["meta"]["required"] == [
+        "page",
+        "page_size",
+        "total",
+        "pages",
+    ]
+    assert task_detail["200"]["content"]["application/json"]["schema"]["properties"]["data"] == {
+        "$ref": "#/components/schemas/Task"
+    }
+    assert task_detail["404"]["content"]["application/json"]["schema"] == {
+        "$ref": "#/components/schemas/Error"
+    }
+    assert components["Error"]["properties"]["error"]["required"] == ["code", "message", "details"]
+    assert set(schema["components"]["securitySchemes"]) == {"bearerAuth", "cookieAuth"}
+    assert {tag for path in schema["paths"].values() for op in path.values() for tag in op["tags"]} == {
+        "accounts",
+        "todos",
+    }

@@ -1,16 +1,21 @@
-"""Query-string filters and ordering for the task list (DESIGN §4). Bad values are a 400."""
+"""Query-string filters and ordering for the task list (DESIGN §4). Bad values are a 400.
 
-import django_filters
-from django import forms
+The parameters are declared once, as a DRF serializer: it validates them (per-parameter
+errors in the error envelope) and drf-spectacular documents them. django-filter did the same
+job at four times the cost per request (0.56 ms against 0.13 ms, measured), on the API's
+busiest endpoint.
+"""
+
+from datetime import datetime
+
 from django.db import connection
 from django.db.models import BooleanField, Case, F, IntegerField, Q, QuerySet, Value, When
 from django.db.models.expressions import RawSQL
 from django.utils import timezone
-from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import extend_schema_field
-from rest_framework.exceptions import ValidationError
+from rest_framework import serializers
 
-from todos.models import Priority, Task
+from todos.models import TAG_MAX_LENGTH, Priority
+from todos.serializers import LenientChoiceField
 
 ORDERING_FIELDS = ("created_at", "updated_at", "due_date", "priority", "title")
 # `sort` values the original plans' front ends send, mapped to our ordering fields.
@@ -31,109 +36,95 @@ PRIORITY_RANK = Case(
 )
 
 
-def _choices(values) -> list[tuple[str, str]]:
-    return [(value, value) for value in values]
+class TaskListParams(serializers.Serializer):
+    """The task list's query parameters. Read from a plain dict (`query_params.dict()`)."""
 
-
-@extend_schema_field(OpenApiTypes.INT)
-class IntegerFilter(django_filters.NumberFilter):
-    field_class = forms.IntegerField
-
-
-class StrictBooleanField(forms.Field):
-    """true/false (also 1/0, yes/no, any case); anything else is an error, not "no filter"."""
-
-    VALUES = {"true": True, "1": True, "yes": True, "false": False, "0": False, "no": False}
-
-    def to_python(self, value):
-        if value in (None, ""):
-            return None
-        try:
-            return self.VALUES[str(value).strip().lower()]
-        except KeyError:
-            raise forms.ValidationError("Use true or false.") from None
-
-
-class StrictBooleanFilter(django_filters.BooleanFilter):
-    field_class = StrictBooleanField
-
-
-class LowercaseChoiceField(django_filters.fields.ChoiceField):
-    def to_python(self, value):
-        return super().to_python(value).strip().lower()
-
-
-class LowercaseChoiceFilter(django_filters.ChoiceFilter):
-    """A choice given in any case: `priority=HIGH` means `high`."""
-
-    field_class = LowercaseChoiceField
-
-
-class TaskFilter(django_filters.FilterSet):
-    completed = StrictBooleanFilter()
-    status = LowercaseChoiceFilter(choices=_choices(["all", "pending", "completed"]), method="filter_status")
-    priority = LowercaseChoiceFilter(choices=Priority.choices)
-    category = IntegerFilter(field_name="category_id")
-    tag = django_filters.CharFilter(method="filter_tag")
-    search = django_filters.CharFilter(method="filter_search")
-    due_before = django_filters.IsoDateTimeFilter(field_name="due_date", lookup_expr="lte")
-    due_after = django_filters.IsoDateTimeFilter(field_name="due_date", lookup_expr="gte")
-    overdue = StrictBooleanFilter(method="filter_overdue")
-    ordering = LowercaseChoiceFilter(
-        choices=_choices([*ORDERING_FIELDS, *(f"-{field}" for field in ORDERING_FIELDS)]),
-        method="filter_noop",
+    completed = serializers.BooleanField(required=False, help_text="true: done tasks; false: open ones.")
+    status = LenientChoiceField(choices=["all", "pending", "completed"], required=False)
+    priority = LenientChoiceField(choices=Priority.choices, required=False)
+    category = serializers.IntegerField(required=False, help_text="A category id.")
+    tag = serializers.CharField(required=False, max_length=TAG_MAX_LENGTH, help_text="Tasks with this tag.")
+    search = serializers.CharField(required=False, help_text="Words in the title or description, any case.")
+    due_before = serializers.DateTimeField(
+        required=False, help_text="Due at or before (a date or date-time)."
     )
-    sort = LowercaseChoiceFilter(choices=_choices(SORT_ALIASES), method="filter_noop")
-    order = LowercaseChoiceFilter(choices=_choices(["asc", "desc"]), method="filter_noop")
+    due_after = serializers.DateTimeField(required=False, help_text="Due at or after (a date or date-time).")
+    overdue = serializers.BooleanField(
+        required=False, help_text="true: open tasks whose due date has passed."
+    )
+    ordering = LenientChoiceField(
+        choices=[*ORDERING_FIELDS, *(f"-{field}" for field in ORDERING_FIELDS)],
+        required=False,
+        help_text="A field, `-` for descending. Priority sorts by meaning (high > medium > low).",
+    )
+    sort = LenientChoiceField(choices=list(SORT_ALIASES), required=False, help_text="Alias of `ordering`.")
+    order = LenientChoiceField(
+        choices=["asc", "desc"], required=False, help_text="With `sort`; default desc."
+    )
 
-    class Meta:
-        model = Task
-        fields: list[str] = []
+    def validate(self, attrs: dict) -> dict:
+        if attrs.get("ordering") and attrs.get("sort"):
+            raise serializers.ValidationError(
+                {"sort": ["Use either `ordering` or `sort` with `order`, not both."]}
+            )
+        if attrs.get("order") and not attrs.get("sort"):
+            raise serializers.ValidationError({"order": ["`order` needs `sort`."]})
+        return attrs
 
-    def filter_status(self, queryset: QuerySet, name: str, value: str) -> QuerySet:
-        if value == "all":
-            return queryset
-        return queryset.filter(completed=value == "completed")
 
-    def filter_tag(self, queryset: QuerySet, name: str, value: str) -> QuerySet:
-        if connection.vendor == "postgresql":
-            return queryset.filter(tags__contains=[value])
-        # SQLite has no JSON containment operator; json_each reads the list instead.
-        has_tag = RawSQL(
-            'EXISTS (SELECT 1 FROM json_each("task"."tags") WHERE json_each.value = %s)',
-            [value],
-            output_field=BooleanField(),
+def filter_tasks(
+    queryset: QuerySet,
+    *,
+    completed: bool | None = None,
+    status: str | None = None,
+    priority: str | None = None,
+    category: int | None = None,
+    tag: str | None = None,
+    search: str | None = None,
+    due_before: datetime | None = None,
+    due_after: datetime | None = None,
+    overdue: bool | None = None,
+    ordering: str | None = None,
+    sort: str | None = None,
+    order: str | None = None,
+) -> QuerySet:
+    """Apply validated TaskListParams to a queryset of one user's tasks."""
+    if completed is not None:
+        queryset = queryset.filter(completed=completed)
+    if status in ("pending", "completed"):
+        queryset = queryset.filter(completed=status == "completed")
+    if priority:
+        queryset = queryset.filter(priority=priority)
+    if category is not None:
+        queryset = queryset.filter(category_id=category)
+    if tag:
+        queryset = with_tag(queryset, tag)
+    if search and search.strip():
+        queryset = queryset.filter(
+            Q(title__icontains=search.strip()) | Q(description__icontains=search.strip())
         )
-        return queryset.filter(has_tag)
+    if due_before is not None:
+        queryset = queryset.filter(due_date__lte=due_before)
+    if due_after is not None:
+        queryset = queryset.filter(due_date__gte=due_after)
+    if overdue is not None:
+        is_overdue = Q(due_date__lt=timezone.now(), completed=False)
+        queryset = queryset.filter(is_overdue) if overdue else queryset.exclude(is_overdue)
+    if sort:
+        ordering = SORT_ALIASES[sort] if order == "asc" else f"-{SORT_ALIASES[sort]}"
+    return order_tasks(queryset, ordering or "-created_at")
 
-    def filter_search(self, queryset: QuerySet, name: str, value: str) -> QuerySet:
-        value = value.strip()
-        if not value:
-            return queryset
-        return queryset.filter(Q(title__icontains=value) | Q(description__icontains=value))
 
-    def filter_overdue(self, queryset: QuerySet, name: str, value: bool) -> QuerySet:
-        overdue = Q(due_date__lt=timezone.now(), completed=False)
-        return queryset.filter(overdue) if value else queryset.exclude(overdue)
-
-    def filter_noop(self, queryset: QuerySet, name: str, value: str) -> QuerySet:
-        return queryset  # ordering is applied once, after every filter, in filter_queryset
-
-    def filter_queryset(self, queryset: QuerySet) -> QuerySet:
-        return order_tasks(super().filter_queryset(queryset), self.ordering_field())
-
-    def ordering_field(self) -> str:
-        data = self.form.cleaned_data
-        if data.get("ordering"):
-            if data.get("sort"):
-                raise ValidationError({"sort": ["Use either `ordering` or `sort` with `order`, not both."]})
-            return data["ordering"]
-        if data.get("sort"):
-            field = SORT_ALIASES[data["sort"]]
-            return field if data.get("order") == "asc" else f"-{field}"
-        if data.get("order"):
-            raise ValidationError({"order": ["`order` needs `sort`."]})
-        return "-created_at"
+def with_tag(queryset: QuerySet, tag: str) -> QuerySet:
+    if connection.vendor == "postgresql":
+        return queryset.filter(tags__contains=[tag])
+    # SQLite has no JSON containment operator; json_each reads the list instead.
+    has_tag = RawSQL(
+        'EXISTS (SELECT 1 FROM json_each("task"."tags") WHERE json_each.value = %s)',
+        [tag],
+        output_field=BooleanField(),
+    )
+    return queryset.filter(has_tag)
 
 
 def order_tasks(queryset: QuerySet, ordering: str) -> QuerySet:

@@ -17,6 +17,8 @@ from todos.models import (
 )
 
 HEX_COLOR = re.compile(r"^#[0-9a-fA-F]{6}$")
+# Formats timestamps exactly as DRF does for every other field (ISO 8601 in TIME_ZONE).
+_timestamp = serializers.DateTimeField().to_representation
 
 
 class LenientChoiceField(serializers.ChoiceField):
@@ -66,6 +68,25 @@ class TaskSerializer(serializers.ModelSerializer):
             "user_id",
         ]
         read_only_fields = ["completed_at", "created_at", "updated_at"]
+
+    def to_representation(self, task: Task) -> dict:
+        # Built by hand: lists render up to 100 tasks per request, and DRF's generic
+        # field-by-field path cost 0.6 ms for 20. A test holds it equal to that path.
+        return {
+            "id": task.id,
+            "title": task.title,
+            "description": task.description,
+            "completed": task.completed,
+            "priority": task.priority,
+            "due_date": _timestamp(task.due_date),
+            "category_id": task.category_id,
+            "tags": task.tags,
+            "recurrence": task.recurrence,
+            "completed_at": _timestamp(task.completed_at),
+            "created_at": _timestamp(task.created_at),
+            "updated_at": _timestamp(task.updated_at),
+            "user_id": task.user_id,
+        }
 
     def validate_tags(self, tags: list[str]) -> list[str]:
         return list(dict.fromkeys(tags))  # distinct, first occurrence wins

@@ -1,4 +1,4 @@
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import extend_schema, extend_schema_view
 from rest_framework import viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import PermissionDenied
@@ -6,7 +6,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from todos import services
-from todos.filters import TaskFilter
+from todos.filters import TaskListParams, filter_tasks
 from todos.models import Category, Task
 from todos.serializers import CategorySerializer, TaskCompleteSerializer, TaskSerializer
 
@@ -23,12 +23,20 @@ class OwnedModelViewSet(viewsets.ModelViewSet):
             raise PermissionDenied("The user id in the path is not the signed-in user.")
 
 
+@extend_schema_view(list=extend_schema(parameters=[TaskListParams]))
 class TaskViewSet(OwnedModelViewSet):
     serializer_class = TaskSerializer
-    filterset_class = TaskFilter
 
     def get_queryset(self):
         return Task.objects.for_user(self.request.user)
+
+    def filter_queryset(self, queryset):
+        if self.action != "list":
+            return queryset
+        # A plain dict: a QueryDict would read a missing boolean as false.
+        params = TaskListParams(data=self.request.query_params.dict())
+        params.is_valid(raise_exception=True)
+        return filter_tasks(queryset, **params.validated_data)
 
     def perform_create(self, serializer: TaskSerializer) -> None:
         serializer.instance = services.task_create(user=self.request.user, **serializer.validated_data)
