@@ -5,6 +5,7 @@ Imported by REST framework's settings, so nothing here may import rest_framework
 
 import math
 
+from django.db.models import Count, QuerySet, Window
 from rest_framework import exceptions, pagination
 from rest_framework.renderers import JSONRenderer
 from rest_framework.request import Request
@@ -41,22 +42,32 @@ class PageNumberPagination(pagination.PageNumberPagination):
             )
         return int(raw)
 
-    def get_page_number(self, request: Request, paginator) -> int:
+    def get_page_number(self, request: Request, paginator=None) -> int:
         raw = request.query_params.get(self.page_query_param, "1")
         if not raw.isdigit() or int(raw) < 1:
             raise exceptions.ValidationError({"page": ["Must be a whole number from 1."]})
         return int(raw)
 
-    def get_paginated_response(self, data) -> Response:
-        response = Response(data)
-        total = self.page.paginator.count
-        page_size = self.page.paginator.per_page
-        response.envelope_meta = {
-            "page": self.page.number,
+    def paginate_queryset(self, queryset: QuerySet, request: Request, view=None) -> list:
+        """The page and the total in one query: COUNT(*) OVER () rides along with the rows."""
+        page_size = self.get_page_size(request)
+        number = self.get_page_number(request, None)
+        offset = (number - 1) * page_size
+        rows = list(queryset.annotate(pagination_total=Window(Count("*")))[offset : offset + page_size])
+        if not rows and number > 1:
+            raise exceptions.NotFound(f"Page {number} is past the last page.")
+        total = rows[0].pagination_total if rows else 0
+        self.meta = {
+            "page": number,
             "page_size": page_size,
             "total": total,
-            "pages": math.ceil(total / page_size) if total else 0,
+            "pages": math.ceil(total / page_size),
         }
+        return rows
+
+    def get_paginated_response(self, data) -> Response:
+        response = Response(data)
+        response.envelope_meta = self.meta
         return response
 
     def get_paginated_response_schema(self, schema: dict) -> dict:
