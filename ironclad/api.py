@@ -4,6 +4,7 @@ Imported by REST framework's settings, so nothing here may import rest_framework
 """
 
 import math
+from collections.abc import Callable
 
 from django.db.models import Count, QuerySet, Window
 from rest_framework import exceptions, pagination
@@ -50,13 +51,20 @@ class PageNumberPagination(pagination.PageNumberPagination):
 
     def paginate_queryset(self, queryset: QuerySet, request: Request, view=None) -> list:
         """The page and the total in one query: COUNT(*) OVER () rides along with the rows."""
+
+        def fetch_page(offset: int, limit: int) -> tuple[list, int]:
+            rows = list(queryset.annotate(pagination_total=Window(Count("*")))[offset : offset + limit])
+            return rows, rows[0].pagination_total if rows else 0
+
+        return self.paginate(request, fetch_page)
+
+    def paginate(self, request: Request, fetch_page: Callable[[int, int], tuple[list, int]]) -> list:
+        """The requested page from `fetch_page(offset, limit) -> (rows, total)`; sets the meta."""
         page_size = self.get_page_size(request)
-        number = self.get_page_number(request, None)
-        offset = (number - 1) * page_size
-        rows = list(queryset.annotate(pagination_total=Window(Count("*")))[offset : offset + page_size])
+        number = self.get_page_number(request)
+        rows, total = fetch_page((number - 1) * page_size, page_size)
         if not rows and number > 1:
             raise exceptions.NotFound(f"Page {number} is past the last page.")
-        total = rows[0].pagination_total if rows else 0
         self.meta = {
             "page": number,
             "page_size": page_size,

@@ -72,5 +72,10 @@ def test_neon_db_url_is_an_alias_for_database_url():
     assert result.returncode == 0, result.stderr
     name, options, max_age, health_checks = json.loads(result.stdout)
     assert name == "neondb"
-    assert options == {"sslmode": "require", "connect_timeout": 5}
+    assert options == {
+        "sslmode": "require",
+        "connect_timeout": 5,
+        "server_side_binding": True,
+        "prepare_threshold": 5,
+    }
     assert max_age > 0 and health_checks is True  # persistent, checked connections

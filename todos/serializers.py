@@ -1,7 +1,9 @@
 """Validation and representation of tasks and categories. Writes go through todos.services."""
 
 import re
+from datetime import datetime
 
+from django.utils import timezone
 from rest_framework import serializers
 
 from todos.models import (
@@ -17,8 +19,18 @@ from todos.models import (
 )
 
 HEX_COLOR = re.compile(r"^#[0-9a-fA-F]{6}$")
-# Formats timestamps exactly as DRF does for every other field (ISO 8601 in TIME_ZONE).
-_timestamp = serializers.DateTimeField().to_representation
+
+
+def _timestamp(value: datetime | None) -> str | None:
+    """ISO 8601 in TIME_ZONE, exactly as DRF's DateTimeField writes it (a test holds them equal).
+
+    Ironclad never activates a per-request zone, so the default zone is read directly: DRF's
+    lookup of the current zone was half of the cost of formatting a timestamp.
+    """
+    if value is None:
+        return None
+    text = value.astimezone(timezone.get_default_timezone()).isoformat()
+    return text[:-6] + "Z" if text.endswith("+00:00") else text
 
 
 class LenientChoiceField(serializers.ChoiceField):

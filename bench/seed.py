@@ -1,0 +1,105 @@
+"""Seed the benchmark database: 10,000 users and 1,000,000 tasks, generated inside PostgreSQL.
+
+Three users are the benchmark's own: a reader with 200 tasks (the list), a writer (creates) and a
+toggler with 200 tasks (complete/reopen). Safe to run again: the bulk rows are made once; the three
+users' sessions and tasks are reset on every run. Prints the credentials as JSON on stdout.
+"""
+
+import json
+import sys
+from datetime import timedelta
+from urllib.parse import quote
+
+import django
+
+django.setup()
+
+import jwt  # noqa: E402
+from django.conf import settings  # noqa: E402
+from django.db import connection, transaction  # noqa: E402
+from django.utils import timezone  # noqa: E402
+
+from accounts.authentication import sign_session_token  # noqa: E402
+from accounts.models import Session, User, generate_id  # noqa: E402
+from todos.models import Task  # noqa: E402
+
+USERS = 10_000
+TASKS = 1_000_000
+OWN_TASKS = 200
+READER, WRITER, TOGGLER = "bench-00001", "bench-00002", "bench-00003"
+
+BULK_USERS = """
+INSERT INTO "user" (id, name, email, "emailVerified", "createdAt", "updatedAt")
+SELECT 'bench-' || lpad(g::text, 5, '0'), 'Bench user ' || g, 'user' || g || '@bench.example',
+       true, now(), now()
+FROM generate_series(1, %(users)s) AS g
+"""
+
+# Tasks of every user but the three benchmark users, then 200 each for the reader and the toggler.
+BULK_TASKS = """
+INSERT INTO task ("userId", title, description, completed, priority, "dueDate", tags, recurrence,
+                  "completedAt", "createdAt", "updatedAt")
+SELECT CASE WHEN g <= %(own)s THEN %(reader)s
+            WHEN g <= 2 * %(own)s THEN %(toggler)s
+            ELSE 'bench-' || lpad((4 + g %% (%(users)s - 3))::text, 5, '0') END,
+       'Task number ' || g,
+       CASE WHEN g %% 4 = 0 THEN 'Some longer description for task ' || g ELSE '' END,
+       g > 2 * %(own)s AND g %% 3 = 0,
+       (ARRAY['low', 'medium', 'high'])[1 + g %% 3],
+       CASE WHEN g %% 5 = 0 THEN NULL ELSE now() + ((g %% 60) - 20) * interval '1 day' END,
+       CASE WHEN g %% 2 = 0 THEN '["work", "bench"]'::jsonb ELSE '[]'::jsonb END,
+       'none',
+       CASE WHEN g > 2 * %(own)s AND g %% 3 = 0 THEN now() ELSE NULL END,
+       now() - g * interval '1 second',
+       now() - g * interval '1 second'
+FROM generate_series(1, %(tasks)s) AS g
+"""
+
+
+def seed_bulk() -> None:
+    if User.objects.filter(pk=READER).exists() and Task.objects.count() >= TASKS:
+        return
+    params = {"users": USERS, "tasks": TASKS, "own": OWN_TASKS, "reader": READER, "toggler": TOGGLER}
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute('TRUNCATE task, category, session, "user" CASCADE')
+        cursor.execute(BULK_USERS, params)
+        cursor.execute(BULK_TASKS, params)
+    with connection.cursor() as cursor:
+        cursor.execute('ANALYZE "user"; ANALYZE task; ANALYZE session')
+
+
+def credentials(user_id: str) -> dict:
+    session = Session.objects.create(
+        user_id=user_id, token=generate_id(), expires_at=timezone.now() + timedelta(days=1)
+    )
+    cookie_name = f"{settings.BETTER_AUTH_COOKIE_PREFIX}.session_token"
+    cookie_value = quote(sign_session_token(session.token, settings.BETTER_AUTH_SECRET), safe="")
+    token = jwt.encode(
+        {"sub": user_id, "exp": timezone.now() + timedelta(days=1)}, settings.JWT_SECRET, "HS256"
+    )
+    return {"cookie": f"{cookie_name}={cookie_value}", "jwt": token}
+
+
+def main() -> None:
+    if connection.vendor != "postgresql" or "bench" not in connection.settings_dict["NAME"]:
+        sys.exit("The benchmark seeds a PostgreSQL database whose name contains 'bench'; it truncates it.")
+    seed_bulk()
+    Task.objects.filter(user_id=WRITER).delete()
+    Task.objects.filter(user_id=TOGGLER).update(completed=False, completed_at=None)
+    Session.objects.filter(user_id__in=[READER, WRITER, TOGGLER]).delete()
+    toggle_ids = list(Task.objects.filter(user_id=TOGGLER).values_list("id", flat=True))
+    json.dump(
+        {
+            "tasks": Task.objects.count(),
+            "users": User.objects.count(),
+            "reader": credentials(READER),
+            "writer": credentials(WRITER),
+            "toggler": credentials(TOGGLER),
+            "toggle_ids": toggle_ids,
+        },
+        sys.stdout,
+    )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,12 @@
+from django.http import HttpRequest, JsonResponse
+from django.urls import path
+
+from ironclad.urls import urlpatterns as ironclad_urlpatterns
+
+
+def bare(request: HttpRequest) -> JsonResponse:
+    """The yardstick: Django's request cycle and middleware, no authentication, no database."""
+    return JsonResponse({"data": {"ok": True}, "meta": {}})
+
+
+urlpatterns = [path("bench/bare", bare), *ironclad_urlpatterns]

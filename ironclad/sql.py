@@ -1,0 +1,61 @@
+"""Hand-written SQL for the few queries every request runs, read back into model instances.
+
+The ORM compiles a query anew on every call: for the session lookup and the task list page that
+compilation, plus the generic row handling, cost more CPU than everything else in the request
+(profiled in bench/; see README "Benchmark"). These queries have a fixed shape, so they are
+written once as SQL, and their rows become model instances through the same converters the ORM
+applies. Column lists come from the models, so a renamed column cannot drift silently.
+"""
+
+from collections.abc import Sequence
+from functools import cache
+
+from django.db import connection, models
+from django.db.models.expressions import Col
+
+
+def columns(model: type[models.Model], alias: str) -> str:
+    """The model's columns, table-qualified, for a SELECT list (in concrete field order)."""
+    quote = connection.ops.quote_name
+    return ", ".join(f"{quote(alias)}.{quote(field.column)}" for field in model._meta.concrete_fields)
+
+
+@cache
+def _readers(model: type[models.Model], vendor: str) -> tuple[list[str], list[tuple[Col, list]]]:
+    """Attribute names, and each column's expression and converters, on a database backend."""
+    names, converters = [], []
+    for field in model._meta.concrete_fields:
+        names.append(field.attname)
+        expression = Col(model._meta.db_table, field)
+        field_converters = connection.ops.get_db_converters(expression) + field.get_db_converters(connection)
+        converters.append((expression, field_converters))
+    return names, converters
+
+
+def read(model: type[models.Model], values: Sequence) -> models.Model:
+    """A model instance from its columns' raw values (as listed by `columns`)."""
+    names, converters = _readers(model, connection.vendor)
+    converted = []
+    for value, (expression, field_converters) in zip(values, converters, strict=True):
+        for converter in field_converters:
+            value = converter(value, expression, connection)
+        converted.append(value)
+    return model.from_db(connection.alias, names, converted)
+
+
+def fetch(sql: str, params: Sequence, *shape: type[models.Model] | int) -> list[list]:
+    """Rows of `sql`, each cut into instances of the given models, in order; an int in `shape`
+    takes that many plain columns as they are."""
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        rows = cursor.fetchall()
+    result = []
+    for row in rows:
+        start, parts = 0, []
+        for part in shape:
+            width = part if isinstance(part, int) else len(part._meta.concrete_fields)
+            values = row[start : start + width]
+            parts.append(values if isinstance(part, int) else read(part, values))
+            start += width
+        result.append(parts)
+    return result
