@@ -60,7 +60,9 @@ def exception_handler(exc: Exception, context: dict) -> Response:
         response.data = error_body("validation_error", "The request is invalid.", details)
     else:
         code = exc.get_codes()
-        response.data = error_body(code if isinstance(code, str) else exc.default_code, str(exc.detail))
+        code = code if isinstance(code, str) else exc.default_code
+        # An exception may carry details for the client, e.g. the chat's conversation_id.
+        response.data = error_body(code, str(exc.detail), getattr(exc, "details", None))
     return response
 
 

@@ -32,7 +32,9 @@ ERROR_DESCRIPTIONS = {
     "404": "No such object among the signed-in user's.",
     "409": "The write conflicts with a concurrent one (`conflict`).",
     "415": "The body is not JSON (`unsupported_media_type`).",
+    "502": "The chat assistant's provider failed (`assistant_unavailable`); your message was kept.",
     "503": "The database is unavailable (`database_unavailable`).",
+    "504": "The chat assistant's provider timed out (`assistant_timeout`); your message was kept.",
 }
 
 
@@ -86,6 +88,8 @@ class EnvelopeAutoSchema(AutoSchema):
             codes.append("400")
         if "{" in self.path:
             codes.append("404")
+        # A view may answer more: e.g. the chat view's 502 and 504 (`error_statuses = [...]`).
+        codes += getattr(self.view, "error_statuses", [])
         return sorted(codes)
 
     def _error_ref(self) -> dict:

@@ -57,6 +57,7 @@ INSTALLED_APPS = [
     "drf_spectacular_sidecar",
     "accounts",
     "todos",
+    "chat",
 ]
 
 MIDDLEWARE = [
@@ -187,6 +188,22 @@ SECURE_HSTS_INCLUDE_SUBDOMAINS = env.bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", defa
 SECURE_HSTS_PRELOAD = env.bool("SECURE_HSTS_PRELOAD", default=False)
 SESSION_COOKIE_SECURE = env.bool("SESSION_COOKIE_SECURE", default=not DEBUG)
 CSRF_COOKIE_SECURE = env.bool("CSRF_COOKIE_SECURE", default=not DEBUG)
+
+# --- Chat assistant -----------------------------------------------------------
+
+# "offline": the built-in English command interpreter (needs nothing); "openai": any
+# OpenAI-compatible chat completions API with tool calling.
+CHAT_PROVIDER = env.str("CHAT_PROVIDER", default="offline")
+if CHAT_PROVIDER not in ("offline", "openai"):
+    raise ImproperlyConfigured(f"CHAT_PROVIDER must be 'offline' or 'openai', not {CHAT_PROVIDER!r}.")
+# How many earlier messages of a conversation the assistant reads with each new one.
+CHAT_HISTORY_LIMIT = env.int("CHAT_HISTORY_LIMIT", default=20)
+CHAT_OPENAI_BASE_URL = env.str("CHAT_OPENAI_BASE_URL", default="")
+CHAT_OPENAI_API_KEY = env.str("CHAT_OPENAI_API_KEY", default="")
+CHAT_OPENAI_MODEL = env.str("CHAT_OPENAI_MODEL", default="gpt-4o-mini")
+# Seconds for the whole reply, every model call and tool round included.
+CHAT_OPENAI_TIMEOUT = env.float("CHAT_OPENAI_TIMEOUT", default=30.0)
+CHAT_MAX_TOOL_ROUNDS = env.int("CHAT_MAX_TOOL_ROUNDS", default=5)
 
 # --- REST framework -----------------------------------------------------------
 

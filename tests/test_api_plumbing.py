@@ -111,4 +111,5 @@ def test_openapi_describes_the_envelopes_as_sent(api_client):
     assert {tag for path in schema["paths"].values() for op in path.values() for tag in op["tags"]} == {
         "accounts",
         "todos",
+        "chat",
     }

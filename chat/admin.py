@@ -1,0 +1,31 @@
+from django.contrib import admin
+
+from chat.models import Conversation, Message
+
+
+class MessageInline(admin.TabularInline):
+    """A conversation's messages as they were: operators read them, never edit them."""
+
+    model = Message
+    fields = ["created_at", "role", "content", "tool_calls"]
+    readonly_fields = fields
+    ordering = ["created_at", "id"]
+    extra = 0
+    can_delete = False
+
+    def has_add_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+
+@admin.register(Conversation)
+class ConversationAdmin(admin.ModelAdmin):
+    list_display = ["id", "title", "user", "created_at", "updated_at"]
+    list_select_related = ["user"]
+    search_fields = ["title", "user__email", "messages__content"]
+    readonly_fields = ["id", "created_at", "updated_at"]
+    raw_id_fields = ["user"]
+    date_hierarchy = "updated_at"
+    inlines = [MessageInline]

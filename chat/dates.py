@@ -1,0 +1,216 @@
+"""When a task is due, read from English words in a chat message, relative to a given "now".
+
+"tomorrow", "today at 5pm", "next monday", "friday morning", "in 3 days", "on 2026-12-01",
+"1 december", "dec 1st at 9:30": `find_due` returns the moment (aware, in the current time
+zone, i.e. TIME_ZONE) and the message without the words it used. A day without a time means
+the end of that day; a time without a day means its next occurrence.
+"""
+
+import re
+from datetime import date, datetime, time, timedelta
+
+from django.utils import timezone
+
+END_OF_DAY = time(23, 59)
+WEEKDAYS = ["monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"]
+_WEEKDAY_ABBREVIATIONS = {
+    "mon": 0,
+    "tue": 1,
+    "tues": 1,
+    "wed": 2,
+    "thu": 3,
+    "thur": 3,
+    "thurs": 3,
+    "fri": 4,
+    "sat": 5,
+    "sun": 6,
+}
+WEEKDAY_NUMBERS = {**{name: number for number, name in enumerate(WEEKDAYS)}, **_WEEKDAY_ABBREVIATIONS}
+MONTHS = [
+    "january",
+    "february",
+    "march",
+    "april",
+    "may",
+    "june",
+    "july",
+    "august",
+    "september",
+    "october",
+    "november",
+    "december",
+]
+MONTH_NUMBERS = {
+    **{name: number for number, name in enumerate(MONTHS, 1)},
+    **{name[:3]: number for number, name in enumerate(MONTHS, 1)},
+    "sept": 9,
+}
+PARTS_OF_DAY = {"morning": time(9), "afternoon": time(15), "evening": time(19), "night": time(21)}
+NUMBER_WORDS = {
+    "a": 1,
+    "an": 1,
+    "one": 1,
+    "two": 2,
+    "three": 3,
+    "four": 4,
+    "five": 5,
+    "six": 6,
+    "seven": 7,
+    "eight": 8,
+    "nine": 9,
+    "ten": 10,
+}
+
+_PREFIX = r"(?:(?:due|by|before|on|for|until)\s+)?"
+_WEEKDAY = "|".join(WEEKDAYS)
+_WEEKDAY_SHORT = "|".join(sorted(_WEEKDAY_ABBREVIATIONS, key=len, reverse=True))
+_MONTH = "|".join(sorted(MONTH_NUMBERS, key=len, reverse=True))
+_PART = r"(?:\s+(?P<part>morning|afternoon|evening|night))?"
+_END = r"(?![\w'])"
+
+DAY_PATTERNS = [
+    ("iso", rf"\b{_PREFIX}(?P<year>\d{{4}})-(?P<month>\d{{2}})-(?P<day>\d{{2}}){_END}"),
+    ("after_tomorrow", rf"\b{_PREFIX}(?:the\s+)?day\s+after\s+tomorrow{_PART}{_END}"),
+    ("today", rf"\b{_PREFIX}(?:today|this\s+(?P<part>morning|afternoon|evening)){_END}"),
+    ("tonight", rf"\b{_PREFIX}tonight{_END}"),
+    ("tomorrow", rf"\b{_PREFIX}(?:tomorrow|tmrw|tmr){_PART}{_END}"),
+    ("next_week", rf"\b{_PREFIX}next\s+week{_END}"),
+    ("in", rf"\bin\s+(?P<count>\d+|{'|'.join(NUMBER_WORDS)})\s+(?P<unit>minute|hour|day|week)s?{_END}"),
+    ("weekday", rf"\b{_PREFIX}(?:(?P<which>next|this|coming)\s+)?(?P<weekday>{_WEEKDAY}){_PART}{_END}"),
+    # "sun", "sat" and the like are words too: abbreviations count after "on", "next", ... only.
+    (
+        "weekday",
+        rf"\b(?:(?:due|by|before|on|for|until)\s+|(?P<which>next|this|coming)\s+)"
+        rf"(?P<weekday>{_WEEKDAY_SHORT}){_PART}{_END}",
+    ),
+    (
+        "day_month",
+        rf"\b{_PREFIX}(?:the\s+)?(?P<day>\d{{1,2}})(?:st|nd|rd|th)?\s+(?:of\s+)?(?P<month>{_MONTH})"
+        rf"(?:,?\s+(?P<year>\d{{4}}))?{_END}",
+    ),
+    (
+        "month_day",
+        rf"\b{_PREFIX}(?P<month>{_MONTH})\s+(?P<day>\d{{1,2}})(?:st|nd|rd|th)?(?:,?\s+(?P<year>\d{{4}}))?{_END}",
+    ),
+]
+TIME_PATTERNS = [
+    ("ampm", rf"(?:\b(?:at|by|@)\s*)?\b(?P<hour>\d{{1,2}})(?::(?P<minute>\d{{2}}))?\s*(?P<ampm>am|pm){_END}"),
+    ("24h", rf"(?:\b(?:at|by|@)\s*)\b(?P<hour>\d{{1,2}}):(?P<minute>\d{{2}}){_END}"),
+    ("noon", rf"\b(?:(?:at|by)\s+)?(?:noon|midday){_END}"),
+]
+_DAY_RES = [(kind, re.compile(pattern, re.IGNORECASE)) for kind, pattern in DAY_PATTERNS]
+_TIME_RES = [(kind, re.compile(pattern, re.IGNORECASE)) for kind, pattern in TIME_PATTERNS]
+
+
+def find_due(text: str, now: datetime) -> tuple[datetime | None, str]:
+    """The due moment the words in `text` name (or None), and `text` without those words."""
+    now = timezone.localtime(now)
+    day, part_time, text = _find_day(text, now)
+    if isinstance(day, datetime):  # "in 2 hours": an exact moment
+        return day, text
+    clock, text = _find_time(text)
+    clock = clock or part_time
+    if day is None and clock is None:
+        return None, text
+    if day is None:
+        day = now.date() if clock > now.time() else now.date() + timedelta(days=1)
+    return timezone.make_aware(datetime.combine(day, clock or END_OF_DAY)), text
+
+
+def _remove(text: str, match: re.Match) -> str:
+    return re.sub(r"\s{2,}", " ", f"{text[: match.start()]} {text[match.end() :]}").strip()
+
+
+def _find_day(text: str, now: datetime) -> tuple[date | datetime | None, time | None, str]:
+    for kind, pattern in _DAY_RES:
+        match = pattern.search(text)
+        if match is None:
+            continue
+        found = _day(kind, match, now)
+        if found is None:  # e.g. 31 february: not a date, leave the words alone
+            continue
+        groups = match.groupdict()
+        part = (
+            PARTS_OF_DAY["night"]
+            if kind == "tonight"
+            else PARTS_OF_DAY.get((groups.get("part") or "").lower())
+        )
+        return found, part, _remove(text, match)
+    return None, None, text
+
+
+def _day(kind: str, match: re.Match, now: datetime) -> date | datetime | None:
+    today = now.date()
+    groups = {key: (value.lower() if value else value) for key, value in match.groupdict().items()}
+    if kind == "iso":
+        return _date(int(groups["year"]), int(groups["month"]), int(groups["day"]))
+    if kind in ("today", "tonight"):
+        return today
+    if kind == "tomorrow":
+        return today + timedelta(days=1)
+    if kind == "after_tomorrow":
+        return today + timedelta(days=2)
+    if kind == "next_week":
+        return today + timedelta(weeks=1)
+    if kind == "in":
+        count = int(groups["count"]) if groups["count"].isdigit() else NUMBER_WORDS[groups["count"]]
+        if groups["unit"] in ("minute", "hour"):
+            return (now + timedelta(**{f"{groups['unit']}s": count})).replace(second=0, microsecond=0)
+        return today + timedelta(**{f"{groups['unit']}s": count})
+    if kind == "weekday":
+        ahead = (WEEKDAY_NUMBERS[groups["weekday"]] - today.weekday()) % 7
+        if ahead == 0 and groups["which"] != "this":
+            ahead = 7  # "monday" said on a Monday is next week's
+        return today + timedelta(days=ahead)
+    # A day of a month without a year: its next occurrence from today.
+    month, day = MONTH_NUMBERS[groups["month"]], int(groups["day"])
+    if groups["year"]:
+        return _date(int(groups["year"]), month, day)
+    found = _date(today.year, month, day)
+    if found is not None and found < today:
+        found = _date(today.year + 1, month, day)
+    return found
+
+
+def _date(year: int, month: int, day: int) -> date | None:
+    try:
+        return date(year, month, day)
+    except ValueError:
+        return None
+
+
+def _find_time(text: str) -> tuple[time | None, str]:
+    for kind, pattern in _TIME_RES:
+        match = pattern.search(text)
+        if match is None:
+            continue
+        if kind == "noon":
+            return time(12), _remove(text, match)
+        hour, minute = int(match["hour"]), int(match["minute"] or 0)
+        if kind == "ampm":
+            if not 1 <= hour <= 12:
+                continue
+            hour = hour % 12 + (12 if match["ampm"].lower() == "pm" else 0)
+        if hour > 23 or minute > 59:
+            continue
+        return time(hour, minute), _remove(text, match)
+    return None, text
+
+
+def describe_due(due: datetime, now: datetime) -> str:
+    """ "today at 17:00", "tomorrow", "on Friday", "on Tue 1 Dec 2026": how a reply names a due date."""
+    local, now = timezone.localtime(due), timezone.localtime(now)
+    days = (local.date() - now.date()).days
+    if days == 0:
+        words = "today"
+    elif days == 1:
+        words = "tomorrow"
+    elif days == -1:
+        words = "yesterday"
+    elif 1 < days < 7:
+        words = f"on {local:%A}"
+    else:
+        words = f"on {local:%a} {local.day} {local:%b}" + (f" {local.year}" if local.year != now.year else "")
+    if local.time().replace(second=0, microsecond=0) != END_OF_DAY:
+        words += f" at {local:%H:%M}"
+    return words

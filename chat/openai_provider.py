@@ -1,0 +1,185 @@
+"""An assistant backed by any OpenAI-compatible chat completions API, with tool calling.
+
+The loop: send the conversation and the tools' JSON schemas; run every tool call the model
+makes (for the bound user) and send the results back; stop when the model answers in words.
+CHAT_OPENAI_TIMEOUT bounds the whole reply, CHAT_MAX_TOOL_ROUNDS the rounds of tool calls.
+"""
+
+import json
+import time
+from functools import lru_cache
+from typing import Any
+
+import openai
+from django.conf import settings
+from django.utils import timezone
+
+from accounts.models import User
+from chat.assistant import AssistantTimeout, AssistantUnavailable, Reply, ToolCall
+from chat.models import Message, Role
+from chat.tools import TOOL_SCHEMAS, run_tool
+
+SYSTEM_PROMPT = (
+    "You are the task assistant of a todo app. You manage the signed-in user's tasks only, with the "
+    "tools add_task, list_tasks, complete_task, delete_task and update_task. Tasks have integer ids. "
+    "When the user names a task by its title, call list_tasks first and act on the one that matches; "
+    "if several match, list them and ask which one. Never say you did something unless a tool result "
+    "confirms it, and report a tool's error plainly. Answer briefly, in the user's language. "
+    "Now: {now} ({weekday}), time zone {zone}; write due dates as ISO 8601."
+)
+
+
+@lru_cache(maxsize=4)
+def _client(base_url: str, api_key: str) -> openai.OpenAI:
+    # One client (and its connection pool) per configuration, reused across requests. No
+    # automatic retries: the reply's own deadline bounds every attempt.
+    return openai.OpenAI(
+        base_url=base_url or None,
+        # Local OpenAI-compatible servers (Ollama, llama.cpp, vLLM) need no key; the client wants one.
+        api_key=api_key or "not-needed",
+        max_retries=0,
+    )
+
+
+class OpenAIAssistant:
+    def __init__(self, *, base_url: str, api_key: str, model: str, timeout: float, max_rounds: int) -> None:
+        self.client = _client(base_url, api_key)
+        self.model = model
+        self.timeout = timeout
+        self.max_rounds = max_rounds
+
+    @classmethod
+    def from_settings(cls) -> "OpenAIAssistant":
+        return cls(
+            base_url=settings.CHAT_OPENAI_BASE_URL,
+            api_key=settings.CHAT_OPENAI_API_KEY,
+            model=settings.CHAT_OPENAI_MODEL,
+            timeout=settings.CHAT_OPENAI_TIMEOUT,
+            max_rounds=settings.CHAT_MAX_TOOL_ROUNDS,
+        )
+
+    def reply(self, *, user: User, history: list[Message], message: str) -> Reply:
+        deadline = time.monotonic() + self.timeout
+        messages = [
+            {"role": "system", "content": _system_prompt()},
+            *_replayed(history),
+            {"role": "user", "content": message},
+        ]
+        calls: list[ToolCall] = []
+        for _round in range(self.max_rounds + 1):
+            answer = self._complete(messages, deadline)
+            if not answer.tool_calls:
+                return Reply(content=answer.content or "", tool_calls=calls)
+            if _round == self.max_rounds:
+                break
+            messages.append(_assistant_turn(answer.content, answer.tool_calls))
+            for requested in answer.tool_calls:
+                call = _run(user, requested)
+                calls.append(call)
+                messages.append(
+                    {"role": "tool", "tool_call_id": requested.id, "content": json.dumps(call.result)}
+                )
+        return Reply(content=_stopped(self.max_rounds, calls), tool_calls=calls)
+
+    def _complete(self, messages: list[dict[str, Any]], deadline: float):
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            raise AssistantTimeout()
+        try:
+            completion = self.client.chat.completions.create(
+                model=self.model, messages=messages, tools=TOOL_SCHEMAS, timeout=remaining
+            )
+        except openai.APITimeoutError as error:
+            raise AssistantTimeout() from error
+        except openai.OpenAIError as error:
+            raise AssistantUnavailable() from error
+        if not completion.choices:
+            raise AssistantUnavailable()
+        return completion.choices[0].message
+
+
+def _system_prompt() -> str:
+    now = timezone.localtime()
+    return SYSTEM_PROMPT.format(
+        now=now.isoformat(timespec="minutes"), weekday=f"{now:%A}", zone=timezone.get_current_timezone_name()
+    )
+
+
+def _run(user: User, requested: Any) -> ToolCall:
+    """Run one requested tool; arguments that are not a JSON object go back to the model as an error."""
+    function = getattr(requested, "function", None)
+    if function is None:  # a "custom" (free-text) tool call: we offer function tools only
+        return ToolCall(tool_name="", arguments={}, result={"error": "Only function tools are available."})
+    name = function.name
+    try:
+        arguments = json.loads(function.arguments or "{}")
+    except json.JSONDecodeError as error:
+        return ToolCall(
+            tool_name=name,
+            arguments={},
+            result={"error": f"The arguments are not valid JSON ({error.msg}); nothing was done."},
+        )
+    if not isinstance(arguments, dict):
+        return ToolCall(
+            tool_name=name,
+            arguments={},
+            result={"error": "The arguments must be a JSON object; nothing was done."},
+        )
+    return ToolCall(tool_name=name, arguments=arguments, result=run_tool(user, name, arguments))
+
+
+def _assistant_turn(content: str | None, tool_calls: list) -> dict[str, Any]:
+    return {"role": "assistant", "content": content, "tool_calls": [call.model_dump() for call in tool_calls]}
+
+
+def _replayed(history: list[Message]) -> list[dict[str, Any]]:
+    """Stored messages as chat completions messages; an answer's tool calls are replayed before it."""
+    replayed: list[dict[str, Any]] = []
+    for message in history:
+        if message.role == Role.USER:
+            replayed.append({"role": "user", "content": message.content})
+        elif message.role == Role.ASSISTANT:
+            calls = message.tool_calls or []
+            ids = [f"call_{message.pk}_{number}" for number in range(len(calls))]
+            if calls:
+                replayed.append(
+                    {
+                        "role": "assistant",
+                        "content": None,
+                        "tool_calls": [
+                            {
+                                "id": call_id,
+                                "type": "function",
+                                "function": {
+                                    "name": call["tool_name"],
+                                    "arguments": json.dumps(call["arguments"]),
+                                },
+                            }
+                            for call_id, call in zip(ids, calls, strict=True)
+                        ],
+                    }
+                )
+                replayed.extend(
+                    {"role": "tool", "tool_call_id": call_id, "content": json.dumps(call["result"])}
+                    for call_id, call in zip(ids, calls, strict=True)
+                )
+            replayed.append({"role": "assistant", "content": message.content})
+    return replayed
+
+
+def _stopped(max_rounds: int, calls: list[ToolCall]) -> str:
+    """The answer when the model still wanted tools after the last round: what was done, plainly."""
+    done = [call for call in calls if not (isinstance(call.result, dict) and "error" in call.result)]
+    failed = len(calls) - len(done)
+    summary = "; ".join(
+        f"{call.tool_name} -> {call.result.get('status', 'done')} task {call.result.get('task_id')}"
+        if isinstance(call.result, dict)
+        else f"{call.tool_name} -> {len(call.result)} tasks"
+        for call in done
+    )
+    return (
+        f"I stopped after {max_rounds} rounds of actions without finishing. "
+        + (f"Done so far: {summary}. " if done else "Nothing was changed. ")
+        + (f"{failed} action(s) failed. " if failed else "")
+        + "Please check your tasks and try again with a simpler request."
+    )

@@ -1,0 +1,374 @@
+"""The offline assistant end to end: utterances through POST /api/chat, the tool calls it makes,
+and what changes in the database. Alice talks; Bob's task must never change."""
+
+import re
+from datetime import datetime, time, timedelta
+
+import pytest
+from django.utils import timezone
+
+from chat.models import Message
+from todos.models import Task
+
+CHAT = "/api/chat"
+
+
+def local_day(days: int = 0, *, weekday: int | None = None):
+    today = timezone.localdate()
+    if weekday is not None:
+        return today + timedelta(days=(weekday - today.weekday()) % 7 or 7)
+    return today + timedelta(days=days)
+
+
+def due(day, hour: int = 23, minute: int = 59) -> datetime:
+    return timezone.make_aware(datetime.combine(day, time(hour, minute)))
+
+
+@pytest.fixture
+def tasks(make_task, make_category, user, other_user):
+    work = make_category(user, "Work")
+    now = timezone.now()
+    return {
+        "milk": make_task(user, "Buy milk", tags=["shop"]),
+        "report": make_task(
+            user, "Write report", priority="high", category=work, due_date=now - timedelta(days=1)
+        ),
+        "meeting1": make_task(user, "Team meeting", due_date=due(local_day(0), 15, 0)),
+        "meeting2": make_task(user, "Meeting notes"),
+        "mum": make_task(user, "Call mum", completed=True, completed_at=now),
+        "stretch": make_task(user, "Stretch", recurrence="daily", due_date=due(local_day(0), 8, 0)),
+        "bob": make_task(other_user, "Bob's secret"),
+    }
+
+
+class World:
+    """Alice's tasks as the database has them now, by fixture name or by title."""
+
+    def __init__(self, tasks: dict, user) -> None:
+        self.tasks = tasks
+        self.user = user
+
+    def __call__(self, name: str) -> Task | None:
+        return Task.objects.filter(pk=self.tasks[name].pk).first()
+
+    def titled(self, title: str) -> Task:
+        return Task.objects.get(user=self.user, title=title)
+
+    def count(self) -> int:
+        return Task.objects.filter(user=self.user).count()
+
+
+ALICE_TASKS = 6
+
+
+def nothing_changed(w: World) -> bool:
+    return w.count() == ALICE_TASKS and w("milk").title == "Buy milk" and not w("milk").completed
+
+
+CASES = [
+    # --- talk, no tools -----------------------------------------------------------------------
+    ("hello", [], r"Hello", nothing_changed),
+    ("Good morning!", [], r"Hello", nothing_changed),
+    ("help", [], r"add buy milk tomorrow", nothing_changed),
+    ("thanks!", [], r"welcome", nothing_changed),
+    ("what is the meaning of life?", [], r"didn't understand.*haven't changed anything", nothing_changed),
+    ("add", [], r"What should the task be called", nothing_changed),
+    # --- add ------------------------------------------------------------------------------------
+    (
+        "add buy bread",
+        [("add_task", {"title": "buy bread"})],
+        r'Added task \d+ "buy bread"\.',
+        lambda w: w.titled("buy bread").priority == "medium" and w.titled("buy bread").due_date is None,
+    ),
+    (
+        "add buy eggs tomorrow",
+        [("add_task", {"title": "buy eggs"})],
+        r'"buy eggs", due tomorrow\.',
+        lambda w: w.titled("buy eggs").due_date == due(local_day(1)),
+    ),
+    (
+        "remind me to call the bank tomorrow at 5pm",
+        [("add_task", {"title": "call the bank"})],
+        r"due tomorrow at 17:00",
+        lambda w: w.titled("call the bank").due_date == due(local_day(1), 17, 0),
+    ),
+    (
+        "add a high priority task to file taxes by friday",
+        [("add_task", {"title": "file taxes", "priority": "high"})],
+        r"high priority",
+        lambda w: (
+            (w.titled("file taxes").priority, w.titled("file taxes").due_date)
+            == ("high", due(local_day(weekday=4)))
+        ),
+    ),
+    (
+        "add urgent fix the server #work #ops",
+        [("add_task", {"title": "fix the server", "priority": "high", "tags": ["work", "ops"]})],
+        r"tagged #work #ops",
+        lambda w: w.titled("fix the server").tags == ["work", "ops"],
+    ),
+    (
+        "add water the plants every day",
+        [("add_task", {"title": "water the plants", "recurrence": "daily"})],
+        r"repeating daily",
+        lambda w: w.titled("water the plants").recurrence == "daily",
+    ),
+    (
+        "add weekly review every friday",
+        [("add_task", {"title": "weekly review", "recurrence": "weekly"})],
+        r"due on \w+",
+        lambda w: (
+            (w.titled("weekly review").recurrence, w.titled("weekly review").due_date)
+            == ("weekly", due(local_day(weekday=4)))
+        ),
+    ),
+    (
+        "add prepare slides in the work category",
+        [("add_task", {"title": "prepare slides", "category": "work"})],
+        r"in work",
+        lambda w: w.titled("prepare slides").category == w.tasks["report"].category,
+    ),
+    (
+        "add prepare slides in the garden category",
+        [("add_task", {"title": "prepare slides", "category": "garden"})],
+        r"couldn't add that task: You have no category named 'garden'",
+        nothing_changed,
+    ),
+    (
+        "add pay rent on 2026-12-01",
+        [("add_task", {"title": "pay rent"})],
+        r'"pay rent", due',
+        lambda w: timezone.localtime(w.titled("pay rent").due_date).date().isoformat() == "2026-12-01",
+    ),
+    (
+        'add "Meeting at 3" next monday',
+        [("add_task", {"title": "Meeting at 3"})],
+        r'"Meeting at 3", due',
+        lambda w: w.titled("Meeting at 3").due_date == due(local_day(weekday=0)),
+    ),
+    (
+        "add " + "x" * 201,
+        [("add_task", {"title": "x" * 201})],
+        r"couldn't add that task: .*title: Ensure this field has no more than 200 characters",
+        nothing_changed,
+    ),
+    # --- list -------------------------------------------------------------------------------------
+    (
+        "what's pending?",
+        [("list_tasks", {"status": "pending"})],
+        r"You have 5 pending tasks:\n- #\d+ Buy milk \(#shop\)",
+        nothing_changed,
+    ),
+    (
+        "show completed tasks",
+        [("list_tasks", {"status": "completed"})],
+        r"You have 1 completed task:\n- #\d+ Call mum$",
+        nothing_changed,
+    ),
+    (
+        "list high priority tasks",
+        [("list_tasks", {"status": "all", "priority": "high"})],
+        r"You have 1 high-priority task:\n- #\d+ Write report \(high priority, due yesterday",
+        nothing_changed,
+    ),
+    (
+        "show my tasks about milk",
+        [("list_tasks", {"search": "milk"})],
+        r"matching \"milk\":\n- #\d+ Buy milk",
+        nothing_changed,
+    ),
+    (
+        "what is overdue?",
+        [("list_tasks", {"status": "pending", "overdue": True})],
+        r"Write report",
+        nothing_changed,
+    ),
+    ("what's due today?", [("list_tasks", {"status": "pending"})], r"due by today", nothing_changed),
+    # --- complete and reopen --------------------------------------------------------------------
+    (
+        "mark {milk} done",
+        [("complete_task", {"task_id": "{milk}"})],
+        r'Marked task \d+ "Buy milk" as done\.',
+        lambda w: w("milk").completed and w("milk").completed_at is not None,
+    ),
+    (
+        "complete task {milk}",
+        [("complete_task", {"task_id": "{milk}"})],
+        r"as done",
+        lambda w: w("milk").completed,
+    ),
+    (
+        "I finished the report",
+        [
+            ("list_tasks", {"status": "pending", "search": "report"}),
+            ("complete_task", {"task_id": "{report}"}),
+        ],
+        r'Marked task \d+ "Write report" as done',
+        lambda w: w("report").completed,
+    ),
+    (
+        "mark {stretch} done",
+        [("complete_task", {"task_id": "{stretch}"})],
+        r"Its next occurrence is task \d+",
+        lambda w: (
+            w("stretch").completed and Task.objects.filter(title="Stretch", completed=False).count() == 1
+        ),
+    ),
+    (
+        "mark {mum} as not done",
+        [("update_task", {"task_id": "{mum}", "completed": False})],
+        r'Reopened task \d+ "Call mum"',
+        lambda w: not w("mum").completed and w("mum").completed_at is None,
+    ),
+    (
+        "reopen call mum",
+        [
+            ("list_tasks", {"status": "completed", "search": "call mum"}),
+            ("update_task", {"task_id": "{mum}"}),
+        ],
+        r"Reopened",
+        lambda w: not w("mum").completed,
+    ),
+    # --- delete ------------------------------------------------------------------------------------
+    (
+        "delete task {milk}",
+        [("delete_task", {"task_id": "{milk}"})],
+        r'Deleted task \d+ "Buy milk"\.',
+        lambda w: w("milk") is None and w.count() == ALICE_TASKS - 1,
+    ),
+    (
+        "delete the meeting task",
+        [("list_tasks", {"status": "all", "search": "meeting"})],
+        r'2 tasks match "meeting": #\d+ "Team meeting", #\d+ "Meeting notes"\. Which one did you mean\? '
+        r'Say, for example, "delete task \d+"',
+        lambda w: w("meeting1") is not None and w("meeting2") is not None and w.count() == ALICE_TASKS,
+    ),
+    (
+        "delete the team meeting task",
+        [("list_tasks", {"search": "team meeting"}), ("delete_task", {"task_id": "{meeting1}"})],
+        r'Deleted task \d+ "Team meeting"',
+        lambda w: w("meeting1") is None and w("meeting2") is not None,
+    ),
+    (
+        "delete the dentist task",
+        [("list_tasks", {"search": "dentist"})],
+        r"couldn't find a task matching \"dentist\", so I haven't changed anything",
+        nothing_changed,
+    ),
+    # --- update ------------------------------------------------------------------------------------
+    (
+        "rename {milk} to buy bread",
+        [("update_task", {"task_id": "{milk}", "title": "buy bread"})],
+        r'Renamed task \d+ to "buy bread"',
+        lambda w: w("milk").title == "buy bread",
+    ),
+    (
+        "rename the meeting notes to minutes",
+        [
+            ("list_tasks", {"search": "meeting notes"}),
+            ("update_task", {"task_id": "{meeting2}", "title": "minutes"}),
+        ],
+        r'Renamed task \d+ to "minutes"',
+        lambda w: w("meeting2").title == "minutes",
+    ),
+    (
+        "make {milk} high priority",
+        [("update_task", {"task_id": "{milk}", "priority": "high"})],
+        r"to high priority",
+        lambda w: w("milk").priority == "high",
+    ),
+    (
+        "move {milk} to tomorrow at 9am",
+        [("update_task", {"task_id": "{milk}"})],
+        r"now due tomorrow at 09:00",
+        lambda w: w("milk").due_date == due(local_day(1), 9, 0),
+    ),
+    (
+        "clear the due date of task {report}",
+        [("update_task", {"task_id": "{report}", "due_date": None})],
+        r"Removed the due date",
+        lambda w: w("report").due_date is None,
+    ),
+    (
+        "rename {milk} to " + "y" * 201,
+        [("update_task", {"task_id": "{milk}"})],
+        r"couldn't change task \d+: The task is invalid \(title:",
+        lambda w: w("milk").title == "Buy milk",
+    ),
+    # --- impossible ---------------------------------------------------------------------------------
+    (
+        "complete task 999999",
+        [("complete_task", {"task_id": 999999})],
+        r"couldn't complete task 999999: Task 999999 was not found among your tasks",
+        nothing_changed,
+    ),
+    (
+        "mark {bob} done",
+        [("complete_task", {"task_id": "{bob}"})],
+        r"was not found among your tasks",
+        nothing_changed,
+    ),
+    (
+        "delete task {bob}",
+        [("delete_task", {"task_id": "{bob}"})],
+        r"couldn't delete task \d+",
+        nothing_changed,
+    ),
+    (
+        "rename {bob} to hacked",
+        [("update_task", {"task_id": "{bob}", "title": "hacked"})],
+        r"couldn't change",
+        nothing_changed,
+    ),
+]
+
+
+def _resolve(value, ids: dict):
+    if isinstance(value, str) and (match := re.fullmatch(r"\{(\w+)\}", value)):
+        return ids[match[1]]
+    return value
+
+
+@pytest.mark.parametrize(
+    ("utterance", "expected_calls", "reply", "check"), CASES, ids=[c[0][:40] for c in CASES]
+)
+def test_utterance(alice_client, user, tasks, utterance, expected_calls, reply, check):
+    ids = {name: task.pk for name, task in tasks.items()}
+
+    response = alice_client.post(CHAT, {"message": utterance.format(**ids)})
+
+    assert response.status_code == 200, response.content
+    data = response.json()["data"]
+    calls = [(call["tool_name"], call["arguments"]) for call in data["tool_calls"]]
+    assert [name for name, _ in calls] == [name for name, _ in expected_calls], data
+    for (_, arguments), (_, expected) in zip(calls, expected_calls, strict=True):
+        assert arguments == {**arguments, **{k: _resolve(v, ids) for k, v in expected.items()}}
+    assert re.search(reply, data["response"]), data["response"]
+    assert check(World(tasks, user))
+    bob = Task.objects.get(pk=tasks["bob"].pk)
+    assert (bob.title, bob.completed) == ("Bob's secret", False)
+    assert "Bob's secret" not in response.content.decode()
+    stored = Message.objects.get(role="assistant")
+    assert (stored.content, stored.tool_calls or []) == (data["response"], data["tool_calls"])
+
+
+def test_there_are_enough_cases():
+    assert len(CASES) >= 30
+
+
+def test_a_failed_tool_is_never_reported_as_done(alice_client, tasks):
+    data = alice_client.post(CHAT, {"message": "delete task 999999"}).json()["data"]
+
+    assert "error" in data["tool_calls"][0]["result"]
+    assert "Deleted" not in data["response"]
+
+
+def test_dates_follow_the_configured_time_zone(alice_client, user, settings):
+    settings.TIME_ZONE = "Pacific/Kiritimati"  # UTC+14: "today" there is often tomorrow in UTC
+
+    alice_client.post(CHAT, {"message": "add pay the bills today at 9am"})
+
+    stored = Task.objects.get(user=user).due_date
+    local = timezone.localtime(stored)
+    assert (local.date(), local.hour, local.minute) == (timezone.localdate(), 9, 0)
+    assert str(local.tzinfo) == "Pacific/Kiritimati"

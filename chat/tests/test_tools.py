@@ -1,0 +1,163 @@
+"""The assistant's tools: the REST API's validation and services, for the bound user only."""
+
+import pytest
+
+from chat.tools import TOOL_SCHEMAS, TOOLS, run_tool
+from todos.models import Task
+
+
+class TestAddTask:
+    def test_creates_for_the_bound_user(self, user):
+        result = run_tool(user, "add_task", {"title": "  Buy milk ", "priority": "HIGH", "tags": ["a", "a"]})
+
+        task = Task.objects.get()
+        assert result == {"task_id": task.pk, "status": "created", "title": "Buy milk"}
+        assert (task.user, task.priority, task.tags) == (user, "high", ["a"])
+
+    def test_a_category_by_name_any_case(self, user, make_category):
+        work = make_category(user, "Work")
+
+        run_tool(user, "add_task", {"title": "x", "category": "WORK"})
+
+        assert Task.objects.get().category == work
+
+    def test_another_users_category_is_unknown(self, user, other_user, make_category):
+        make_category(other_user, "Bob's")
+
+        result = run_tool(user, "add_task", {"title": "x", "category": "Bob's"})
+
+        assert result == {"error": 'You have no category named "Bob\'s".'}
+        assert not Task.objects.exists()
+
+    @pytest.mark.parametrize(
+        "body",
+        [
+            {"title": ""},
+            {"title": "x" * 201},
+            {"title": "x", "priority": "urgent"},
+            {"title": "x", "due_date": "next tuesday"},
+            {"title": "x", "tags": [f"t{i}" for i in range(21)]},
+            {"title": "x", "recurrence": "yearly"},
+        ],
+    )
+    def test_errors_are_those_of_the_rest_api(self, alice_client, user, body):
+        rest = alice_client.post("/api/tasks", body).json()["error"]["details"]
+
+        result = run_tool(user, "add_task", body)
+
+        assert result["details"] == rest
+        assert result["error"].startswith("The task is invalid (")
+        assert not Task.objects.exists()
+
+    def test_a_user_id_argument_is_refused(self, user, other_user):
+        result = run_tool(user, "add_task", {"title": "x", "user_id": other_user.pk})
+
+        assert result == {"error": "Unexpected arguments: user_id."}
+        assert not Task.objects.exists()
+
+
+class TestOtherTools:
+    def test_list_is_mine_oldest_first_with_filters(self, user, other_user, make_task):
+        first = make_task(user, "First", priority="high")
+        make_task(user, "Second", completed=True)
+        make_task(other_user, "Bob's", priority="high")
+
+        assert [t["title"] for t in run_tool(user, "list_tasks", {})] == ["First", "Second"]
+        assert [t["title"] for t in run_tool(user, "list_tasks", {"status": "pending"})] == ["First"]
+        listed = run_tool(user, "list_tasks", {"priority": "high"})
+        assert listed == [
+            {
+                "id": first.pk,
+                "title": "First",
+                "completed": False,
+                "priority": "high",
+                "due_date": None,
+                "category_id": None,
+                "tags": [],
+                "recurrence": "none",
+            }
+        ]
+
+    def test_list_with_a_bad_filter(self, user):
+        result = run_tool(user, "list_tasks", {"status": "finished"})
+
+        assert "status" in result["details"]
+
+    def test_complete_delete_update(self, user, make_task):
+        task = make_task(user, "Old")
+
+        assert run_tool(user, "complete_task", {"task_id": task.pk}) == {
+            "task_id": task.pk,
+            "status": "completed",
+            "title": "Old",
+        }
+        assert run_tool(
+            user, "update_task", {"task_id": str(task.pk), "title": "New", "completed": False}
+        ) == {
+            "task_id": task.pk,
+            "status": "updated",
+            "title": "New",
+        }
+        task.refresh_from_db()
+        assert (task.title, task.completed) == ("New", False)
+        assert run_tool(user, "delete_task", {"task_id": task.pk})["status"] == "deleted"
+        assert not Task.objects.exists()
+
+    def test_update_needs_a_change(self, user, make_task):
+        task = make_task(user)
+
+        assert "Say what to change" in run_tool(user, "update_task", {"task_id": task.pk})["error"]
+
+    def test_update_is_validated_like_a_patch(self, alice_client, user, make_task):
+        task = make_task(user, "Keep")
+        rest = alice_client.patch(f"/api/tasks/{task.pk}", {"title": "", "priority": "high"}).json()
+
+        result = run_tool(user, "update_task", {"task_id": task.pk, "title": "", "priority": "high"})
+
+        assert result["details"] == rest["error"]["details"]
+        task.refresh_from_db()
+        assert (task.title, task.priority) == ("Keep", "medium")
+
+    @pytest.mark.parametrize("name", ["complete_task", "delete_task", "update_task"])
+    def test_another_users_task_is_not_found(self, user, other_user, make_task, name):
+        bobs = make_task(other_user, "Bob's")
+        arguments = {"task_id": bobs.pk, **({"title": "hacked"} if name == "update_task" else {})}
+
+        assert run_tool(user, name, arguments) == {"error": f"Task {bobs.pk} was not found among your tasks."}
+        bobs.refresh_from_db()
+        assert (bobs.title, bobs.completed) == ("Bob's", False)
+
+    @pytest.mark.parametrize("task_id", ["abc", None, True, 1.5, -1])
+    def test_odd_task_ids_are_not_found(self, user, make_task, task_id):
+        make_task(user)
+
+        assert "was not found" in run_tool(user, "complete_task", {"task_id": task_id})["error"]
+        assert not Task.objects.filter(completed=True).exists()
+
+
+class TestCalls:
+    def test_unknown_tool(self, user):
+        assert run_tool(user, "drop_database", {}) == {"error": "There is no tool named 'drop_database'."}
+
+    def test_arguments_must_be_an_object(self, user):
+        assert run_tool(user, "list_tasks", ["pending"]) == {"error": "The arguments must be a JSON object."}
+
+    def test_missing_arguments(self, user):
+        assert run_tool(user, "delete_task", {}) == {"error": "Missing arguments: task_id."}
+
+    def test_schemas_are_openai_function_tools(self):
+        assert [schema["function"]["name"] for schema in TOOL_SCHEMAS] == [
+            "add_task",
+            "list_tasks",
+            "complete_task",
+            "delete_task",
+            "update_task",
+        ]
+        for schema in TOOL_SCHEMAS:
+            assert schema["type"] == "function"
+            parameters = schema["function"]["parameters"]
+            assert parameters["type"] == "object"
+            assert parameters["additionalProperties"] is False
+            assert "user_id" not in parameters["properties"]
+            assert set(parameters.get("required", [])) <= set(parameters["properties"])
+        assert set(TOOLS) == {schema["function"]["name"] for schema in TOOL_SCHEMAS}

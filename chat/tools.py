@@ -1,0 +1,237 @@
+"""The assistant's tools: thin adapters over todos.services, validated as the REST API validates.
+
+Every tool acts for the user the server binds (`run_tool(user, ...)`), never for one named in
+the arguments. Results follow the original plans' tool contract (DESIGN §5):
+`{"task_id", "status", "title"}` for a write, a list of tasks for `list_tasks`, and
+`{"error": ...}` when a task is not the user's or the input is invalid.
+"""
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+from types import SimpleNamespace
+from typing import Any
+
+from rest_framework import serializers
+
+from accounts.models import User
+from todos import services
+from todos.filters import TaskListParams, task_page
+from todos.models import Category, Priority, Recurrence, Task
+from todos.serializers import TaskSerializer
+
+LIST_LIMIT = 50
+LISTED_FIELDS = ("id", "title", "completed", "priority", "due_date", "category_id", "tags", "recurrence")
+
+ToolResult = dict[str, Any] | list[dict[str, Any]]
+
+
+@dataclass(frozen=True)
+class Tool:
+    name: str
+    description: str
+    parameters: dict[str, Any]
+    function: Callable[..., ToolResult]
+
+    def schema(self) -> dict[str, Any]:
+        """The tool as an OpenAI function tool."""
+        return {
+            "type": "function",
+            "function": {"name": self.name, "description": self.description, "parameters": self.parameters},
+        }
+
+
+class ToolError(Exception):
+    """A call the tool refuses; `run_tool` answers it as {"error": message, "details"?: ...}."""
+
+    def __init__(self, message: str, details: dict | None = None) -> None:
+        super().__init__(message)
+        self.details = details
+
+    def as_result(self) -> dict[str, Any]:
+        result: dict[str, Any] = {"error": str(self)}
+        if self.details is not None:
+            result["details"] = self.details
+        return result
+
+
+def _context(user: User) -> dict:
+    # TaskSerializer finds the owner (of categories) where a REST view puts it: request.user.
+    return {"request": SimpleNamespace(user=user)}
+
+
+def _validated(serializer: serializers.Serializer, what: str) -> dict[str, Any]:
+    if serializer.is_valid():
+        return serializer.validated_data
+    details = json.loads(json.dumps(serializer.errors))  # ErrorDetail and ReturnDict as plain JSON
+    reasons = "; ".join(f"{field}: {' '.join(map(str, messages))}" for field, messages in details.items())
+    raise ToolError(f"The {what} is invalid ({reasons}).", details)
+
+
+def _own_task(user: User, task_id: Any) -> Task:
+    if isinstance(task_id, str) and task_id.strip().isdigit():
+        task_id = int(task_id)
+    task = None
+    if isinstance(task_id, int) and not isinstance(task_id, bool):
+        task = Task.objects.for_user(user).filter(pk=task_id).first()
+    if task is None:
+        raise ToolError(f"Task {task_id} was not found among your tasks.")
+    return task
+
+
+def _task_body(user: User, arguments: dict[str, Any]) -> dict[str, Any]:
+    """Tool arguments as the REST API's task body: a category is named here, the API takes its id."""
+    body = dict(arguments)
+    if "category" in body:
+        name = body.pop("category")
+        body["category_id"] = None
+        if name not in (None, ""):
+            category = Category.objects.for_user(user).filter(name__iexact=str(name).strip()).first()
+            if category is None:
+                raise ToolError(f"You have no category named {name!r}.")
+            body["category_id"] = category.pk
+    return body
+
+
+def _written(task: Task, status: str) -> dict[str, Any]:
+    return {"task_id": task.pk, "status": status, "title": task.title}
+
+
+def add_task(user: User, **arguments: Any) -> dict[str, Any]:
+    serializer = TaskSerializer(data=_task_body(user, arguments), context=_context(user))
+    return _written(services.task_create(user=user, **_validated(serializer, "task")), "created")
+
+
+def list_tasks(user: User, **arguments: Any) -> list[dict[str, Any]]:
+    params = _validated(TaskListParams(data={"ordering": "created_at", **arguments}), "filter")
+    tasks, _total = task_page(user, offset=0, limit=LIST_LIMIT, **params)
+    representation = TaskSerializer().to_representation
+    return [{field: representation(task)[field] for field in LISTED_FIELDS} for task in tasks]
+
+
+def complete_task(user: User, *, task_id: Any) -> dict[str, Any]:
+    task, next_task = services.task_set_completed(task=_own_task(user, task_id), completed=True)
+    result = _written(task, "completed")
+    if next_task is not None:
+        result["next_task_id"] = next_task.pk
+    return result
+
+
+def delete_task(user: User, *, task_id: Any) -> dict[str, Any]:
+    task = _own_task(user, task_id)
+    result = _written(task, "deleted")
+    task.delete()
+    return result
+
+
+def update_task(user: User, *, task_id: Any, **changes: Any) -> dict[str, Any]:
+    task = _own_task(user, task_id)
+    if not changes:
+        raise ToolError(
+            "Say what to change: title, description, priority, due_date, category, tags, "
+            "recurrence or completed."
+        )
+    serializer = TaskSerializer(task, data=_task_body(user, changes), partial=True, context=_context(user))
+    return _written(services.task_update(task=task, **_validated(serializer, "task")), "updated")
+
+
+_TASK_ID = {"type": "integer", "description": "The task's id, as list_tasks shows it."}
+_TASK_FIELDS = {
+    "title": {"type": "string", "description": "1-200 characters."},
+    "description": {"type": "string", "description": "Up to 5000 characters."},
+    "priority": {"type": "string", "enum": Priority.values},
+    "due_date": {
+        "type": ["string", "null"],
+        "description": "ISO 8601 date or date-time, e.g. 2026-12-01 or 2026-12-01T17:00:00+01:00.",
+    },
+    "category": {"type": ["string", "null"], "description": "The name of one of the user's categories."},
+    "tags": {"type": "array", "items": {"type": "string"}, "description": "Up to 20 distinct tags."},
+    "recurrence": {"type": "string", "enum": Recurrence.values},
+}
+
+TOOLS = {
+    tool.name: tool
+    for tool in (
+        Tool(
+            name="add_task",
+            description="Create a task for the user.",
+            parameters={
+                "type": "object",
+                "properties": _TASK_FIELDS,
+                "required": ["title"],
+                "additionalProperties": False,
+            },
+            function=add_task,
+        ),
+        Tool(
+            name="list_tasks",
+            description="List the user's tasks, oldest first (at most 50).",
+            parameters={
+                "type": "object",
+                "properties": {
+                    "status": {"type": "string", "enum": ["all", "pending", "completed"]},
+                    "priority": {"type": "string", "enum": Priority.values},
+                    "search": {"type": "string", "description": "Words in the title or description."},
+                    "due_before": {"type": "string", "description": "Due at or before (ISO 8601)."},
+                    "overdue": {"type": "boolean", "description": "true: open tasks past their due date."},
+                },
+                "additionalProperties": False,
+            },
+            function=list_tasks,
+        ),
+        Tool(
+            name="complete_task",
+            description="Mark one of the user's tasks as done.",
+            parameters={
+                "type": "object",
+                "properties": {"task_id": _TASK_ID},
+                "required": ["task_id"],
+                "additionalProperties": False,
+            },
+            function=complete_task,
+        ),
+        Tool(
+            name="delete_task",
+            description="Delete one of the user's tasks.",
+            parameters={
+                "type": "object",
+                "properties": {"task_id": _TASK_ID},
+                "required": ["task_id"],
+                "additionalProperties": False,
+            },
+            function=delete_task,
+        ),
+        Tool(
+            name="update_task",
+            description="Change fields of one of the user's tasks; completed=false reopens it.",
+            parameters={
+                "type": "object",
+                "properties": {"task_id": _TASK_ID, **_TASK_FIELDS, "completed": {"type": "boolean"}},
+                "required": ["task_id"],
+                "additionalProperties": False,
+            },
+            function=update_task,
+        ),
+    )
+}
+
+TOOL_SCHEMAS = [tool.schema() for tool in TOOLS.values()]
+
+
+def run_tool(user: User, name: str, arguments: Any) -> ToolResult:
+    """Run a tool for `user`; whatever is wrong with the call comes back as {"error": ...}."""
+    tool = TOOLS.get(name)
+    if tool is None:
+        return {"error": f"There is no tool named {name!r}."}
+    if not isinstance(arguments, dict):
+        return {"error": "The arguments must be a JSON object."}
+    unexpected = sorted(set(arguments) - set(tool.parameters["properties"]))
+    if unexpected:
+        return {"error": f"Unexpected arguments: {', '.join(unexpected)}."}
+    missing = [key for key in tool.parameters.get("required", []) if key not in arguments]
+    if missing:
+        return {"error": f"Missing arguments: {', '.join(missing)}."}
+    try:
+        return tool.function(user, **arguments)
+    except ToolError as error:
+        return error.as_result()

@@ -1,0 +1,86 @@
+from django.shortcuts import get_object_or_404
+from drf_spectacular.utils import extend_schema
+from rest_framework import mixins, permissions, viewsets
+from rest_framework.decorators import action
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from chat import services
+from chat.assistant import AssistantTimeout, AssistantUnavailable, get_assistant
+from chat.models import Conversation
+from chat.serializers import (
+    ChatRequestSerializer,
+    ChatResponseSerializer,
+    ConversationSerializer,
+    MessageSerializer,
+)
+
+
+class PathUserIsSignedIn(permissions.BasePermission):
+    """The compatibility prefix /api/{user_id}/...: only the signed-in user's own id (as todos'
+    OwnedModelViewSet checks it). Runs after IsAuthenticated, so 401 comes first."""
+
+    message = "The user id in the path is not the signed-in user."
+
+    def has_permission(self, request: Request, view: APIView) -> bool:
+        path_user_id = view.kwargs.get("user_id")
+        return path_user_id is None or path_user_id == request.user.pk
+
+
+OWN_PATH = [permissions.IsAuthenticated, PathUserIsSignedIn]
+
+
+class ChatView(APIView):
+    """Send a message to the assistant; it may act on your tasks. Without `conversation_id` a new
+    conversation starts. Your message is saved even when the assistant fails (502, 504)."""
+
+    permission_classes = OWN_PATH
+    error_statuses = ["502", "504"]
+
+    @extend_schema(request=ChatRequestSerializer, responses=ChatResponseSerializer, operation_id="chat")
+    def post(self, request: Request, *args, **kwargs) -> Response:
+        body = ChatRequestSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        message = body.validated_data["message"]
+        conversation_id = body.validated_data.get("conversation_id")
+        if conversation_id is None:
+            conversation = services.conversation_start(user=request.user, message=message)
+        else:
+            conversation = get_object_or_404(Conversation.objects.for_user(request.user), pk=conversation_id)
+        conversation.user = request.user  # it is: chat_turn need not load it again
+
+        try:
+            reply = services.chat_turn(conversation=conversation, message=message, assistant=get_assistant())
+        except (AssistantUnavailable, AssistantTimeout) as error:
+            error.details = {"conversation_id": conversation.pk}  # where the saved message is
+            raise
+        return Response(
+            ChatResponseSerializer(
+                {
+                    "conversation_id": conversation.pk,
+                    "response": reply.content,
+                    "tool_calls": [call.as_dict() for call in reply.tool_calls],
+                }
+            ).data
+        )
+
+
+class ConversationViewSet(
+    mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.DestroyModelMixin, viewsets.GenericViewSet
+):
+    """Your conversations with the assistant, newest first, and their messages, oldest first."""
+
+    serializer_class = ConversationSerializer
+    permission_classes = OWN_PATH
+    lookup_value_regex = r"\d+"
+
+    def get_queryset(self):
+        return Conversation.objects.for_user(self.request.user)
+
+    @extend_schema(responses=MessageSerializer(many=True))
+    @action(detail=True, methods=["get"], serializer_class=MessageSerializer)
+    def messages(self, request: Request, *args, **kwargs) -> Response:
+        conversation = self.get_object()
+        page = self.paginate_queryset(conversation.messages.order_by("created_at", "id"))
+        return self.get_paginated_response(MessageSerializer(page, many=True).data)
