@@ -119,6 +119,11 @@ class Account(models.Model):
         return f"{self.provider_id} account of {self.user_id}"
 
 
+class VerificationQuerySet(models.QuerySet["Verification"]):
+    def expired(self) -> "VerificationQuerySet":
+        return self.filter(expires_at__lte=timezone.now())
+
+
 class Verification(models.Model):
     """A pending verification value (email verification, password reset)."""
 
@@ -128,6 +133,8 @@ class Verification(models.Model):
     expires_at = models.DateTimeField(db_column="expiresAt")
     created_at = models.DateTimeField(db_column="createdAt", default=timezone.now, db_default=Now())
     updated_at = models.DateTimeField(db_column="updatedAt", default=timezone.now, db_default=Now())
+
+    objects = VerificationQuerySet.as_manager()
 
     class Meta:
         db_table = "verification"
