@@ -105,8 +105,11 @@ def add_task(user: User, **arguments: Any) -> dict[str, Any]:
 def list_tasks(user: User, **arguments: Any) -> list[dict[str, Any]]:
     params = _validated(TaskListParams(data={"ordering": "created_at", **arguments}), "filter")
     tasks, _total = task_page(user, offset=0, limit=LIST_LIMIT, **params)
-    representation = TaskSerializer().to_representation
-    return [{field: representation(task)[field] for field in LISTED_FIELDS} for task in tasks]
+    listed = []
+    for task in tasks:
+        representation = TaskSerializer().to_representation(task)
+        listed.append({field: representation[field] for field in LISTED_FIELDS})
+    return listed
 
 
 def complete_task(user: User, *, task_id: Any) -> dict[str, Any]:

@@ -1,11 +1,12 @@
 from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import extend_schema
-from rest_framework import mixins, permissions, viewsets
+from rest_framework import mixins, viewsets
 from rest_framework.decorators import action
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from accounts.permissions import OWN_PATH
 from chat import services
 from chat.assistant import AssistantTimeout, AssistantUnavailable, get_assistant
 from chat.models import Conversation
@@ -15,20 +16,6 @@ from chat.serializers import (
     ConversationSerializer,
     MessageSerializer,
 )
-
-
-class PathUserIsSignedIn(permissions.BasePermission):
-    """The compatibility prefix /api/{user_id}/...: only the signed-in user's own id (as todos'
-    OwnedModelViewSet checks it). Runs after IsAuthenticated, so 401 comes first."""
-
-    message = "The user id in the path is not the signed-in user."
-
-    def has_permission(self, request: Request, view: APIView) -> bool:
-        path_user_id = view.kwargs.get("user_id")
-        return path_user_id is None or path_user_id == request.user.pk
-
-
-OWN_PATH = [permissions.IsAuthenticated, PathUserIsSignedIn]
 
 
 class ChatView(APIView):

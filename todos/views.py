@@ -1,10 +1,10 @@
 from drf_spectacular.utils import extend_schema, extend_schema_view
 from rest_framework import viewsets
 from rest_framework.decorators import action
-from rest_framework.exceptions import PermissionDenied
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from accounts.permissions import OWN_PATH
 from todos import services
 from todos.filters import TaskListParams, task_page
 from todos.models import Category, Task
@@ -17,12 +17,7 @@ class OwnedModelViewSet(viewsets.ModelViewSet):
     """Objects of the signed-in user only, under /api/... and the compatibility prefix /api/{user_id}/...."""
 
     lookup_value_regex = r"\d+"
-
-    def initial(self, request: Request, *args, **kwargs) -> None:
-        super().initial(request, *args, **kwargs)  # 401 comes first
-        path_user_id = kwargs.get("user_id")
-        if path_user_id is not None and path_user_id != request.user.pk:
-            raise PermissionDenied("The user id in the path is not the signed-in user.")
+    permission_classes = OWN_PATH
 
 
 @extend_schema_view(list=extend_schema(parameters=[TaskListParams]))
