@@ -1,29 +1,41 @@
-# Ironclad: Django REST API served by gunicorn (WSGI) on ${PORT:-7860}.
+# Ironclad: Django REST API served by gunicorn (WSGI, gunicorn.conf.py) on ${PORT:-7860}.
+#   docker build -t ironclad . && docker run --env-file .env -p 7860:7860 ironclad
 FROM python:3.13-slim
 
 ENV PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \
     PIP_NO_CACHE_DIR=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1 \
+    HOST=0.0.0.0 \
     PORT=7860
 
+# A non-root user; uid 1000 is also the user Hugging Face Spaces runs a Docker Space as.
+RUN useradd --create-home --uid 1000 ironclad \
+    && mkdir /app \
+    && chown ironclad:ironclad /app
 WORKDIR /app
 
-# Dependencies first: this layer is rebuilt only when requirements.txt changes.
+# Dependencies first: this layer is rebuilt only when requirements.txt changes
+# (psycopg[binary] brings its own libpq, so no system packages are needed).
 COPY requirements.txt .
 RUN pip install -r requirements.txt
 
-COPY . .
-
-# Static files for the admin and the API docs, served by WhiteNoise. The secrets here
-# exist only so that settings load during the build; they are not in the final environment.
-RUN SECRET_KEY=collectstatic-only BETTER_AUTH_SECRET=collectstatic-only \
-    python manage.py collectstatic --noinput \
-    && useradd --create-home --uid 1000 ironclad \
-    && chown -R ironclad:ironclad /app
-
+COPY --chown=ironclad:ironclad . .
 USER ironclad
+
+# Static files for the admin and the API docs (content-hashed, gzipped), served by WhiteNoise.
+# The secrets exist only so that settings load during the build; they are not in the image's
+# environment, and the build needs no database.
+RUN SECRET_KEY=collectstatic-only BETTER_AUTH_SECRET=collectstatic-only \
+    python manage.py collectstatic --noinput
+
 EXPOSE 7860
 
-# Apply migrations, then hand the process over to gunicorn so it receives SIGTERM directly.
-CMD ["sh", "-c", "python manage.py migrate --noinput && exec gunicorn ironclad.wsgi:application --bind 0.0.0.0:${PORT:-7860} --workers ${WEB_CONCURRENCY:-2} --access-logfile - --graceful-timeout 20"]
+# slim images have no curl. urlopen fails on anything but a 2xx, and /health answers 503 when the
+# database is unreachable or migrations are pending. Its Host is 127.0.0.1: keep it in ALLOWED_HOSTS.
+HEALTHCHECK --interval=30s --timeout=5s --start-period=60s --retries=3 \
+    CMD python -c "import urllib.request; urllib.request.urlopen('http://127.0.0.1:${PORT:-7860}/health', timeout=4)"
+
+# Migrations, then `exec gunicorn -c gunicorn.conf.py`: gunicorn is PID 1 and receives SIGTERM
+# itself. Another command replaces it, e.g. `docker run ... ironclad python manage.py createsuperuser`.
+CMD ["bin/docker-entrypoint.sh"]

@@ -11,11 +11,29 @@ os.environ.setdefault("SECRET_KEY", "test-secret-key-not-for-production-01234567
 os.environ.setdefault("BETTER_AUTH_SECRET", "test-better-auth-secret-0123456789abcdef")
 os.environ.setdefault("FRONTEND_ORIGIN", "http://localhost:3000")
 os.environ.setdefault("SECURE_SSL_REDIRECT", "false")
+# Every test client comes from 127.0.0.1: rates no suite reaches. Throttle tests set their own.
+for _scope in ("USER", "ANON", "CHAT"):
+    os.environ.setdefault(f"THROTTLE_{_scope}_RATE", "100000/min")
 
 
 # Settings load only now, after the test environment above is in place, and before any
 # conftest below this folder imports a model.
 django.setup()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _static_files_without_collectstatic():
+    """The manifest storage needs `collectstatic`; tests render admin and docs pages without it.
+
+    Django's advice for ManifestStaticFilesStorage in tests. tests/test_entrypoint.py checks
+    the real storage end to end.
+    """
+    from django.conf import settings
+    from django.test import override_settings
+
+    plain = {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"}
+    with override_settings(STORAGES={**settings.STORAGES, "staticfiles": plain}):
+        yield
 
 
 @pytest.fixture

@@ -23,6 +23,7 @@ class ChatView(APIView):
     conversation starts. Your message is saved even when the assistant fails (502, 504)."""
 
     permission_classes = OWN_PATH
+    throttle_scope = "chat"  # THROTTLE_CHAT_RATE: each message may call a language model
     error_statuses = ["502", "504"]
 
     @extend_schema(request=ChatRequestSerializer, responses=ChatResponseSerializer, operation_id="chat")

@@ -6,8 +6,10 @@ Imported by REST framework's settings, so nothing here may import rest_framework
 import math
 from collections.abc import Callable
 
+from django.conf import settings
+from django.core.exceptions import RequestDataTooBig
 from django.db.models import Count, QuerySet, Window
-from rest_framework import exceptions, pagination
+from rest_framework import exceptions, pagination, parsers
 from rest_framework.renderers import JSONRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -21,6 +23,21 @@ class EnvelopeJSONRenderer(JSONRenderer):
         if data is not None and response is not None and not response.exception:
             data = {"data": data, "meta": getattr(response, "envelope_meta", {})}
         return super().render(data, accepted_media_type, renderer_context)
+
+
+class JSONParser(parsers.JSONParser):
+    """JSON bodies up to DATA_UPLOAD_MAX_MEMORY_SIZE bytes. DRF reads the body as a stream, which
+    skips the check Django makes in `request.body`; the same error is raised here (answered 413)."""
+
+    def parse(self, stream, media_type=None, parser_context=None):
+        limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+        meta = parser_context["request"].META
+        # Read as DRF does: it calls a parser only for a valid, non-zero length, which also bounds
+        # what the stream yields.
+        length = int(meta.get("CONTENT_LENGTH", meta.get("HTTP_CONTENT_LENGTH", 0)))
+        if limit is not None and length > limit:
+            raise RequestDataTooBig("Request body exceeded settings.DATA_UPLOAD_MAX_MEMORY_SIZE.")
+        return super().parse(stream, media_type, parser_context)
 
 
 def error_body(code: str, message: str, details: dict | None = None) -> dict:

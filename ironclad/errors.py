@@ -2,7 +2,9 @@
 
 import logging
 
+from django.conf import settings
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.core.exceptions import RequestDataTooBig
 from django.db import IntegrityError, InterfaceError, OperationalError
 from django.http import Http404, HttpRequest, JsonResponse
 from django.views import defaults
@@ -32,6 +34,12 @@ class Conflict(exceptions.APIException):
     default_code = "conflict"
 
 
+class PayloadTooLarge(exceptions.APIException):
+    status_code = status.HTTP_413_REQUEST_ENTITY_TOO_LARGE
+    default_detail = "The request body is too large."
+    default_code = "payload_too_large"
+
+
 def exception_handler(exc: Exception, context: dict) -> Response:
     """Every error as {"error": {"code", "message", "details"}} with its status."""
     if isinstance(exc, Http404):
@@ -45,6 +53,10 @@ def exception_handler(exc: Exception, context: dict) -> Response:
         # A constraint the validation could not see coming (e.g. two concurrent creates).
         logger.info("integrity error answered as 409: %s", exc)
         exc = Conflict()
+    elif isinstance(exc, RequestDataTooBig):
+        limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+        exc = PayloadTooLarge(f"The request body is larger than {limit} bytes.")
+        exc.details = {"max_bytes": limit}
 
     response = drf_exception_handler(exc, context)
     if response is None:

@@ -31,10 +31,19 @@ ERROR_DESCRIPTIONS = {
     "403": "Cookie write from an untrusted origin, or another user's id in the path.",
     "404": "No such object among the signed-in user's.",
     "409": "The write conflicts with a concurrent one (`conflict`).",
+    "413": "The body is larger than MAX_REQUEST_BODY_BYTES (`payload_too_large`).",
     "415": "The body is not JSON (`unsupported_media_type`).",
+    "429": "Too many requests (`throttled`); `Retry-After` says how many seconds to wait.",
     "502": "The chat assistant's provider failed (`assistant_unavailable`); your message was kept.",
     "503": "The database is unavailable (`database_unavailable`).",
     "504": "The chat assistant's provider timed out (`assistant_timeout`); your message was kept.",
+}
+
+RETRY_AFTER_HEADER = {
+    "Retry-After": {
+        "description": "Seconds until the next request is allowed.",
+        "schema": {"type": "integer"},
+    }
 }
 
 
@@ -78,12 +87,13 @@ class EnvelopeAutoSchema(AutoSchema):
         for code in self._error_codes():
             responses.setdefault(code, {"content": {"application/json": {"schema": self._error_ref()}}})
             responses[code]["description"] = ERROR_DESCRIPTIONS[code]
+        responses["429"]["headers"] = RETRY_AFTER_HEADER
         return responses
 
     def _error_codes(self) -> list[str]:
-        codes = ["401", "403", "503"]
+        codes = ["401", "403", "429", "503"]
         if self.method in ("POST", "PUT", "PATCH"):
-            codes += ["400", "409", "415"]
+            codes += ["400", "409", "413", "415"]
         elif self.method == "GET" and self._is_list_view():
             codes.append("400")
         if "{" in self.path:

@@ -4,10 +4,12 @@ With DEBUG off every secret must come from the environment; with DEBUG on a
 development default is used and a warning is printed.
 """
 
+import re
 import sys
 from pathlib import Path
 
 import environ
+from corsheaders.defaults import default_headers
 from django.core.exceptions import ImproperlyConfigured
 
 from ironclad import __version__
@@ -61,6 +63,8 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # First, so every response (redirects and CORS preflights included) has its id and log line.
+    "ironclad.middleware.RequestLogMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "corsheaders.middleware.CorsMiddleware",
@@ -124,9 +128,11 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
             "timeout": _connect_timeout,
         }
     else:
-        # One persistent connection per worker, checked before reuse after an error.
+        # One persistent connection per worker.
         _db["CONN_MAX_AGE"] = env.int("DATABASE_CONN_MAX_AGE", default=600)
-        _db["CONN_HEALTH_CHECKS"] = True
+    # Checked before reuse, so a database restart costs no failed request. With the pool this is
+    # what makes Django hand psycopg's pool a `check`: without it the pool gave out dead connections.
+    _db["CONN_HEALTH_CHECKS"] = True
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
@@ -149,10 +155,13 @@ USE_TZ = True
 # --- Static files (admin and API docs), served by WhiteNoise -----------------
 
 STATIC_URL = "static/"
-STATIC_ROOT = BASE_DIR / "staticfiles"
+# Filled by `collectstatic` (at image build; bin/docker-entrypoint.sh runs it when the manifest is missing).
+STATIC_ROOT = Path(env.str("STATIC_ROOT", default="") or BASE_DIR / "staticfiles")
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
-    "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
+    # Content-hashed names (admin/css/base.<hash>.css), so WhiteNoise serves them with a
+    # far-future, immutable Cache-Control; gzip copies made at collectstatic time.
+    "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"},
 }
 
 # --- better-auth and tokens ---------------------------------------------------
@@ -174,6 +183,9 @@ CORS_ORIGINS = env.list("CORS_ORIGINS", default=[])
 TRUSTED_ORIGINS = list(dict.fromkeys(o.rstrip("/") for o in [FRONTEND_ORIGIN, *CORS_ORIGINS] if o))
 CORS_ALLOWED_ORIGINS = TRUSTED_ORIGINS
 CORS_ALLOW_CREDENTIALS = True
+# The front end may send its own request id and read ours and the throttle's wait.
+CORS_ALLOW_HEADERS = (*default_headers, "x-request-id")
+CORS_EXPOSE_HEADERS = ["X-Request-ID", "Retry-After"]
 CORS_URLS_REGEX = r"^/api/.*$"
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
 
@@ -205,13 +217,47 @@ CHAT_OPENAI_MODEL = env.str("CHAT_OPENAI_MODEL", default="gpt-4o-mini")
 CHAT_OPENAI_TIMEOUT = env.float("CHAT_OPENAI_TIMEOUT", default=30.0)
 CHAT_MAX_TOOL_ROUNDS = env.int("CHAT_MAX_TOOL_ROUNDS", default=5)
 
+# --- Limits -------------------------------------------------------------------
+
+
+def _rate(name: str, default: str) -> str | None:
+    """A request rate such as "600/min" (per s, min, hour or day); empty turns the limit off."""
+    value = env.str(name, default=default)
+    if value and not re.fullmatch(r"\d+/(s|sec|m|min|h|hour|d|day)", value):
+        raise ImproperlyConfigured(f"{name} must be a rate such as 600/min, not {value!r}.")
+    return value or None
+
+
+# Per signed-in user, per client IP for anonymous requests, and a stricter one for /api/chat.
+THROTTLE_USER_RATE = _rate("THROTTLE_USER_RATE", "600/min")
+THROTTLE_ANON_RATE = _rate("THROTTLE_ANON_RATE", "60/min")
+THROTTLE_CHAT_RATE = _rate("THROTTLE_CHAT_RATE", "30/min")
+# How many proxies in front of the app append to X-Forwarded-For; 0 trusts only REMOTE_ADDR.
+NUM_PROXIES = env.int("NUM_PROXIES", default=0)
+# Throttle counts (and cached signing keys) live here: by default in each process's memory; a
+# Redis URL (redis://host:6379/0) shares them between workers and servers.
+CACHES = {"default": env.cache_url_config(env.str("CACHE_URL", default="") or "locmemcache://")}
+# Larger bodies are refused (413) before they are parsed.
+DATA_UPLOAD_MAX_MEMORY_SIZE = env.int("MAX_REQUEST_BODY_BYTES", default=1024 * 1024)
+
 # --- REST framework -----------------------------------------------------------
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": ["accounts.authentication.BetterAuthAuthentication"],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_RENDERER_CLASSES": ["ironclad.api.EnvelopeJSONRenderer"],
-    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_PARSER_CLASSES": ["ironclad.api.JSONParser"],
+    "DEFAULT_THROTTLE_CLASSES": [
+        "ironclad.throttling.AnonRateThrottle",
+        "ironclad.throttling.UserRateThrottle",
+        "ironclad.throttling.ScopedRateThrottle",
+    ],
+    "DEFAULT_THROTTLE_RATES": {
+        "user": THROTTLE_USER_RATE,
+        "anon": THROTTLE_ANON_RATE,
+        "chat": THROTTLE_CHAT_RATE,
+    },
+    "NUM_PROXIES": NUM_PROXIES,
     "DEFAULT_PAGINATION_CLASS": "ironclad.api.PageNumberPagination",
     "DEFAULT_SCHEMA_CLASS": "ironclad.openapi.EnvelopeAutoSchema",
     "EXCEPTION_HANDLER": "ironclad.errors.exception_handler",
@@ -234,10 +280,27 @@ SPECTACULAR_SETTINGS = {
 
 # --- Logging ------------------------------------------------------------------
 
+# One line per request on the "ironclad.requests" logger (ironclad/middleware.py); every line
+# logged while a request is served carries its id.
+LOG_FORMAT = env.str("LOG_FORMAT", default="text")
+if LOG_FORMAT not in ("text", "json"):
+    raise ImproperlyConfigured(f"LOG_FORMAT must be 'text' or 'json', not {LOG_FORMAT!r}.")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "filters": {"request_id": {"()": "ironclad.logs.RequestIdFilter"}},
+    "formatters": {
+        "text": {
+            "format": "%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s",
+            "defaults": {"request_id": "-"},
+        },
+        "json": {"()": "ironclad.logs.JSONFormatter"},
+    },
+    "handlers": {
+        "console": {"class": "logging.StreamHandler", "formatter": LOG_FORMAT, "filters": ["request_id"]}
+    },
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
+    # Django's own records reach the root's handler only: its default console handler (DEBUG on)
+    # would write each of them a second time, unformatted.
+    "loggers": {"django": {"handlers": []}},
 }

@@ -1,0 +1,396 @@
+"""Resilience (issue 5, item 5): a PostgreSQL outage is a JSON 503, and the same processes recover.
+
+The test owns a throwaway PostgreSQL cluster (initdb in a temp dir, its own port, trust auth,
+127.0.0.1 only), serves Ironclad from it as deployed (gunicorn, ironclad.wsgi:application,
+DEBUG off), stops the cluster under the running server and starts it again. It runs in CI's
+PostgreSQL pass (DATABASE_URL=postgres://...) and skips elsewhere; REQUIRE_INTEROP=1 (set by
+.ci/run) turns a skip on PostgreSQL into an error. initdb and pg_ctl refuse to run as root,
+so as root they run as the `postgres` OS user.
+"""
+
+import contextlib
+import glob
+import json
+import os
+import pwd
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.request
+import uuid
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from functools import partial
+from pathlib import Path
+
+import psycopg
+import pytest
+
+from accounts.authentication import sign_session_token
+
+ROOT = Path(__file__).resolve().parent.parent
+GUNICORN_CONF = ROOT / "gunicorn.conf.py"
+SECRET = "outage-better-auth-secret-0123456789abcdef"
+# Enough for one request to fail: the app's connect_timeout is 5 s and a stopped server refuses at once.
+OUTAGE_ANSWER_WITHIN = 10.0
+PG_OS_USER = "postgres"
+
+
+def _pg_bindir() -> Path | None:
+    candidates = ["/usr/lib/postgresql/15/bin", *sorted(glob.glob("/usr/lib/postgresql/*/bin"), reverse=True)]
+    for directory in candidates:
+        if (Path(directory) / "initdb").exists() and (Path(directory) / "pg_ctl").exists():
+            return Path(directory)
+    found = shutil.which("initdb")
+    return Path(found).parent if found and shutil.which("pg_ctl") else None
+
+
+def _on_postgres() -> bool:
+    return os.environ.get("DATABASE_URL", "").startswith(("postgres://", "postgresql://"))
+
+
+def _skip_reason() -> str | None:
+    if not _on_postgres():
+        return "outages are proven on PostgreSQL: set DATABASE_URL=postgres://... (CI's PostgreSQL run does)"
+    if _pg_bindir() is None:
+        return "the outage test needs PostgreSQL's initdb and pg_ctl (e.g. /usr/lib/postgresql/15/bin)"
+    if os.geteuid() == 0:
+        try:
+            pwd.getpwnam(PG_OS_USER)
+        except KeyError:
+            return f"initdb refuses to run as root and there is no {PG_OS_USER!r} OS user to run it as"
+        if shutil.which("runuser") is None:
+            return "initdb refuses to run as root and runuser is missing"
+    return None
+
+
+_SKIP_REASON = _skip_reason()
+if _SKIP_REASON and _on_postgres() and os.environ.get("REQUIRE_INTEROP") == "1":
+    raise RuntimeError(f"REQUIRE_INTEROP=1 but {_SKIP_REASON}")
+
+pytestmark = [
+    pytest.mark.postgres,
+    pytest.mark.skipif(_SKIP_REASON is not None, reason=_SKIP_REASON or ""),
+]
+
+
+# --- helpers -----------------------------------------------------------------------------------
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@dataclass
+class HttpResponse:
+    status: int
+    content_type: str
+    body: bytes
+    elapsed: float
+
+    def json(self):
+        return json.loads(self.body)
+
+
+def http(method: str, url: str, *, token: str, json_body=None, timeout: float = 30) -> HttpResponse:
+    headers = {"Authorization": f"Bearer {token}"}
+    data = None
+    if json_body is not None:
+        data = json.dumps(json_body).encode()
+        headers["Content-Type"] = "application/json"
+    request = urllib.request.Request(url, data=data, headers=headers, method=method)  # noqa: S310
+    started = time.monotonic()
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as response:  # noqa: S310
+            body, status, content_type = response.read(), response.status, response.headers["Content-Type"]
+    except urllib.error.HTTPError as error:
+        body, status, content_type = error.read(), error.code, error.headers["Content-Type"]
+    return HttpResponse(status, content_type or "", body, time.monotonic() - started)
+
+
+@dataclass
+class Cluster:
+    """A PostgreSQL cluster in a temp dir, on its own port, started and stopped by the test."""
+
+    bindir: Path
+    directory: Path
+    port: int
+
+    @property
+    def data(self) -> Path:
+        return self.directory / "data"
+
+    @property
+    def log(self) -> Path:
+        return self.directory / "postgres.log"
+
+    def url(self, database: str = "postgres") -> str:
+        return f"postgres://postgres@127.0.0.1:{self.port}/{database}"
+
+    def run(self, *args: str, timeout: float = 60) -> None:
+        command = [str(self.bindir / args[0]), *args[1:]]
+        if os.geteuid() == 0:
+            command = ["runuser", "-u", PG_OS_USER, "--", *command]
+        result = subprocess.run(command, capture_output=True, text=True, timeout=timeout, cwd=self.directory)
+        output = f"{result.stdout}\n{result.stderr}\n{self.log_text()}"
+        assert result.returncode == 0, f"{args[0]} failed:\n{output}"
+
+    def log_text(self) -> str:
+        return self.log.read_text() if self.log.exists() else ""
+
+    def is_running(self) -> bool:
+        return (self.data / "postmaster.pid").exists()
+
+    def start(self) -> None:
+        self.run("pg_ctl", "start", "-w", "-t", "30", "-D", str(self.data), "-l", str(self.log))
+
+    def stop(self, mode: str = "fast") -> None:
+        self.run("pg_ctl", "stop", "-w", "-t", "30", "-m", mode, "-D", str(self.data))
+
+
+@pytest.fixture(scope="module")
+def cluster() -> Iterator[Cluster]:
+    directory = Path(tempfile.mkdtemp(prefix="ironclad-outage-"))
+    if os.geteuid() == 0:
+        owner = pwd.getpwnam(PG_OS_USER)
+        os.chown(directory, owner.pw_uid, owner.pw_gid)
+    cluster = Cluster(_pg_bindir(), directory, free_port())
+    try:
+        cluster.run(
+            "initdb", "-D", str(cluster.data), "-U", "postgres", "-A", "trust",
+            "-E", "UTF8", "--no-locale", "--no-sync", "--no-instructions",
+        )  # fmt: skip
+        with (cluster.data / "postgresql.conf").open("a") as conf:
+            conf.write(
+                f"\nlisten_addresses = '127.0.0.1'\nport = {cluster.port}\n"
+                f"unix_socket_directories = '{directory}'\n"
+                "fsync = off\nsynchronous_commit = off\nfull_page_writes = off\n"
+            )
+        cluster.start()
+        yield cluster
+    finally:
+        if cluster.is_running():
+            try:
+                cluster.stop("immediate")
+            except (AssertionError, subprocess.TimeoutExpired):
+                # The postmaster we started; SIGQUIT is PostgreSQL's immediate shutdown.
+                with contextlib.suppress(OSError, ValueError):
+                    pid = int((cluster.data / "postmaster.pid").read_text().split()[0])
+                    os.kill(pid, signal.SIGQUIT)
+        shutil.rmtree(directory, ignore_errors=True)
+
+
+def _env(database_url: str, **extra: str) -> dict:
+    return {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "ironclad.settings",
+        "DATABASE_URL": database_url,
+        "BETTER_AUTH_SECRET": SECRET,
+        "SECRET_KEY": "outage-django-secret-key-0123456789abcdef",
+        "DEBUG": "false",
+        "ALLOWED_HOSTS": "127.0.0.1",
+        "SECURE_SSL_REDIRECT": "false",
+        **extra,
+    }
+
+
+@pytest.fixture(scope="module")
+def database(cluster) -> str:
+    """The cluster's `postgres` database, migrated, as a DATABASE_URL."""
+    url = cluster.url()
+    result = subprocess.run(
+        [sys.executable, "manage.py", "migrate", "--noinput"],
+        cwd=ROOT,
+        env=_env(url),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, f"migrate failed:\n{result.stdout}\n{result.stderr}"
+    return url
+
+
+@pytest.fixture
+def token(database) -> str:
+    """A signed better-auth session token for a user inserted straight into the database."""
+    user_id, session_token = uuid.uuid4().hex, uuid.uuid4().hex
+    with psycopg.connect(database, autocommit=True) as conn:
+        conn.execute(
+            'INSERT INTO "user" (id, name, email, "emailVerified", "createdAt", "updatedAt") '
+            "VALUES (%s, 'Outage', %s, true, now(), now())",
+            [user_id, f"{user_id}@example.com"],
+        )
+        conn.execute(
+            'INSERT INTO "session" (id, token, "userId", "expiresAt", "createdAt", "updatedAt") '
+            "VALUES (%s, %s, %s, now() + interval '1 day', now(), now())",
+            [uuid.uuid4().hex, session_token, user_id],
+        )
+    return sign_session_token(session_token, SECRET)
+
+
+@dataclass
+class Server:
+    url: str
+    process: subprocess.Popen
+    log: Path
+
+    def worker_pids(self) -> set[str]:
+        return set(re.findall(r"Booting worker with pid: (\d+)", self.log.read_text()))
+
+
+@pytest.fixture
+def start_server(cluster, database, tmp_path) -> Iterator:
+    """Ironclad as deployed: gunicorn serving ironclad.wsgi:application with the project's
+    gunicorn.conf.py (its worker class and threads), two workers, on a port of its own."""
+    started: list[subprocess.Popen] = []
+    if not cluster.is_running():  # an earlier test failed during its outage
+        cluster.start()
+
+    def start(**extra: str) -> Server:
+        port = free_port()
+        log = tmp_path / f"gunicorn-{port}.log"
+        args = [
+            sys.executable, "-m", "gunicorn",
+            *(["--config", str(GUNICORN_CONF)] if GUNICORN_CONF.exists() else []),
+            "--bind", f"127.0.0.1:{port}", "--workers", "2", "ironclad.wsgi:application",
+        ]  # fmt: skip
+        with log.open("w") as sink:
+            process = subprocess.Popen(args, cwd=ROOT, env=_env(database, **extra), stdout=sink, stderr=sink)
+        started.append(process)
+        server = Server(f"http://127.0.0.1:{port}", process, log)
+        deadline = time.monotonic() + 30
+        while len(server.worker_pids()) < 2 or not _answers(f"{server.url}/health"):
+            if process.poll() is not None:
+                raise AssertionError(f"gunicorn exited with {process.returncode}:\n{log.read_text()}")
+            if time.monotonic() > deadline:
+                raise AssertionError(f"gunicorn did not become ready:\n{log.read_text()}")
+            time.sleep(0.1)
+        return server
+
+    yield start
+    for process in started:
+        if process.poll() is None:
+            process.terminate()
+            try:
+                process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+
+
+def _answers(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(url, timeout=5) as response:  # noqa: S310
+            return response.status == 200
+    except OSError:
+        return False
+
+
+# --- the tests ---------------------------------------------------------------------------------
+
+POOLED = {"DATABASE_POOL": "true"}
+MODES = [pytest.param({}, id="persistent-connections"), pytest.param(POOLED, id="psycopg-pool")]
+TITLE = "Survive the outage"
+
+
+def in_pairs(*calls) -> list[HttpResponse]:
+    """Two requests at a time, as concurrent clients send them (and so spread over the workers)."""
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        return list(pool.map(lambda call: call(), calls))
+
+
+def assert_lists_the_task(response: HttpResponse) -> None:
+    assert response.status == 200, response.body[:500]
+    assert [task["title"] for task in response.json()["data"]] == [TITLE]
+
+
+def assert_database_unavailable(response: HttpResponse) -> None:
+    assert response.status == 503, response.body[:500]
+    assert response.content_type.startswith("application/json"), response.content_type
+    assert response.json()["error"]["code"] == "database_unavailable", response.body
+    assert response.elapsed < OUTAGE_ANSWER_WITHIN, f"took {response.elapsed:.1f} s"
+
+
+def assert_same_processes(server: Server, workers: set[str]) -> None:
+    assert server.process.poll() is None, "gunicorn exited"
+    assert server.worker_pids() == workers, "a gunicorn worker was restarted"
+    assert "Traceback" not in server.log.read_text(), server.log.read_text()[-3000:]
+
+
+@pytest.mark.parametrize("settings", MODES)
+def test_outage_is_a_json_503_and_the_same_processes_recover(cluster, start_server, token, settings):
+    server = start_server(**settings)
+    workers = server.worker_pids()
+    tasks, health = f"{server.url}/api/tasks", f"{server.url}/health"
+    get_tasks = partial(http, "GET", tasks, token=token)
+    get_health = partial(http, "GET", health, token=token)
+
+    # Up: a write and reads work.
+    created = http("POST", tasks, token=token, json_body={"title": TITLE})
+    assert created.status == 201, created.body
+    for response in in_pairs(get_tasks, get_tasks, get_tasks, get_tasks):
+        assert_lists_the_task(response)
+    assert get_health().json()["database"] == "connected"
+
+    # Down: every request answers fast with the JSON envelope, never an HTML 500 or a hang.
+    cluster.stop("fast")
+    post_task = partial(http, "POST", tasks, token=token, json_body={"title": "Lost"})
+    for response in in_pairs(get_tasks, get_tasks, get_tasks, post_task):
+        assert_database_unavailable(response)
+    for response in in_pairs(get_health, get_health):
+        assert response.status == 503, response.body[:500]
+        assert response.content_type.startswith("application/json"), response.content_type
+        assert response.json()["status"] == "error"
+        assert response.json()["database"] == "disconnected"
+        assert response.elapsed < OUTAGE_ANSWER_WITHIN, f"/health took {response.elapsed:.1f} s"
+
+    # Back: within a few retries, then on every request, from the same processes.
+    cluster.start()
+    statuses = []
+    for _ in range(10):
+        statuses.append(get_tasks().status)
+        if statuses[-1] == 200:
+            break
+        time.sleep(0.5)
+    assert statuses[-1] == 200, f"no recovery: {statuses}\n{server.log.read_text()[-3000:]}"
+    for response in in_pairs(get_tasks, get_tasks, get_tasks, get_tasks):
+        assert_lists_the_task(response)
+    for response in in_pairs(get_health, get_health):
+        assert response.status == 200, response.body
+        assert response.json()["database"] == "connected"
+    assert_same_processes(server, workers)
+
+
+@pytest.mark.parametrize(
+    "settings",
+    [
+        MODES[0],
+        pytest.param(POOLED, id="psycopg-pool"),
+    ],
+)
+def test_a_restart_between_requests_costs_no_request(cluster, start_server, token, settings):
+    """The database restarts while the app is idle (a maintenance restart, a failover, a suspended
+    serverless compute): the next requests must not fail on the connections the restart killed."""
+    server = start_server(**settings)
+    workers = server.worker_pids()
+    get_tasks = partial(http, "GET", f"{server.url}/api/tasks", token=token)
+    assert http("POST", f"{server.url}/api/tasks", token=token, json_body={"title": TITLE}).status == 201
+    # The workers (and their threads) hold connections the restart is about to kill.
+    for response in in_pairs(*[get_tasks] * 8):
+        assert_lists_the_task(response)
+
+    cluster.stop("fast")
+    cluster.start()
+
+    statuses = [response.status for response in in_pairs(*[get_tasks] * 8)]
+    assert statuses == [200] * 8
+    assert_same_processes(server, workers)
