@@ -38,13 +38,17 @@ if ":" in _host and not _host.startswith("["):
 bind = [f"{_host}:{_int('PORT', 7860)}"]
 
 # --- How many -------------------------------------------------------------------
-# gthread by default: /api/chat can wait on a language model for up to CHAT_OPENAI_TIMEOUT
-# seconds. A sync worker serves one request at a time, so every slow chat reply would block a
-# whole worker and, with a few of them, starve the rest of the API. A gthread worker keeps
-# serving other requests on its other threads. The plain API costs nothing for it, measured on
-# this machine (bench/run.py, 2 workers, gthread with 4 threads vs sync): task list 837 vs
-# 833 requests/s, a bare Django view 4,798 vs 4,388.
-worker_class = _str("GUNICORN_WORKER_CLASS", "gthread")
+# Chosen by measurement (bench/run.py, 2 workers, 2 CPUs, 10 s per scenario):
+# - sync served the task list at 887-908 requests/s (0.23 of a bare Django view), steadily.
+# - gthread (4 threads) served it at 832, then 343-396 in the next runs: with keep-alive a
+#   worker keeps the connections it accepted, and its threads share one CPU under the GIL, so
+#   the load lands unevenly on the two workers. With 32 connections even the bare view fell
+#   from ~3,900 to 1,435 requests/s.
+# So sync is the default. But with CHAT_PROVIDER=openai, /api/chat waits on a remote model for
+# up to CHAT_OPENAI_TIMEOUT seconds, and a sync worker waiting serves nothing else: a few slow
+# replies would starve the API. There gthread is the default, its threads covering the waits.
+_waits_on_a_model = _str("CHAT_PROVIDER", "offline") == "openai"
+worker_class = _str("GUNICORN_WORKER_CLASS", "gthread" if _waits_on_a_model else "sync")
 # Gunicorn turns a sync worker with threads > 1 into gthread, so threads apply to gthread only.
 threads = _int("GUNICORN_THREADS", 4) if worker_class == "gthread" else 1
 

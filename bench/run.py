@@ -82,7 +82,8 @@ def server_environment(args: argparse.Namespace) -> dict:
         "ALLOWED_HOSTS": "127.0.0.1,localhost",
         "FRONTEND_ORIGIN": ORIGIN,
         "SECURE_SSL_REDIRECT": "false",
-        "LOG_LEVEL": "WARNING",
+        # The throttle runs as deployed but never trips: one user sends every request here.
+        "THROTTLE_USER_RATE": "1000000/s",
     }
 
 
@@ -95,7 +96,10 @@ def start_server(args: argparse.Namespace, env: dict) -> subprocess.Popen:
         "--threads", str(args.worker_threads),
         "--log-level", "warning",
     ]  # fmt: skip
-    server = subprocess.Popen(command, cwd=ROOT, env=env)
+    # The request log lines go to a file, as a deployment's would go to its log collector.
+    log = tempfile.NamedTemporaryFile("w", prefix="ironclad-bench-", suffix=".log", delete=False)  # noqa: SIM115
+    print(f"server log: {log.name}")
+    server = subprocess.Popen(command, cwd=ROOT, env=env, stdout=log, stderr=log)
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
         try:

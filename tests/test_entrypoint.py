@@ -147,7 +147,7 @@ def test_entrypoint_serves_the_app_as_deployed(fresh_database, tmp_path):
         # exec: the entrypoint's process is now gunicorn itself, so SIGTERM reaches it directly.
         cmdline = Path(f"/proc/{process.pid}/cmdline").read_bytes().split(b"\0")
         assert b"gunicorn" in cmdline and b"gunicorn.conf.py" in cmdline, cmdline
-        assert "Using worker: gthread" in log.read_text()
+        assert "Using worker: sync" in log.read_text()
 
         # The admin's stylesheet, by its content-hashed name, served by WhiteNoise with DEBUG off.
         login = get(f"{url}/admin/login/")
@@ -193,26 +193,37 @@ def test_entrypoint_serves_the_app_as_deployed(fresh_database, tmp_path):
 
 def load_gunicorn_conf(monkeypatch, **env: str) -> dict:
     for name in [*os.environ]:
-        if name.startswith("GUNICORN_") or name in ("WEB_CONCURRENCY", "HOST", "PORT", "CHAT_OPENAI_TIMEOUT"):
+        if name.startswith("GUNICORN_") or name in (
+            "WEB_CONCURRENCY",
+            "HOST",
+            "PORT",
+            "CHAT_OPENAI_TIMEOUT",
+            "CHAT_PROVIDER",
+        ):
             monkeypatch.delenv(name)
     for name, value in env.items():
         monkeypatch.setenv(name, value)
     return runpy.run_path(str(GUNICORN_CONF))
 
 
-def test_gunicorn_defaults_to_threaded_workers_on_port_7860(monkeypatch):
+def test_gunicorn_defaults_to_sync_workers_on_port_7860(monkeypatch):
     conf = load_gunicorn_conf(monkeypatch)
 
     assert conf["bind"] == ["0.0.0.0:7860"]
     assert conf["wsgi_app"] == "ironclad.wsgi:application"
-    assert conf["worker_class"] == "gthread"
-    assert conf["threads"] == 4
+    assert (conf["worker_class"], conf["threads"]) == ("sync", 1)
     assert 2 <= conf["workers"] <= 8
     # Above the 30 s a chat reply may take, so a sync worker is never killed while it waits.
     assert conf["timeout"] == 60
     assert conf["graceful_timeout"] == 35
     assert conf["accesslog"] is None
     assert conf["preload_app"] is False
+
+
+def test_gunicorn_uses_threads_when_chat_waits_on_a_remote_model(monkeypatch):
+    conf = load_gunicorn_conf(monkeypatch, CHAT_PROVIDER="openai")
+
+    assert (conf["worker_class"], conf["threads"]) == ("gthread", 4)
 
 
 def test_gunicorn_settings_come_from_the_environment(monkeypatch):
@@ -245,7 +256,7 @@ def test_gunicorn_accepts_the_configuration(monkeypatch):
         if name in config.settings:
             config.set(name, value)
 
-    assert config.worker_class_str == "gthread"
+    assert config.worker_class_str == "sync"
     assert config.address[0] == ("0.0.0.0", 7860)  # noqa: S104
 
 
