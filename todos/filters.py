@@ -98,8 +98,11 @@ def task_page(
     ordering: str | None = None,
     sort: str | None = None,
     order: str | None = None,
-) -> tuple[list[Task], int]:
-    """One page of a user's tasks filtered by validated TaskListParams, and the total that match."""
+) -> tuple[list[tuple], int]:
+    """One page of a user's tasks filtered by validated TaskListParams, and the total that match.
+
+    The tasks are read-only records with the model's attribute names (sql.row_type(Task)): they
+    are only displayed, and building model instances was a third of the cost of reading them."""
     conditions, params = ['t."userId" = %s'], [user.pk]
 
     def where(condition: str, *values) -> None:
@@ -148,5 +151,5 @@ def task_page(
         f'SELECT {TASK_COLUMNS}, COUNT(*) OVER () FROM "task" t '  # noqa: S608 (fixed fragments only)
         f"WHERE {' AND '.join(conditions)} ORDER BY {order_by} LIMIT %s OFFSET %s"
     )
-    rows = sql.fetch(query, [*params, limit, offset], Task, 1)
+    rows = sql.fetch(query, [*params, limit, offset], Task, 1, records=True)
     return [task for task, _ in rows], rows[0][1][0] if rows else 0
