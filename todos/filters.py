@@ -144,12 +144,17 @@ def task_page(
     if sort:
         ordering = SORT_ALIASES[sort] if order == "asc" else f"-{SORT_ALIASES[sort]}"
     ordering = ordering or "-created_at"
+    field = ordering.lstrip("-")
     direction = "DESC" if ordering.startswith("-") else "ASC"
-    order_by = f'{ORDER_EXPRESSIONS[ordering.lstrip("-")]} {direction} NULLS LAST, t."id" {direction}'
+    nulls = " NULLS LAST" if field == "due_date" else ""  # the one nullable field; others use indexes
+    order_by = f'{ORDER_EXPRESSIONS[field]} {direction}{nulls}, t."id" {direction}'
 
+    # The total is a subquery rather than COUNT(*) OVER (): a window reads every matching row in
+    # full, the subquery only the index, and the page then reads just its own rows.
+    where_clause = " AND ".join(conditions)
     query = (
-        f'SELECT {TASK_COLUMNS}, COUNT(*) OVER () FROM "task" t '  # noqa: S608 (fixed fragments only)
-        f"WHERE {' AND '.join(conditions)} ORDER BY {order_by} LIMIT %s OFFSET %s"
+        f'SELECT {TASK_COLUMNS}, (SELECT COUNT(*) FROM "task" t WHERE {where_clause}) '  # noqa: S608
+        f'FROM "task" t WHERE {where_clause} ORDER BY {order_by} LIMIT %s OFFSET %s'
     )
-    rows = sql.fetch(query, [*params, limit, offset], Task, 1, records=True)
+    rows = sql.fetch(query, [*params, *params, limit, offset], Task, 1, records=True)
     return [task for task, _ in rows], rows[0][1][0] if rows else 0

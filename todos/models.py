@@ -108,6 +108,8 @@ class Task(models.Model):
         ordering = ["-created_at", "-id"]
         indexes = [
             models.Index(fields=["user", "completed", "created_at"], name="task_user_completed_created"),
+            # The default list order: a page is read from it without sorting the user's tasks.
+            models.Index(fields=["user", "created_at", "id"], name="task_user_created"),
             models.Index(fields=["user", "due_date"], name="task_user_due_date"),
         ]
         constraints = [
