@@ -22,24 +22,24 @@ def columns(model: type[models.Model], alias: str) -> str:
 
 
 @cache
-def _readers(model: type[models.Model], vendor: str) -> tuple[list[str], list[tuple[Col, list]]]:
-    """Attribute names, and each column's expression and converters, on a database backend."""
+def _readers(model: type[models.Model], vendor: str) -> tuple[list[str], list[tuple[int, Col, list]]]:
+    """Attribute names, and the columns that need converting on a database backend (position,
+    expression, converters): on PostgreSQL only JSON columns do."""
     names, converters = [], []
-    for field in model._meta.concrete_fields:
+    for position, field in enumerate(model._meta.concrete_fields):
         names.append(field.attname)
         expression = Col(model._meta.db_table, field)
         field_converters = connection.ops.get_db_converters(expression) + field.get_db_converters(connection)
-        converters.append((expression, field_converters))
+        if field_converters:
+            converters.append((position, expression, field_converters))
     return names, converters
 
 
 def _converted(model: type[models.Model], values: Sequence) -> list:
-    converters = _readers(model, connection.vendor)[1]
-    converted = []
-    for value, (expression, field_converters) in zip(values, converters, strict=True):
+    converted = list(values)
+    for position, expression, field_converters in _readers(model, connection.vendor)[1]:
         for converter in field_converters:
-            value = converter(value, expression, connection)
-        converted.append(value)
+            converted[position] = converter(converted[position], expression, connection)
     return converted
 
 
