@@ -1,7 +1,7 @@
 """Validation and representation of tasks and categories. Writes go through todos.services."""
 
 import re
-from datetime import datetime
+from datetime import UTC, datetime
 
 from django.utils import timezone
 from rest_framework import serializers
@@ -29,7 +29,10 @@ def _timestamp(value: datetime | None) -> str | None:
     """
     if value is None:
         return None
-    text = value.astimezone(timezone.get_default_timezone()).isoformat()
+    zone = timezone.get_default_timezone()
+    if zone.key == "UTC":
+        zone = UTC  # the database's own UTC object: astimezone then returns the value as it is
+    text = value.astimezone(zone).isoformat()
     return text[:-6] + "Z" if text.endswith("+00:00") else text
 
 
