@@ -7,6 +7,7 @@ answers 401 `not_authenticated`.
 """
 
 import base64
+import functools
 import hashlib
 import hmac
 import json
@@ -177,7 +178,7 @@ def authenticate_jwt(token: str) -> tuple[User, dict]:
         raise InvalidToken("The token is not a well-formed JWT.") from None
     algorithm = header.get("alg")
     if algorithm == "HS256":
-        key: object = settings.JWT_SECRET
+        key: object = shared_secret_key(settings.JWT_SECRET)
     elif algorithm in ASYMMETRIC_ALGORITHMS:
         key = jwks_signing_key(header.get("kid"))
     else:
@@ -205,6 +206,14 @@ def authenticate_jwt(token: str) -> tuple[User, dict]:
     if not rows:
         raise InvalidToken("The token's user does not exist.")
     return rows[0][0], claims
+
+
+@functools.lru_cache(maxsize=4)
+def shared_secret_key(secret: str) -> jwt.PyJWK:
+    """The HS256 secret as a key prepared once: given the plain string, PyJWT re-checks it on
+    every token (that it is not a PEM or SSH public key)."""
+    encoded = base64.urlsafe_b64encode(secret.encode()).rstrip(b"=").decode()
+    return jwt.PyJWK({"kty": "oct", "k": encoded, "alg": "HS256"})
 
 
 def jwks_signing_key(kid: str | None) -> jwt.PyJWK:

@@ -9,10 +9,20 @@ from collections.abc import Callable
 from django.conf import settings
 from django.core.exceptions import RequestDataTooBig
 from django.db.models import Count, QuerySet, Window
-from rest_framework import exceptions, pagination, parsers
+from rest_framework import exceptions, negotiation, pagination, parsers
 from rest_framework.renderers import JSONRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
+
+
+class SingleRendererNegotiation(negotiation.DefaultContentNegotiation):
+    """A view with one renderer (every API view: JSON) answers with it without parsing `Accept`.
+    Views with several (the OpenAPI schema: YAML or JSON) negotiate as usual."""
+
+    def select_renderer(self, request: Request, renderers: list, format_suffix: str | None = None):
+        if len(renderers) == 1:
+            return renderers[0], renderers[0].media_type
+        return super().select_renderer(request, renderers, format_suffix)
 
 
 class EnvelopeJSONRenderer(JSONRenderer):

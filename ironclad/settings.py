@@ -246,6 +246,7 @@ REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": ["accounts.authentication.BetterAuthAuthentication"],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_RENDERER_CLASSES": ["ironclad.api.EnvelopeJSONRenderer"],
+    "DEFAULT_CONTENT_NEGOTIATION_CLASS": "ironclad.api.SingleRendererNegotiation",
     "DEFAULT_PARSER_CLASSES": ["ironclad.api.JSONParser"],
     "DEFAULT_THROTTLE_CLASSES": [
         "ironclad.throttling.AnonRateThrottle",

@@ -33,7 +33,8 @@ class TaskViewSet(OwnedModelViewSet):
         tasks = self.paginator.paginate(
             request, lambda offset, limit: task_page(request.user, offset=offset, limit=limit, **filters)
         )
-        return self.get_paginated_response(self.get_serializer(tasks, many=True).data)
+        represent = self.get_serializer().to_representation
+        return self.get_paginated_response([represent(task) for task in tasks])
 
     def list_filters(self) -> dict:
         query = self.request.query_params.dict()  # a QueryDict would read a missing boolean as false
