@@ -79,3 +79,28 @@ def test_neon_db_url_is_an_alias_for_database_url():
         "prepare_threshold": 5,
     }
     assert max_age > 0 and health_checks is True  # persistent, checked connections
+
+
+def test_prepared_statements_can_be_turned_off_for_old_poolers():
+    script = (
+        "import json; from django.conf import settings;"
+        "print(json.dumps(settings.DATABASES['default']['OPTIONS']))"
+    )
+    env = {
+        **os.environ,
+        "DATABASE_URL": "postgres://app:pw@pgbouncer.internal:6432/app",
+        "DATABASE_PREPARED_STATEMENTS": "false",
+        "DJANGO_SETTINGS_MODULE": "ironclad.settings",
+    }
+    result = subprocess.run(
+        [sys.executable, "-c", f"import django; django.setup(); {script}"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+    assert result.returncode == 0, result.stderr
+    options = json.loads(result.stdout)
+    assert "server_side_binding" not in options and "prepare_threshold" not in options
