@@ -103,8 +103,12 @@ TEMPLATES = [
 DATABASE_URL = env.str("DATABASE_URL", default="") or env.str("NEON_DB_URL", default="")
 DATABASES = {"default": env.db_url_config(DATABASE_URL or f"sqlite:///{BASE_DIR / 'db.sqlite3'}")}
 
+# Seconds a PostgreSQL connection may sit idle before its next use is health-checked (0: always).
+DATABASE_HEALTH_CHECK_IDLE_SECONDS = env.float("DATABASE_HEALTH_CHECK_IDLE_SECONDS", default=1.0)
+
 if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
     _db = DATABASES["default"]
+    _db["ENGINE"] = "ironclad.database"  # Django's backend, health checks skipped on busy connections
     _connect_timeout = env.int("DATABASE_CONNECT_TIMEOUT", default=5)
     _db.setdefault("OPTIONS", {})
     # Fail fast when the server is unreachable: /health must answer 503, not hang.

@@ -5,6 +5,7 @@ import os
 import secrets
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -12,6 +13,7 @@ from django.core.cache import cache
 from django.core.exceptions import RequestDataTooBig
 
 from ironclad.errors import exception_handler
+from ironclad.throttling import FixedWindowThrottle
 from todos.models import Task
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -20,7 +22,9 @@ FRONTEND = "http://localhost:3000"
 
 
 @pytest.fixture(autouse=True)
-def _fresh_counts():
+def _fresh_counts(monkeypatch):
+    # Mid-window, so that no window boundary falls inside a test and resets its counts.
+    monkeypatch.setattr(FixedWindowThrottle, "timer", staticmethod(lambda: 1_800_000_030.0))
     cache.clear()
     yield
     cache.clear()
@@ -167,6 +171,10 @@ def test_counts_in_redis_are_shared_between_processes():
         "LOG_LEVEL": "WARNING",
     }
 
+    # The two processes must count in the same one-minute window.
+    while time.time() % 60 > 50:
+        time.sleep(1)
+
     def serve_two() -> list:
         result = subprocess.run(
             [sys.executable, "-W", "ignore", "-c", REDIS_SCRIPT, client_ip],
@@ -182,7 +190,10 @@ def test_counts_in_redis_are_shared_between_processes():
     try:
         first, second = serve_two(), serve_two()
     finally:
-        RedisCache(REDIS_URL, {}).delete_many([f"throttle_{scope}_{client_ip}" for scope in ("anon", "user")])
+        window = int(time.time() // 60)
+        RedisCache(REDIS_URL, {}).delete_many(
+            [f"throttle_{scope}_{client_ip}:{w}" for scope in ("anon", "user") for w in (window - 1, window)]
+        )
 
     assert first == [[404, None], [404, None]]
     assert second[0] == [404, None]
