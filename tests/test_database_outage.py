@@ -267,7 +267,7 @@ def start_server(cluster, database, tmp_path) -> Iterator:
             process = subprocess.Popen(args, cwd=ROOT, env=_env(database, **extra), stdout=sink, stderr=sink)
         started.append(process)
         server = Server(f"http://127.0.0.1:{port}", process, log)
-        deadline = time.monotonic() + (30 if settings.get("DATABASE_POOL") else 0)
+        deadline = time.monotonic() + 30
         while len(server.worker_pids()) < 2 or not _answers(f"{server.url}/health"):
             if process.poll() is not None:
                 raise AssertionError(f"gunicorn exited with {process.returncode}:\n{log.read_text()}")
