@@ -8,6 +8,7 @@ deletes users with plain SQL.
 
 import secrets
 import string
+from typing import Self
 
 from django.db import models
 from django.db.models.functions import Now
@@ -45,6 +46,14 @@ class User(models.Model):
 
     def __str__(self) -> str:
         return self.email
+
+
+class OwnedQuerySet(models.QuerySet):
+    """Rows owned by one better-auth user (a `user` foreign key): the scope every view of the
+    user's data starts from, so another user's row is a 404 by construction."""
+
+    def for_user(self, user: "User") -> Self:
+        return self.filter(user=user)
 
 
 class SessionQuerySet(models.QuerySet["Session"]):

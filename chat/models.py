@@ -2,7 +2,7 @@
 
 from django.db import models
 
-from accounts.models import User
+from accounts.models import OwnedQuerySet, User
 
 CONVERSATION_TITLE_MAX_LENGTH = 80
 MESSAGE_MAX_LENGTH = 4000
@@ -12,11 +12,6 @@ class Role(models.TextChoices):
     USER = "user"
     ASSISTANT = "assistant"
     TOOL = "tool"
-
-
-class ConversationQuerySet(models.QuerySet["Conversation"]):
-    def for_user(self, user: User) -> "ConversationQuerySet":
-        return self.filter(user=user)
 
 
 class Conversation(models.Model):
@@ -32,7 +27,7 @@ class Conversation(models.Model):
     created_at = models.DateTimeField(db_column="createdAt", auto_now_add=True)
     updated_at = models.DateTimeField(db_column="updatedAt", auto_now=True)
 
-    objects = ConversationQuerySet.as_manager()
+    objects = OwnedQuerySet.as_manager()
 
     class Meta:
         db_table = "conversation"
@@ -41,11 +36,6 @@ class Conversation(models.Model):
 
     def __str__(self) -> str:
         return self.title or f"Conversation {self.pk}"
-
-
-class MessageQuerySet(models.QuerySet["Message"]):
-    def for_user(self, user: User) -> "MessageQuerySet":
-        return self.filter(user=user)
 
 
 class Message(models.Model):
@@ -64,7 +54,7 @@ class Message(models.Model):
     tool_calls = models.JSONField(db_column="toolCalls", null=True, blank=True)
     created_at = models.DateTimeField(db_column="createdAt", auto_now_add=True)
 
-    objects = MessageQuerySet.as_manager()
+    objects = OwnedQuerySet.as_manager()
 
     class Meta:
         db_table = "message"

@@ -4,7 +4,7 @@ from django.db import models
 from django.db.models.functions import Length, Lower, Trim
 from django.db.models.lookups import GreaterThanOrEqual, LessThanOrEqual
 
-from accounts.models import User
+from accounts.models import OwnedQuerySet, User
 
 TITLE_MAX_LENGTH = 200
 DESCRIPTION_MAX_LENGTH = 5000
@@ -31,11 +31,6 @@ def _length_between(field: str, low: int, high: int) -> models.Q:
     return models.Q(GreaterThanOrEqual(Length(Trim(field)), low), LessThanOrEqual(Length(field), high))
 
 
-class CategoryQuerySet(models.QuerySet["Category"]):
-    def for_user(self, user: User) -> "CategoryQuerySet":
-        return self.filter(user=user)
-
-
 class Category(models.Model):
     user = models.ForeignKey(
         User,
@@ -51,7 +46,7 @@ class Category(models.Model):
     created_at = models.DateTimeField(db_column="createdAt", auto_now_add=True)
     updated_at = models.DateTimeField(db_column="updatedAt", auto_now=True)
 
-    objects = CategoryQuerySet.as_manager()
+    objects = OwnedQuerySet.as_manager()
 
     class Meta:
         db_table = "category"
@@ -66,11 +61,6 @@ class Category(models.Model):
 
     def __str__(self) -> str:
         return self.name
-
-
-class TaskQuerySet(models.QuerySet["Task"]):
-    def for_user(self, user: User) -> "TaskQuerySet":
-        return self.filter(user=user)
 
 
 class Task(models.Model):
@@ -101,7 +91,7 @@ class Task(models.Model):
     created_at = models.DateTimeField(db_column="createdAt", auto_now_add=True)
     updated_at = models.DateTimeField(db_column="updatedAt", auto_now=True)
 
-    objects = TaskQuerySet.as_manager()
+    objects = OwnedQuerySet.as_manager()
 
     class Meta:
         db_table = "task"
