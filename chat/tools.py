@@ -152,67 +152,57 @@ _TASK_FIELDS = {
     "recurrence": {"type": "string", "enum": Recurrence.values},
 }
 
+
+def _arguments(properties: dict, *, required: list[str] | None = None) -> dict:
+    """A tool's JSON schema: an object with these properties and no others."""
+    schema = {"type": "object", "properties": properties}
+    if required:
+        schema["required"] = required
+    schema["additionalProperties"] = False
+    return schema
+
+
 TOOLS = {
     tool.name: tool
     for tool in (
         Tool(
             name="add_task",
             description="Create a task for the user.",
-            parameters={
-                "type": "object",
-                "properties": _TASK_FIELDS,
-                "required": ["title"],
-                "additionalProperties": False,
-            },
+            parameters=_arguments(_TASK_FIELDS, required=["title"]),
             function=add_task,
         ),
         Tool(
             name="list_tasks",
             description="List the user's tasks, oldest first (at most 50).",
-            parameters={
-                "type": "object",
-                "properties": {
+            parameters=_arguments(
+                {
                     "status": {"type": "string", "enum": ["all", "pending", "completed"]},
                     "priority": {"type": "string", "enum": Priority.values},
                     "search": {"type": "string", "description": "Words in the title or description."},
                     "due_before": {"type": "string", "description": "Due at or before (ISO 8601)."},
                     "overdue": {"type": "boolean", "description": "true: open tasks past their due date."},
-                },
-                "additionalProperties": False,
-            },
+                }
+            ),
             function=list_tasks,
         ),
         Tool(
             name="complete_task",
             description="Mark one of the user's tasks as done.",
-            parameters={
-                "type": "object",
-                "properties": {"task_id": _TASK_ID},
-                "required": ["task_id"],
-                "additionalProperties": False,
-            },
+            parameters=_arguments({"task_id": _TASK_ID}, required=["task_id"]),
             function=complete_task,
         ),
         Tool(
             name="delete_task",
             description="Delete one of the user's tasks.",
-            parameters={
-                "type": "object",
-                "properties": {"task_id": _TASK_ID},
-                "required": ["task_id"],
-                "additionalProperties": False,
-            },
+            parameters=_arguments({"task_id": _TASK_ID}, required=["task_id"]),
             function=delete_task,
         ),
         Tool(
             name="update_task",
             description="Change fields of one of the user's tasks; completed=false reopens it.",
-            parameters={
-                "type": "object",
-                "properties": {"task_id": _TASK_ID, **_TASK_FIELDS, "completed": {"type": "boolean"}},
-                "required": ["task_id"],
-                "additionalProperties": False,
-            },
+            parameters=_arguments(
+                {"task_id": _TASK_ID, **_TASK_FIELDS, "completed": {"type": "boolean"}}, required=["task_id"]
+            ),
             function=update_task,
         ),
     )
