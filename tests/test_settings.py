@@ -51,56 +51,38 @@ def test_production_start_up_with_secrets_passes():
     assert "WARNING" not in result.stderr
 
 
-def test_neon_db_url_is_an_alias_for_database_url():
-    script = (
-        "import json; from django.conf import settings; db = settings.DATABASES['default'];"
-        "print(json.dumps([db['NAME'], db['OPTIONS'], db['CONN_MAX_AGE'], db['CONN_HEALTH_CHECKS']]))"
-    )
-    env = {
-        **{key: value for key, value in os.environ.items() if key != "DATABASE_URL"},
-        "NEON_DB_URL": "postgres://app:pw@ep-example.neon.tech:5432/neondb?sslmode=require",
-    }
+def database_settings(**env: str) -> dict:
+    """settings.DATABASES["default"] as a fresh process sees it with this environment."""
+    script = "import json; from django.conf import settings; print(json.dumps(settings.DATABASES['default']))"
+    clean = {key: value for key, value in os.environ.items() if key != "DATABASE_URL"}
     result = subprocess.run(
         [sys.executable, "-c", f"import django; django.setup(); {script}"],
         cwd=ROOT,
-        env={**env, "DJANGO_SETTINGS_MODULE": "ironclad.settings"},
+        env={**clean, "DJANGO_SETTINGS_MODULE": "ironclad.settings", **env},
         capture_output=True,
         text=True,
         timeout=60,
     )
-
     assert result.returncode == 0, result.stderr
-    name, options, max_age, health_checks = json.loads(result.stdout)
-    assert name == "neondb"
-    assert options == {
+    return json.loads(result.stdout)
+
+
+def test_neon_db_url_is_an_alias_for_database_url():
+    db = database_settings(NEON_DB_URL="postgres://app:pw@ep-example.neon.tech:5432/neondb?sslmode=require")
+
+    assert db["NAME"] == "neondb"
+    assert db["OPTIONS"] == {
         "sslmode": "require",
         "connect_timeout": 5,
         "server_side_binding": True,
         "prepare_threshold": 5,
     }
-    assert max_age > 0 and health_checks is True  # persistent, checked connections
+    assert db["CONN_MAX_AGE"] > 0 and db["CONN_HEALTH_CHECKS"] is True  # persistent, checked connections
 
 
 def test_prepared_statements_can_be_turned_off_for_old_poolers():
-    script = (
-        "import json; from django.conf import settings;"
-        "print(json.dumps(settings.DATABASES['default']['OPTIONS']))"
-    )
-    env = {
-        **os.environ,
-        "DATABASE_URL": "postgres://app:pw@pgbouncer.internal:6432/app",
-        "DATABASE_PREPARED_STATEMENTS": "false",
-        "DJANGO_SETTINGS_MODULE": "ironclad.settings",
-    }
-    result = subprocess.run(
-        [sys.executable, "-c", f"import django; django.setup(); {script}"],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    options = database_settings(
+        DATABASE_URL="postgres://app:pw@pgbouncer.internal:6432/app", DATABASE_PREPARED_STATEMENTS="false"
+    )["OPTIONS"]
 
-    assert result.returncode == 0, result.stderr
-    options = json.loads(result.stdout)
     assert "server_side_binding" not in options and "prepare_threshold" not in options
