@@ -13,7 +13,6 @@ import os
 import re
 import runpy
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -28,6 +27,8 @@ from urllib.parse import urlsplit
 import psycopg
 import pytest
 
+from tests.net import free_port
+
 ROOT = Path(__file__).resolve().parent.parent
 ENTRYPOINT = ROOT / "bin" / "docker-entrypoint.sh"
 GUNICORN_CONF = ROOT / "gunicorn.conf.py"
@@ -40,12 +41,6 @@ SKIP_REASON = (
 
 
 # --- helpers -----------------------------------------------------------------------------------
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @dataclass

@@ -8,7 +8,6 @@ These tests need Node.js and PostgreSQL. They run when DATABASE_URL points at Po
 import json
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import time
@@ -22,6 +21,8 @@ from urllib.parse import urlsplit
 
 import psycopg
 import pytest
+
+from tests.net import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 HARNESS = Path(__file__).resolve().parent / "harness"
@@ -60,12 +61,6 @@ def pytest_collection_modifyitems(config, items):
             item.add_marker(pytest.mark.interop)
             if reason:
                 item.add_marker(pytest.mark.skip(reason=reason))
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @dataclass
