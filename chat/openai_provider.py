@@ -12,6 +12,7 @@ from typing import Any
 
 import openai
 from django.conf import settings
+from django.db import connection
 from django.utils import timezone
 
 from accounts.models import User
@@ -67,7 +68,7 @@ class OpenAIAssistant:
         ]
         calls: list[ToolCall] = []
         for _round in range(self.max_rounds + 1):
-            answer = self._complete(messages, deadline)
+            answer = self._complete(messages, deadline, calls)
             if not answer.tool_calls:
                 return Reply(content=answer.content or "", tool_calls=calls)
             if _round == self.max_rounds:
@@ -81,21 +82,31 @@ class OpenAIAssistant:
                 )
         return Reply(content=_stopped(self.max_rounds, calls), tool_calls=calls)
 
-    def _complete(self, messages: list[dict[str, Any]], deadline: float):
+    def _complete(self, messages: list[dict[str, Any]], deadline: float, calls: list[ToolCall]):
+        """The model's next answer. A failure reports `calls`, the tool calls already made."""
         remaining = deadline - time.monotonic()
         if remaining <= 0:
-            raise AssistantTimeout()
+            raise AssistantTimeout(tool_calls=calls)
+        release_pooled_connection()
         try:
             completion = self.client.chat.completions.create(
                 model=self.model, messages=messages, tools=TOOL_SCHEMAS, timeout=remaining
             )
         except openai.APITimeoutError as error:
-            raise AssistantTimeout() from error
+            raise AssistantTimeout(tool_calls=calls) from error
         except openai.OpenAIError as error:
-            raise AssistantUnavailable() from error
+            raise AssistantUnavailable(tool_calls=calls) from error
         if not completion.choices:
-            raise AssistantUnavailable()
+            raise AssistantUnavailable(tool_calls=calls)
         return completion.choices[0].message
+
+
+def release_pooled_connection() -> None:
+    """With psycopg's pool (DATABASE_POOL, or under ASGI), hand this thread's connection back
+    while the model thinks, for other requests to use; the next query takes one again. A
+    persistent connection stays open: reopening it would cost more than it saves."""
+    if getattr(connection, "pool", None) is not None and not connection.in_atomic_block:
+        connection.close()
 
 
 def _system_prompt() -> str:

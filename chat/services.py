@@ -1,11 +1,11 @@
-"""One chat turn, stateless (DESIGN §5): history from the database, the user's message stored
-first, then the assistant's reply stored together with what its tools did."""
+"""One chat turn, stateless: history from the database, the user's message stored first, then
+the assistant's reply stored together with what its tools did."""
 
 from django.conf import settings
 from django.db import transaction
 
 from accounts.models import User
-from chat.assistant import Assistant, Reply
+from chat.assistant import Assistant, AssistantFailure, Reply, ToolCall
 from chat.models import CONVERSATION_TITLE_MAX_LENGTH, Conversation, Message, Role
 
 
@@ -33,24 +33,36 @@ def recent_messages(conversation: Conversation, *, limit: int) -> list[Message]:
 def chat_turn(*, conversation: Conversation, message: str, assistant: Assistant) -> Reply:
     """Store `message`, have `assistant` answer it, store the answer; return the answer.
 
-    The user's message is committed before the assistant runs, so a provider failure loses
-    nothing the user wrote. The assistant's tool effects and its message commit together: if
-    the provider fails halfway (a tool ran, the next model call failed), the tool's writes are
-    rolled back with it, and no reply claims or hides an effect. Call outside a transaction.
+    No transaction is open while the assistant runs: a model may think for seconds, and a
+    transaction would hold its row locks (and its connection) all that time. The user's message
+    is committed first, so a provider failure loses nothing the user wrote; each tool call
+    commits on its own (chat.tools.run_tool). When the provider fails after some tool calls,
+    those took effect: an assistant message records them, and the failure (502, 504) lists them.
     """
     user = conversation.user
     history = recent_messages(conversation, limit=settings.CHAT_HISTORY_LIMIT)
-    Message.objects.create(user=user, conversation=conversation, role=Role.USER, content=message)
-    conversation.save(update_fields=["updated_at"])
-
-    with transaction.atomic():
+    _store(conversation, role=Role.USER, content=message)
+    try:
         reply = assistant.reply(user=user, history=history, message=message)
-        Message.objects.create(
-            user=user,
-            conversation=conversation,
-            role=Role.ASSISTANT,
-            content=reply.content,
-            tool_calls=[call.as_dict() for call in reply.tool_calls] or None,
-        )
-        conversation.save(update_fields=["updated_at"])
+    except AssistantFailure as failure:
+        if failure.tool_calls:
+            _store(
+                conversation, role=Role.ASSISTANT, content=str(failure.detail), tool_calls=failure.tool_calls
+            )
+        raise
+    _store(conversation, role=Role.ASSISTANT, content=reply.content, tool_calls=reply.tool_calls)
     return reply
+
+
+@transaction.atomic
+def _store(
+    conversation: Conversation, *, role: str, content: str, tool_calls: list[ToolCall] | None = None
+) -> None:
+    Message.objects.create(
+        user=conversation.user,
+        conversation=conversation,
+        role=role,
+        content=content,
+        tool_calls=[call.as_dict() for call in tool_calls] if tool_calls else None,
+    )
+    conversation.save(update_fields=["updated_at"])

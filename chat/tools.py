@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from types import SimpleNamespace
 from typing import Any
 
+from django.db import transaction
 from rest_framework import serializers
 
 from accounts.models import User
@@ -225,6 +226,8 @@ def run_tool(user: User, name: str, arguments: Any) -> ToolResult:
     if missing:
         return {"error": f"Missing arguments: {', '.join(missing)}."}
     try:
-        return tool.function(user, **arguments)
+        # Each call commits on its own: no transaction outlives it while a model thinks.
+        with transaction.atomic():
+            return tool.function(user, **arguments)
     except ToolError as error:
         return error.as_result()

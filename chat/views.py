@@ -8,7 +8,7 @@ from rest_framework.views import APIView
 
 from accounts.permissions import OWN_PATH
 from chat import services
-from chat.assistant import AssistantTimeout, AssistantUnavailable, get_assistant
+from chat.assistant import AssistantFailure, get_assistant
 from chat.models import Conversation
 from chat.serializers import (
     ChatRequestSerializer,
@@ -20,7 +20,8 @@ from chat.serializers import (
 
 class ChatView(APIView):
     """Send a message to the assistant; it may act on your tasks. Without `conversation_id` a new
-    conversation starts. Your message is saved even when the assistant fails (502, 504)."""
+    conversation starts. Your message is saved even when the assistant fails (502, 504); the
+    failure's `details.tool_calls` lists the actions it had already carried out."""
 
     permission_classes = OWN_PATH
     throttle_scope = "chat"  # THROTTLE_CHAT_RATE: each message may call a language model
@@ -40,8 +41,12 @@ class ChatView(APIView):
 
         try:
             reply = services.chat_turn(conversation=conversation, message=message, assistant=get_assistant())
-        except (AssistantUnavailable, AssistantTimeout) as error:
-            error.details = {"conversation_id": conversation.pk}  # where the saved message is
+        except AssistantFailure as failure:
+            # Where the saved message is, and what the assistant did before it failed.
+            failure.details = {
+                "conversation_id": conversation.pk,
+                "tool_calls": [call.as_dict() for call in failure.tool_calls],
+            }
             raise
         return Response(
             ChatResponseSerializer(

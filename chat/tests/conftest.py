@@ -54,8 +54,9 @@ def tool_call(name: str, arguments: dict | str, call_id: str = "call_1") -> dict
 
 class FakeLLM:
     """An OpenAI-compatible server on 127.0.0.1 that answers POST /v1/chat/completions from a
-    script: each step is a response body (dict), an HTTP status (int), or ("sleep", seconds) and
-    optionally the step to answer after the pause."""
+    script: each step is a response body (dict), an HTTP status (int), ("sleep", seconds) and
+    optionally the step to answer after the pause, or a function called while the client waits,
+    which returns the step."""
 
     def __init__(self) -> None:
         self.script: list = []
@@ -69,6 +70,8 @@ class FakeLLM:
                     {"path": self.path, "body": body, "authorization": self.headers.get("Authorization")}
                 )
                 step = fake.script.pop(0) if fake.script else 500
+                if callable(step):
+                    step = step()
                 if isinstance(step, tuple):  # ("sleep", seconds[, then this step])
                     time.sleep(step[1])
                     step = step[2] if len(step) > 2 else completion("too late")

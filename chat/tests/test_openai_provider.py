@@ -158,7 +158,7 @@ class TestFailures:
             "error": {
                 "code": "assistant_unavailable",
                 "message": "The assistant is unavailable. Your message was saved; try again shortly.",
-                "details": {"conversation_id": conversation.pk},
+                "details": {"conversation_id": conversation.pk, "tool_calls": []},
             }
         }
         assert stored_roles(conversation.pk) == ["user"]
@@ -176,14 +176,28 @@ class TestFailures:
         assert stored_roles(conversation_id) == ["user", "user", "assistant"]
         assert [m["content"] for m in fake_llm.messages()[1:]] == ["first", "again"]
 
-    def test_a_failure_after_a_tool_ran_undoes_the_tool(self, alice_client, fake_llm):
+    def test_a_failure_after_a_tool_ran_says_what_was_done(self, alice_client, fake_llm):
         fake_llm.script = [completion(tool_calls=[tool_call("add_task", {"title": "Half done"})]), 500]
 
         response = alice_client.post(CHAT, {"message": "add half done"})
 
         assert response.status_code == 502
-        assert not Task.objects.exists()  # no reply claims it, so it does not exist
-        assert stored_roles(Conversation.objects.get().pk) == ["user"]
+        task = Task.objects.get()  # the tool's write committed on its own
+        applied = [
+            {
+                "tool_name": "add_task",
+                "arguments": {"title": "Half done"},
+                "result": {"task_id": task.pk, "status": "created", "title": "Half done"},
+            }
+        ]
+        error = response.json()["error"]
+        assert error["code"] == "assistant_unavailable"
+        assert error["message"].endswith("1 action had already been carried out: see details.tool_calls.")
+        assert error["details"]["tool_calls"] == applied
+        # The conversation says so too: the assistant's message records the call it made.
+        user_message, note = Conversation.objects.get().messages.order_by("created_at", "id")
+        assert (user_message.role, user_message.content) == ("user", "add half done")
+        assert (note.role, note.content, note.tool_calls) == ("assistant", error["message"], applied)
 
     @pytest.mark.parametrize("status", [400, 401, 404, 429])
     def test_any_error_status_is_502(self, alice_client, fake_llm, status):
@@ -221,5 +235,6 @@ class TestFailures:
         response = alice_client.post(CHAT, {"message": "add slow"})
 
         assert response.status_code == 504
-        assert not Task.objects.exists()
-        assert stored_roles(Conversation.objects.get().pk) == ["user"]
+        task = Task.objects.get(title="Slow")
+        assert response.json()["error"]["details"]["tool_calls"][0]["result"]["task_id"] == task.pk
+        assert stored_roles(Conversation.objects.get().pk) == ["user", "assistant"]
