@@ -21,21 +21,6 @@ for _scope in ("USER", "ANON", "CHAT"):
 django.setup()
 
 
-@pytest.fixture(scope="session", autouse=True)
-def _static_files_without_collectstatic():
-    """The manifest storage needs `collectstatic`; tests render admin and docs pages without it.
-
-    Django's advice for ManifestStaticFilesStorage in tests. tests/test_entrypoint.py checks
-    the real storage end to end.
-    """
-    from django.conf import settings
-    from django.test import override_settings
-
-    plain = {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"}
-    with override_settings(STORAGES={**settings.STORAGES, "staticfiles": plain}):
-        yield
-
-
 @pytest.fixture
 def api_client():
     from rest_framework.test import APIClient

@@ -49,3 +49,16 @@ class JSONFormatter(logging.Formatter):
         if record.stack_info:
             entry["stack_info"] = self.formatStack(record.stack_info)
         return json.dumps(entry, ensure_ascii=False, default=str)
+
+
+def warn_if_static_files_are_not_collected() -> None:
+    """Said once per server process: without `collectstatic` the settings fall back to serving
+    the admin's and the API docs' files from the apps, which works but is slower."""
+    from django.conf import settings
+
+    if not settings.STATIC_COLLECTED:
+        logging.getLogger("ironclad").warning(
+            "Static files are not collected (no %s): the admin's and the API docs' files are served "
+            "from the apps, unhashed and uncompressed. Run `python manage.py collectstatic --noinput`.",
+            settings.STATIC_ROOT / "staticfiles.json",
+        )

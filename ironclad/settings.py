@@ -8,23 +8,28 @@ import re
 import sys
 from pathlib import Path
 
-import environ
 from corsheaders.defaults import default_headers
 from django.core.exceptions import ImproperlyConfigured
 
 from ironclad import __version__
+from ironclad.env import PROJECT_DIR, env
 
-BASE_DIR = Path(__file__).resolve().parent.parent
-
-env = environ.Env()
-environ.Env.read_env(BASE_DIR / ".env")  # never overrides the real environment
+BASE_DIR = PROJECT_DIR
 
 DEBUG = env.bool("DEBUG", default=False)
 VERSION = __version__
 
+# .env.example's values for the secrets begin with this: a copied file must not reach production.
+PLACEHOLDER_SECRET_PREFIX = "change-me"  # noqa: S105 - a value refused, not used
 
-def _secret(name: str, *, fallback: str | None = None) -> str:
-    value = env.str(name, default="") or (env.str(fallback, default="") if fallback else "")
+
+def _secret(name: str) -> str:
+    value = env.str(name, default="")
+    if not DEBUG and value.startswith(PLACEHOLDER_SECRET_PREFIX):
+        raise ImproperlyConfigured(
+            f"{name} is still the example value from .env.example. Set a real one in the "
+            "environment; it is required when DEBUG is off."
+        )
     if value:
         return value
     if not DEBUG:
@@ -160,13 +165,17 @@ USE_TZ = True
 
 STATIC_URL = "static/"
 # Filled by `collectstatic` (at image build; bin/docker-entrypoint.sh runs it when the manifest is missing).
-STATIC_ROOT = Path(env.str("STATIC_ROOT", default="") or BASE_DIR / "staticfiles")
+STATIC_ROOT = Path(env.str("STATIC_ROOT", default=str(BASE_DIR / "staticfiles")))
+STATIC_COLLECTED = (STATIC_ROOT / "staticfiles.json").is_file()
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     # Content-hashed names (admin/css/base.<hash>.css), so WhiteNoise serves them with a
     # far-future, immutable Cache-Control; gzip copies made at collectstatic time.
-    "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"},
+    "staticfiles": {"BACKEND": "ironclad.staticfiles.StaticFilesStorage"},
 }
+# Started without collectstatic (the server command run directly), the admin and /api/docs still
+# work: their files are served from the apps, unhashed and uncompressed (ironclad/wsgi.py warns).
+WHITENOISE_USE_FINDERS = not STATIC_COLLECTED
 
 # --- better-auth and tokens ---------------------------------------------------
 
@@ -197,13 +206,17 @@ CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
 
 if env.bool("USE_X_FORWARDED_PROTO", default=False):
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
-SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=not DEBUG)
+# One switch for the site's scheme: with HTTPS_ONLY (the default when DEBUG is off) plain HTTP is
+# redirected, HSTS is sent and cookies are Secure. HTTPS_ONLY=false serves plain HTTP (a laptop,
+# compose on localhost). Each setting below can still be set on its own.
+HTTPS_ONLY = env.bool("HTTPS_ONLY", default=not DEBUG)
+SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=HTTPS_ONLY)
 SECURE_REDIRECT_EXEMPT = [r"^health/?$"]  # platform probes call it over plain HTTP
-SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=0 if DEBUG else 2_592_000)
+SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=2_592_000 if HTTPS_ONLY else 0)
 SECURE_HSTS_INCLUDE_SUBDOMAINS = env.bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", default=False)
 SECURE_HSTS_PRELOAD = env.bool("SECURE_HSTS_PRELOAD", default=False)
-SESSION_COOKIE_SECURE = env.bool("SESSION_COOKIE_SECURE", default=not DEBUG)
-CSRF_COOKIE_SECURE = env.bool("CSRF_COOKIE_SECURE", default=not DEBUG)
+SESSION_COOKIE_SECURE = env.bool("SESSION_COOKIE_SECURE", default=HTTPS_ONLY)
+CSRF_COOKIE_SECURE = env.bool("CSRF_COOKIE_SECURE", default=HTTPS_ONLY)
 
 # --- Chat assistant -----------------------------------------------------------
 
@@ -225,11 +238,13 @@ CHAT_MAX_TOOL_ROUNDS = env.int("CHAT_MAX_TOOL_ROUNDS", default=5)
 
 
 def _rate(name: str, default: str) -> str | None:
-    """A request rate such as "600/min" (per s, min, hour or day); empty turns the limit off."""
-    value = env.str(name, default=default)
-    if value and not re.fullmatch(r"\d+/(s|sec|m|min|h|hour|d|day)", value):
-        raise ImproperlyConfigured(f"{name} must be a rate such as 600/min, not {value!r}.")
-    return value or None
+    """A request rate such as "600/min" (per s, min, hour or day); "off" turns the limit off."""
+    value = env.str(name, default=default).strip()
+    if value.lower() == "off":
+        return None
+    if not re.fullmatch(r"\d+/(s|sec|m|min|h|hour|d|day)", value):
+        raise ImproperlyConfigured(f"{name} must be a rate such as 600/min, or off, not {value!r}.")
+    return value
 
 
 # Per signed-in user, per client IP for anonymous requests, and a stricter one for /api/chat.

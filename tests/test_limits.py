@@ -91,7 +91,7 @@ class TestThrottling:
 
         assert_throttled(alice_client.get("/api/me"))
 
-    def test_an_empty_rate_turns_the_limit_off(self, alice_client, rates):
+    def test_a_limit_turned_off_never_refuses(self, alice_client, rates):
         rates(user=None)
 
         assert {alice_client.get("/api/me").status_code for _ in range(5)} == {200}
@@ -136,7 +136,26 @@ class TestThrottling:
         )
 
         assert result.returncode != 0
-        assert f"{name} must be a rate such as 600/min, not '600 per minute'" in result.stderr
+        assert f"{name} must be a rate such as 600/min, or off, not '600 per minute'" in result.stderr
+
+    @pytest.mark.parametrize(
+        ("value", "rate"), [("off", None), ("OFF", None), ("", "600/min"), ("90/s", "90/s")]
+    )
+    def test_off_turns_a_limit_off_and_blank_means_the_default(self, value, rate):
+        script = (
+            "from django.conf import settings as s; print(s.REST_FRAMEWORK['DEFAULT_THROTTLE_RATES']['user'])"
+        )
+        result = subprocess.run(
+            [sys.executable, "manage.py", "shell", "--no-imports", "-c", script],
+            cwd=ROOT,
+            env={**os.environ, "THROTTLE_USER_RATE": value},
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+
+        assert result.returncode == 0, result.stderr
+        assert result.stdout.strip() == str(rate)
 
 
 REDIS_SCRIPT = """

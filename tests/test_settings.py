@@ -24,6 +24,11 @@ def run_check(**env: str) -> subprocess.CompletedProcess:
     )
 
 
+def env_example() -> dict[str, str]:
+    lines = (ROOT / ".env.example").read_text().splitlines()
+    return dict(line.split("=", 1) for line in lines if line[:1].isupper() and "=" in line)
+
+
 @pytest.mark.parametrize("missing", ["SECRET_KEY", "BETTER_AUTH_SECRET"])
 def test_production_start_up_stops_on_a_missing_secret(missing):
     present = {
@@ -51,20 +56,26 @@ def test_production_start_up_with_secrets_passes():
     assert "WARNING" not in result.stderr
 
 
-def database_settings(**env: str) -> dict:
-    """settings.DATABASES["default"] as a fresh process sees it with this environment."""
-    script = "import json; from django.conf import settings; print(json.dumps(settings.DATABASES['default']))"
-    clean = {key: value for key, value in os.environ.items() if key != "DATABASE_URL"}
+def settings_values(*names: str, clean: tuple[str, ...] = (), **env: str) -> dict:
+    """Settings as a fresh process sees them with this environment (without the variables in `clean`)."""
+    values = f"{{name: getattr(settings, name) for name in {names!r}}}"
+    script = f"import json; from django.conf import settings; print(json.dumps({values}, default=str))"
+    inherited = {key: value for key, value in os.environ.items() if key not in clean}
     result = subprocess.run(
         [sys.executable, "-c", f"import django; django.setup(); {script}"],
         cwd=ROOT,
-        env={**clean, "DJANGO_SETTINGS_MODULE": "ironclad.settings", **env},
+        env={**inherited, "DJANGO_SETTINGS_MODULE": "ironclad.settings", **env},
         capture_output=True,
         text=True,
         timeout=60,
     )
     assert result.returncode == 0, result.stderr
     return json.loads(result.stdout)
+
+
+def database_settings(**env: str) -> dict:
+    """settings.DATABASES["default"] as a fresh process sees it with this environment."""
+    return settings_values("DATABASES", clean=("DATABASE_URL",), **env)["DATABASES"]["default"]
 
 
 def test_neon_db_url_is_an_alias_for_database_url():
@@ -86,3 +97,72 @@ def test_prepared_statements_can_be_turned_off_for_old_poolers():
     )["OPTIONS"]
 
     assert "server_side_binding" not in options and "prepare_threshold" not in options
+
+
+@pytest.mark.parametrize("name", ["SECRET_KEY", "BETTER_AUTH_SECRET"])
+def test_production_start_up_refuses_the_example_secrets(name):
+    real = {secret: "a-real-secret-from-the-environment-0123456789" for secret in SECRETS[:2]}
+
+    result = run_check(DEBUG="false", **{**real, name: env_example()[name]})
+
+    assert result.returncode != 0
+    assert f"{name} is still the example value from .env.example" in result.stderr
+
+
+def test_development_accepts_the_example_secrets():
+    example = env_example()
+
+    result = run_check(
+        DEBUG="true", SECRET_KEY=example["SECRET_KEY"], BETTER_AUTH_SECRET=example["BETTER_AUTH_SECRET"]
+    )
+
+    assert result.returncode == 0, result.stderr
+
+
+def test_every_blank_variable_means_its_default():
+    """`.env.example` copied with nothing filled in but the secrets: every blank value is a default."""
+    blank = dict.fromkeys(env_example(), "")
+    values = settings_values(
+        "DEBUG", "ALLOWED_HOSTS", "SECURE_SSL_REDIRECT", "SECURE_HSTS_SECONDS", "DATA_UPLOAD_MAX_MEMORY_SIZE",
+        "REST_FRAMEWORK", "DATABASES", "CHAT_OPENAI_TIMEOUT", "TIME_ZONE", "STATIC_ROOT",
+        **{**blank, "SECRET_KEY": "s" * 50, "BETTER_AUTH_SECRET": "b" * 40},
+    )  # fmt: skip
+
+    assert values["DEBUG"] is False
+    assert values["ALLOWED_HOSTS"] == ["localhost", "127.0.0.1", "[::1]"]
+    assert (values["SECURE_SSL_REDIRECT"], values["SECURE_HSTS_SECONDS"]) == (True, 2_592_000)
+    assert values["DATA_UPLOAD_MAX_MEMORY_SIZE"] == 1024 * 1024
+    assert values["REST_FRAMEWORK"]["DEFAULT_THROTTLE_RATES"] == {
+        "user": "600/min",
+        "anon": "60/min",
+        "chat": "30/min",
+    }
+    assert values["DATABASES"]["default"]["ENGINE"] == "django.db.backends.sqlite3"
+    assert (values["CHAT_OPENAI_TIMEOUT"], values["TIME_ZONE"]) == (30.0, "UTC")
+    assert values["STATIC_ROOT"] == str(ROOT / "staticfiles")
+
+
+HTTPS_SETTINGS = ("SECURE_SSL_REDIRECT", "SECURE_HSTS_SECONDS", "SESSION_COOKIE_SECURE", "CSRF_COOKIE_SECURE")
+
+
+@pytest.mark.parametrize(
+    ("env", "expected"),
+    [
+        ({"DEBUG": "false"}, [True, 2_592_000, True, True]),
+        ({"DEBUG": "false", "HTTPS_ONLY": "false"}, [False, 0, False, False]),
+        ({"DEBUG": "true"}, [False, 0, False, False]),
+        ({"DEBUG": "true", "HTTPS_ONLY": "true"}, [True, 2_592_000, True, True]),
+        ({"DEBUG": "false", "HTTPS_ONLY": "false", "SECURE_HSTS_SECONDS": "60"}, [False, 60, False, False]),
+    ],
+    ids=["production", "plain-http", "development", "development-https", "one-overridden"],
+)
+def test_one_variable_switches_https_only(env, expected):
+    values = settings_values(
+        *HTTPS_SETTINGS,
+        clean=("SECURE_SSL_REDIRECT", "HTTPS_ONLY"),
+        SECRET_KEY="s" * 50,
+        BETTER_AUTH_SECRET="b" * 40,
+        **env,
+    )
+
+    assert [values[name] for name in HTTPS_SETTINGS] == expected
