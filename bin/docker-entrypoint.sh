@@ -1,8 +1,9 @@
 #!/bin/sh
-# Start Ironclad as deployed: apply migrations, make sure static files are collected, then
-# replace this shell with gunicorn (exec), so SIGTERM from Docker or the platform reaches
-# gunicorn directly and it shuts down gracefully. Works outside Docker too, from any folder,
-# with the Python environment's bin directory on PATH (or PYTHON=/path/to/python).
+# Start Ironclad as deployed: apply migrations, collect static files if they are missing, then
+# replace this shell with the server (exec, so SIGTERM from Docker or the platform reaches it
+# directly and it shuts down gracefully). ironclad/serve.py picks the server: granian by default,
+# SERVER=gunicorn or SERVER=uvicorn otherwise. Works outside Docker too, from any folder, with the
+# Python environment's bin directory on PATH (or PYTHON=/path/to/python).
 set -eu
 
 cd "$(dirname "$0")/.."
@@ -11,10 +12,12 @@ python="${PYTHON:-python}"
 "$python" manage.py migrate --noinput
 
 # The image collects static files at build time. Elsewhere (a fresh checkout, or STATIC_ROOT
-# pointed at an empty folder) collect them now: without the manifest the admin and /api/docs
-# pages fail with DEBUG off. STATIC_ROOT must come from the real environment for this check.
-if [ ! -f "${STATIC_ROOT:-staticfiles}/staticfiles.json" ]; then
+# pointed at an empty folder) collect them now. Without them the admin and /api/docs still work,
+# served from the apps, but unhashed and uncompressed. The settings know where they go (STATIC_ROOT
+# may be set in .env), so they are asked.
+if ! "$python" manage.py shell --no-imports -c \
+    "from django.conf import settings; raise SystemExit(not settings.STATIC_COLLECTED)"; then
     "$python" manage.py collectstatic --noinput
 fi
 
-exec "$python" -m gunicorn -c gunicorn.conf.py ironclad.wsgi:application
+exec "$python" -m ironclad.serve

@@ -1,6 +1,18 @@
 """Small helpers for tests that start real servers on loopback."""
 
+import os
+import signal
 import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from email.message import Message
+from pathlib import Path
 
 
 def free_port() -> int:
@@ -8,3 +20,98 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
+
+
+@dataclass
+class Response:
+    status: int
+    headers: Message  # case-insensitive: granian sends header names in lower case
+    body: bytes
+
+    @property
+    def text(self) -> str:
+        return self.body.decode()
+
+
+class _NoRedirects(urllib.request.HTTPRedirectHandler):
+    def redirect_request(self, *args, **kwargs) -> None:
+        return None  # a redirect is an answer to look at, not to follow
+
+
+_opener = urllib.request.build_opener(_NoRedirects)
+
+
+def get(url: str, **headers: str) -> Response:
+    """GET `url`; every status (redirects included) comes back as a Response."""
+    request = urllib.request.Request(url, headers=headers)  # noqa: S310 - loopback servers the test started
+    try:
+        with _opener.open(request, timeout=10) as response:
+            return Response(response.status, response.headers, response.read())
+    except urllib.error.HTTPError as error:
+        return Response(error.code, error.headers, error.read())
+
+
+def wait_for_health(url: str, process: subprocess.Popen, log: Path, timeout: float = 60) -> Response:
+    """Wait until `url`/health answers 200; fail with the server's log if it exits or never does."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise AssertionError(f"the server exited with {process.returncode}:\n{log.read_text()}")
+        try:
+            response = get(f"{url}/health")
+            if response.status == 200:
+                return response
+        except OSError:
+            pass
+        time.sleep(0.1)
+    raise AssertionError(f"/health did not answer 200 within {timeout} s:\n{log.read_text()}")
+
+
+@dataclass
+class Server:
+    url: str
+    process: subprocess.Popen
+    log: Path
+
+
+@contextmanager
+def serving(command: list[str], *, env: dict[str, str], log: Path, cwd: Path) -> Iterator[Server]:
+    """`command` started in a session of its own (it may fork workers), its output in `log`,
+    running and healthy while the block runs; killed with everything it started afterwards."""
+    port = env["PORT"]
+    with log.open("w") as sink:
+        process = subprocess.Popen(
+            command, cwd=cwd, env=env, stdout=sink, stderr=sink, start_new_session=True
+        )
+    try:
+        url = f"http://127.0.0.1:{port}"
+        wait_for_health(url, process, log)
+        yield Server(url, process, log)
+    finally:
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+
+
+# Variables that tune the server: a test says what it wants, the shell running the tests does not.
+SERVER_TUNING = ("SERVER", "WEB_", "GUNICORN_", "GRANIAN_", "DATABASE_POOL", "CHAT_PROVIDER", "HTTPS_ONLY")
+
+
+def server_env(*, port: int, database_url: str, static_root: Path, **extra: str) -> dict[str, str]:
+    """The environment of Ironclad served as deployed, with DEBUG off, on loopback."""
+    inherited = {name: value for name, value in os.environ.items() if not name.startswith(SERVER_TUNING)}
+    venv_bin = Path(sys.executable).parent
+    return {
+        **inherited,
+        "PATH": f"{venv_bin}{os.pathsep}{os.environ.get('PATH', '')}",
+        "DJANGO_SETTINGS_MODULE": "ironclad.settings",
+        "DATABASE_URL": database_url,
+        "DEBUG": "false",
+        "SECRET_KEY": "serving-django-secret-key-0123456789abcdef",
+        "BETTER_AUTH_SECRET": "serving-better-auth-secret-0123456789abcdef",
+        "ALLOWED_HOSTS": "127.0.0.1",
+        "HOST": "127.0.0.1",
+        "PORT": str(port),
+        "STATIC_ROOT": str(static_root),
+        **extra,
+    }

@@ -1,8 +1,8 @@
 """Resilience (issue 5, item 5): a PostgreSQL outage is a JSON 503, and the same processes recover.
 
 The test owns a throwaway PostgreSQL cluster (initdb in a temp dir, its own port, trust auth,
-127.0.0.1 only), serves Ironclad from it as deployed (gunicorn, ironclad.wsgi:application,
-DEBUG off), stops the cluster under the running server and starts it again. It runs in CI's
+127.0.0.1 only), serves Ironclad from it as deployed (`python -m ironclad.serve`, the default
+server, DEBUG off), stops the cluster under the running server and starts it again. It runs in CI's
 PostgreSQL pass (DATABASE_URL=postgres://...) and skips elsewhere; REQUIRE_INTEROP=1 (set by
 .ci/run) turns a skip on PostgreSQL into an error. initdb and pg_ctl refuse to run as root,
 so as root they run as the `postgres` OS user.
@@ -36,7 +36,6 @@ from accounts.authentication import sign_session_token
 from tests.net import free_port
 
 ROOT = Path(__file__).resolve().parent.parent
-GUNICORN_CONF = ROOT / "gunicorn.conf.py"
 SECRET = "outage-better-auth-secret-0123456789abcdef"
 # Enough for one request to fail: the app's connect_timeout is 5 s and a stopped server refuses at once.
 OUTAGE_ANSWER_WITHIN = 10.0
@@ -192,7 +191,7 @@ def _env(database_url: str, **extra: str) -> dict:
         "SECRET_KEY": "outage-django-secret-key-0123456789abcdef",
         "DEBUG": "false",
         "ALLOWED_HOSTS": "127.0.0.1",
-        "SECURE_SSL_REDIRECT": "false",
+        "HTTPS_ONLY": "false",
         **extra,
     }
 
@@ -238,35 +237,33 @@ class Server:
     log: Path
 
     def worker_pids(self) -> set[str]:
-        return set(re.findall(r"Booting worker with pid: (\d+)", self.log.read_text()))
+        return set(re.findall(r"Spawning worker-\d+ with PID: (\d+)", self.log.read_text()))
 
 
 @pytest.fixture
 def start_server(cluster, database, tmp_path) -> Iterator:
-    """Ironclad as deployed: gunicorn serving ironclad.wsgi:application with the project's
-    gunicorn.conf.py (its worker class and threads), two workers, on a port of its own."""
+    """Ironclad as deployed: the default server (ironclad/serve.py) with two workers, on a port
+    of its own."""
     started: list[subprocess.Popen] = []
     if not cluster.is_running():  # an earlier test failed during its outage
         cluster.start()
 
     def start(**extra: str) -> Server:
         port = free_port()
-        log = tmp_path / f"gunicorn-{port}.log"
-        args = [
-            sys.executable, "-m", "gunicorn",
-            *(["--config", str(GUNICORN_CONF)] if GUNICORN_CONF.exists() else []),
-            "--bind", f"127.0.0.1:{port}", "--workers", "2", "ironclad.wsgi:application",
-        ]  # fmt: skip
+        log = tmp_path / f"server-{port}.log"
+        env = _env(database, HOST="127.0.0.1", PORT=str(port), WEB_CONCURRENCY="2", **extra)
         with log.open("w") as sink:
-            process = subprocess.Popen(args, cwd=ROOT, env=_env(database, **extra), stdout=sink, stderr=sink)
+            process = subprocess.Popen(
+                [sys.executable, "-m", "ironclad.serve"], cwd=ROOT, env=env, stdout=sink, stderr=sink
+            )
         started.append(process)
         server = Server(f"http://127.0.0.1:{port}", process, log)
         deadline = time.monotonic() + 30
         while len(server.worker_pids()) < 2 or not _answers(f"{server.url}/health"):
             if process.poll() is not None:
-                raise AssertionError(f"gunicorn exited with {process.returncode}:\n{log.read_text()}")
+                raise AssertionError(f"the server exited with {process.returncode}:\n{log.read_text()}")
             if time.monotonic() > deadline:
-                raise AssertionError(f"gunicorn did not become ready:\n{log.read_text()}")
+                raise AssertionError(f"the server did not become ready:\n{log.read_text()}")
             time.sleep(0.1)
         return server
 
@@ -315,8 +312,8 @@ def assert_database_unavailable(response: HttpResponse) -> None:
 
 
 def assert_same_processes(server: Server, workers: set[str]) -> None:
-    assert server.process.poll() is None, "gunicorn exited"
-    assert server.worker_pids() == workers, "a gunicorn worker was restarted"
+    assert server.process.poll() is None, "the server exited"
+    assert server.worker_pids() == workers, "a worker was restarted"
     assert "Traceback" not in server.log.read_text(), server.log.read_text()[-3000:]
 
 

@@ -1,290 +1,211 @@
-"""Serving as deployed (issue 5, item 2): bin/docker-entrypoint.sh, gunicorn.conf.py, static files.
+"""Every documented way to start Ironclad works on a fresh checkout, with DEBUG off.
 
-The end-to-end test runs the very entrypoint the Docker image runs, against a fresh PostgreSQL
-database, with DEBUG off: migrations, collectstatic into an empty STATIC_ROOT, gunicorn with
-gunicorn.conf.py, the admin's and Swagger UI's hashed assets served by WhiteNoise, and a clean
-exit on SIGTERM. It runs in CI's PostgreSQL pass (DATABASE_URL=postgres://...) and skips
-elsewhere. The configuration checks below it run everywhere.
+- bin/docker-entrypoint.sh, as the image runs it (PostgreSQL): migrations, collectstatic, the
+  default server, hashed assets, a clean stop on SIGTERM;
+- the same with `.env.example` copied as it is into the environment (`docker run --env-file`),
+  blank variables included, for each server the entrypoint can start (PostgreSQL);
+- the server command run directly, without collectstatic (SQLite: runs everywhere);
+- the quick start with a `.env` copied from `.env.example` (SQLite).
 """
 
-import asyncio
 import json
 import os
 import re
-import runpy
+import shutil
 import signal
 import subprocess
 import sys
 import time
-import urllib.error
-import urllib.request
-import uuid
-from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
-from urllib.parse import urlsplit
 
-import psycopg
 import pytest
 
-from tests.net import free_port
+from tests.conftest import ON_POSTGRES
+from tests.net import free_port, get, server_env, serving
 
 ROOT = Path(__file__).resolve().parent.parent
 ENTRYPOINT = ROOT / "bin" / "docker-entrypoint.sh"
-GUNICORN_CONF = ROOT / "gunicorn.conf.py"
-DATABASE_URL = os.environ.get("DATABASE_URL", "")
-ON_POSTGRES = DATABASE_URL.startswith(("postgres://", "postgresql://"))
+ENV_EXAMPLE = ROOT / ".env.example"
 
-SKIP_REASON = (
-    "the entrypoint is proven on PostgreSQL: set DATABASE_URL=postgres://... (CI's PostgreSQL run does)"
+skip_unless_postgres = pytest.mark.skipif(
+    not ON_POSTGRES,
+    reason="the entrypoint is proven on PostgreSQL: set DATABASE_URL=postgres://... (CI's PostgreSQL run)",
 )
 
 
-# --- helpers -----------------------------------------------------------------------------------
-
-
-@dataclass
-class Response:
-    status: int
-    headers: dict[str, str]
-    body: bytes
-
-    @property
-    def text(self) -> str:
-        return self.body.decode()
-
-
-def get(url: str, **headers: str) -> Response:
-    request = urllib.request.Request(url, headers=headers)  # noqa: S310
-    try:
-        with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310
-            return Response(response.status, dict(response.headers.items()), response.read())
-    except urllib.error.HTTPError as error:
-        return Response(error.code, dict(error.headers.items()), error.read())
-
-
-def _server_url(url: str, database: str) -> str:
-    """The same server and credentials as `url`, another database."""
-    return urlsplit(url)._replace(path=f"/{database}", query="").geturl()
-
-
-@pytest.fixture
-def fresh_database() -> Iterator[str]:
-    """An empty PostgreSQL database on the CI server, dropped afterwards."""
-    admin_url = _server_url(DATABASE_URL, "postgres")
-    name = f"ironclad_entrypoint_{uuid.uuid4().hex[:10]}"
-    with psycopg.connect(admin_url, autocommit=True, connect_timeout=5) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    try:
-        yield urlsplit(DATABASE_URL)._replace(path=f"/{name}").geturl()
-    finally:
-        with psycopg.connect(admin_url, autocommit=True, connect_timeout=5) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-
-
-def wait_for_health(url: str, process: subprocess.Popen, log: Path, timeout: float = 25) -> Response:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise AssertionError(f"the entrypoint exited with {process.returncode}:\n{log.read_text()}")
-        try:
-            response = get(f"{url}/health")
-            if response.status == 200:
-                return response
-        except OSError:
-            pass
-        time.sleep(0.1)
-    raise AssertionError(f"/health did not answer 200 within {timeout} s:\n{log.read_text()}")
+def env_example() -> dict[str, str]:
+    """.env.example's variables as `docker run --env-file` passes them: blank ones included."""
+    pairs = (
+        line.split("=", 1) for line in ENV_EXAMPLE.read_text().splitlines() if re.match(r"[A-Z_]+=", line)
+    )
+    return dict(pairs)
 
 
 def linked_asset(page: str, pattern: str) -> str:
-    """The URL of a hashed static file the page links to (src or href)."""
+    """The URL of a static file the page links to (src or href)."""
     match = re.search(rf'(?:src|href)="(/static/{pattern})"', page)
     assert match, f"no link matching /static/{pattern} in:\n{page}"
     return match.group(1)
 
 
-# --- the entrypoint, end to end ------------------------------------------------------------------
+SWAGGER_ASSETS = {  # Swagger UI's files come from drf-spectacular-sidecar: no CDN
+    "drf_spectacular_sidecar/swagger-ui-dist/swagger-ui-bundle{hash}.js": "javascript",
+    "drf_spectacular_sidecar/swagger-ui-dist/swagger-ui-standalone-preset{hash}.js": "javascript",
+    "drf_spectacular_sidecar/swagger-ui-dist/swagger-ui{hash}.css": "text/css",
+}
 
 
-@pytest.mark.postgres
-@pytest.mark.skipif(not ON_POSTGRES, reason=SKIP_REASON)
-def test_entrypoint_serves_the_app_as_deployed(fresh_database, tmp_path):
-    port = free_port()
-    url = f"http://127.0.0.1:{port}"
-    static_root = tmp_path / "static"  # missing: the entrypoint must collect the files itself
-    inherited = {k: v for k, v in os.environ.items() if not k.startswith(("GUNICORN_", "WEB_CONCURRENCY"))}
-    env = {
-        **inherited,
-        "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",
-        "DATABASE_URL": fresh_database,
-        "DEBUG": "false",
-        "SECRET_KEY": "entrypoint-django-secret-key-0123456789abcdef",
-        "BETTER_AUTH_SECRET": "entrypoint-better-auth-secret-0123456789abcdef",
-        "ALLOWED_HOSTS": "127.0.0.1",
-        "SECURE_SSL_REDIRECT": "false",
-        "HOST": "127.0.0.1",
-        "PORT": str(port),
-        "STATIC_ROOT": str(static_root),
-        "WEB_CONCURRENCY": "2",
-    }
-    log = tmp_path / "entrypoint.log"
-    with log.open("w") as sink:
-        # From another folder, as Docker's CMD would not guarantee one: the script finds the project.
-        process = subprocess.Popen(
-            [str(ENTRYPOINT)], cwd=tmp_path, env=env, stdout=sink, stderr=sink, start_new_session=True
-        )
-    try:
-        health = wait_for_health(url, process, log)
-        # Migrations ran on the empty database (/health checks them) and static files were collected.
-        assert json.loads(health.body)["migrations"] == "applied"
-        assert (static_root / "staticfiles.json").is_file()
-        # exec: the entrypoint's process is now gunicorn itself, so SIGTERM reaches it directly.
-        cmdline = Path(f"/proc/{process.pid}/cmdline").read_bytes().split(b"\0")
-        assert b"gunicorn" in cmdline and b"gunicorn.conf.py" in cmdline, cmdline
-        assert "Using worker: sync" in log.read_text()
-
-        # The admin's stylesheet, by its content-hashed name, served by WhiteNoise with DEBUG off.
-        login = get(f"{url}/admin/login/")
-        assert login.status == 200
-        css_url = linked_asset(login.text, r"admin/css/base\.[0-9a-f]{12}\.css")
-        css = get(url + css_url, **{"Accept-Encoding": "gzip"})
-        assert css.status == 200
-        assert css.headers["Content-Type"].startswith("text/css")
+def assert_admin_and_docs_are_served(url: str, *, hashed: bool) -> None:
+    """The admin's login page and /api/docs answer 200, and so do the files they link to."""
+    suffix = r"\.[0-9a-f]{12}" if hashed else ""
+    login = get(f"{url}/admin/login/")
+    assert login.status == 200, login.text[:500]
+    css = get(url + linked_asset(login.text, rf"admin/css/base{suffix}\.css"), **{"Accept-Encoding": "gzip"})
+    assert css.status == 200
+    assert css.headers["Content-Type"].startswith("text/css")
+    if hashed:  # content-hashed, gzipped at collectstatic, cached for good
         assert css.headers.get("Content-Encoding") == "gzip"
         assert "immutable" in css.headers["Cache-Control"]
 
-        # Swagger UI's assets come from drf-spectacular-sidecar, also hashed and served here.
-        docs = get(f"{url}/api/docs")
-        assert docs.status == 200
-        assets = {
-            r"drf_spectacular_sidecar/swagger-ui-dist/swagger-ui-bundle\.[0-9a-f]{12}\.js": "javascript",
-            r"drf_spectacular_sidecar/swagger-ui-dist/swagger-ui-standalone-preset\.[0-9a-f]{12}\.js": (
-                "javascript"
-            ),
-            r"drf_spectacular_sidecar/swagger-ui-dist/swagger-ui\.[0-9a-f]{12}\.css": "text/css",
-        }
-        for pattern, content_type in assets.items():
-            asset = get(url + linked_asset(docs.text, pattern))
-            assert asset.status == 200, pattern
-            assert content_type in asset.headers["Content-Type"], (pattern, asset.headers)
-            assert len(asset.body) > 1000, pattern
-        assert get(f"{url}/api/schema").status == 200
+    docs = get(f"{url}/api/docs")
+    assert docs.status == 200, docs.text[:500]
+    for name, content_type in SWAGGER_ASSETS.items():
+        pattern = re.escape(name).replace(re.escape("{hash}"), suffix)
+        asset = get(url + linked_asset(docs.text, pattern))
+        assert asset.status == 200, name
+        assert content_type in asset.headers["Content-Type"], (name, asset.headers)
+        assert len(asset.body) > 1000, name
+    assert get(f"{url}/api/schema").status == 200
+
+
+# --- the entrypoint, as the image runs it ---------------------------------------------------------
+
+
+@pytest.mark.postgres
+@skip_unless_postgres
+def test_the_entrypoint_serves_the_app_as_deployed(fresh_database, tmp_path):
+    static_root = tmp_path / "static"  # missing: the entrypoint must collect the files itself
+    env = server_env(
+        port=free_port(), database_url=fresh_database, static_root=static_root, HTTPS_ONLY="false"
+    )
+    log = tmp_path / "entrypoint.log"
+    # From another folder, as Docker's CMD would not guarantee one: the script finds the project.
+    with serving([str(ENTRYPOINT)], env=env, log=log, cwd=tmp_path) as server:
+        # Migrations ran on the empty database (/health checks them) and static files were collected.
+        assert json.loads(get(f"{server.url}/health").body)["migrations"] == "applied"
+        assert (static_root / "staticfiles.json").is_file()
+        # exec: the process Docker started is now the server itself, so SIGTERM reaches it directly.
+        cmdline = Path(f"/proc/{server.process.pid}/cmdline").read_bytes().split(b"\0")
+        assert cmdline[1:3] == [b"-m", b"ironclad.serve"], cmdline
+        assert "Starting granian" in log.read_text()
+
+        assert_admin_and_docs_are_served(server.url, hashed=True)
 
         # Graceful stop: SIGTERM to the process Docker started, a clean exit within seconds.
         started = time.monotonic()
-        process.send_signal(signal.SIGTERM)
-        assert process.wait(timeout=10) == 0, log.read_text()
+        server.process.send_signal(signal.SIGTERM)
+        assert server.process.wait(timeout=10) == 0, log.read_text()
         assert time.monotonic() - started < 5
         assert "Traceback" not in log.read_text()
-    finally:
-        if process.poll() is None:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait()
 
 
-# --- configuration, checked everywhere -----------------------------------------------------------
+SERVER_BANNERS = {"": "Starting granian", "gunicorn": "Starting gunicorn", "uvicorn": "Uvicorn running"}
 
 
-def load_gunicorn_conf(monkeypatch, **env: str) -> dict:
-    for name in [*os.environ]:
-        if name.startswith("GUNICORN_") or name in (
-            "WEB_CONCURRENCY",
-            "HOST",
-            "PORT",
-            "CHAT_OPENAI_TIMEOUT",
-            "CHAT_PROVIDER",
-        ):
-            monkeypatch.delenv(name)
-    for name, value in env.items():
-        monkeypatch.setenv(name, value)
-    return runpy.run_path(str(GUNICORN_CONF))
-
-
-def test_gunicorn_defaults_to_sync_workers_on_port_7860(monkeypatch):
-    conf = load_gunicorn_conf(monkeypatch)
-
-    assert conf["bind"] == ["0.0.0.0:7860"]
-    assert conf["wsgi_app"] == "ironclad.wsgi:application"
-    assert (conf["worker_class"], conf["threads"]) == ("sync", 1)
-    assert 2 <= conf["workers"] <= 8
-    # Above the 30 s a chat reply may take, so a sync worker is never killed while it waits.
-    assert conf["timeout"] == 60
-    assert conf["graceful_timeout"] == 35
-    assert conf["accesslog"] is None
-    assert conf["preload_app"] is False
-
-
-def test_gunicorn_uses_threads_when_chat_waits_on_a_remote_model(monkeypatch):
-    conf = load_gunicorn_conf(monkeypatch, CHAT_PROVIDER="openai")
-
-    assert (conf["worker_class"], conf["threads"]) == ("gthread", 4)
-
-
-def test_gunicorn_settings_come_from_the_environment(monkeypatch):
-    conf = load_gunicorn_conf(
-        monkeypatch,
-        HOST="::",
-        PORT="8000",
-        WEB_CONCURRENCY="3",
-        GUNICORN_WORKER_CLASS="sync",
-        GUNICORN_THREADS="8",
-        CHAT_OPENAI_TIMEOUT="90",
-        GUNICORN_ACCESS_LOG="true",
-        FORWARDED_ALLOW_IPS="*",
-    )
-
-    assert conf["bind"] == ["[::]:8000"]
-    assert conf["workers"] == 3
-    # threads > 1 would silently turn sync into gthread.
-    assert (conf["worker_class"], conf["threads"]) == ("sync", 1)
-    assert conf["timeout"] == 120  # follows a longer chat timeout
-    assert conf["accesslog"] == "-"
-    assert conf["forwarded_allow_ips"] == "*"
-
-
-def test_gunicorn_accepts_the_configuration(monkeypatch):
-    from gunicorn.config import Config
-
-    config = Config()
-    for name, value in load_gunicorn_conf(monkeypatch).items():
-        if name in config.settings:
-            config.set(name, value)
-
-    assert config.worker_class_str == "sync"
-    assert config.address[0] == ("0.0.0.0", 7860)  # noqa: S104
-
-
-def test_the_asgi_application_still_loads():
-    """ironclad/asgi.py (uvicorn) is not the default but must keep working."""
-    from ironclad.asgi import application
-
-    sent: list[dict] = []
-    incoming = [{"type": "http.request", "body": b"", "more_body": False}]
-
-    async def receive():
-        if incoming:
-            return incoming.pop()
-        await asyncio.Event().wait()  # the client stays connected until the response is sent
-
-    async def send(message):
-        sent.append(message)
-
-    scope = {
-        "type": "http",
-        "asgi": {"version": "3.0"},
-        "http_version": "1.1",
-        "method": "GET",
-        "scheme": "http",
-        "path": "/api/no-such-endpoint",
-        "raw_path": b"/api/no-such-endpoint",
-        "query_string": b"",
-        "headers": [(b"host", b"localhost")],
-        "client": ("127.0.0.1", 40000),
-        "server": ("localhost", 80),
+@pytest.mark.postgres
+@skip_unless_postgres
+@pytest.mark.parametrize("server_name", list(SERVER_BANNERS), ids=["default", "gunicorn", "uvicorn"])
+def test_a_copied_env_example_starts_every_server(server_name, fresh_database, tmp_path):
+    """`cp .env.example .env` then `docker run --env-file .env`: every blank variable means its
+    default (a blank WEB_CONCURRENCY used to crash gunicorn before it read its configuration)."""
+    env = {
+        **server_env(port=free_port(), database_url=fresh_database, static_root=tmp_path / "static"),
+        **env_example(),
+        # What the file asks its user to fill in, and where this test runs.
+        "SECRET_KEY": "a-real-django-secret-key-0123456789abcdef",
+        "BETTER_AUTH_SECRET": "the-front-ends-better-auth-secret-0123456789",
+        "DATABASE_URL": fresh_database,
+        "HOST": "127.0.0.1",
+        "STATIC_ROOT": str(tmp_path / "static"),
+        "SERVER": server_name,
     }
-    asyncio.run(application(scope, receive, send))
+    env["PORT"] = str(free_port())
+    assert env["WEB_CONCURRENCY"] == "" and env["DEBUG"] == "false"
+    log = tmp_path / "entrypoint.log"
 
-    start = next(message for message in sent if message["type"] == "http.response.start")
-    assert start["status"] == 404
-    assert dict(start["headers"])[b"Content-Type"].startswith(b"application/json")
+    with serving([str(ENTRYPOINT)], env=env, log=log, cwd=tmp_path) as server:
+        assert SERVER_BANNERS[server_name] in log.read_text()
+        # DEBUG is off and HTTPS_ONLY is blank: plain HTTP is sent to https, /health excepted.
+        docs = get(f"{server.url}/api/docs")
+        assert docs.status == 301
+        assert docs.headers["Location"] == f"https://127.0.0.1:{env['PORT']}/api/docs"
+        assert get(f"{server.url}/health").status == 200
+    assert "Traceback" not in log.read_text()
+
+
+# --- the server command alone, and the quick start ---------------------------------------------------
+
+DIRECT_COMMANDS = {
+    "granian": "granian --interface wsgi ironclad.wsgi:application --host 127.0.0.1 --port {port}",
+    "gunicorn": "gunicorn ironclad.wsgi:application --bind 127.0.0.1:{port}",
+}
+
+
+@pytest.mark.parametrize("server_name", list(DIRECT_COMMANDS))
+def test_the_server_command_alone_serves_the_admin_and_docs(server_name, tmp_path):
+    """Started without the entrypoint, so without collectstatic, with DEBUG off: never a 500 for a
+    missing manifest. The files are served from the apps, with a warning in the log. And with
+    HTTPS_ONLY=false, plain HTTP on a laptop: no redirect, no HSTS, no Secure cookies."""
+    port = free_port()
+    database_url = f"sqlite:///{tmp_path / 'db.sqlite3'}"
+    env = server_env(
+        port=port, database_url=database_url, static_root=tmp_path / "never-collected", HTTPS_ONLY="false"
+    )
+    migrate = subprocess.run(
+        [sys.executable, "manage.py", "migrate", "--noinput", "-v0"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+    )
+    assert migrate.returncode == 0, migrate.stderr
+    command = DIRECT_COMMANDS[server_name].format(port=port).split()
+    command[0] = str(Path(sys.executable).parent / command[0])
+    log = tmp_path / "server.log"
+
+    with serving(command, env=env, log=log, cwd=ROOT) as server:
+        assert_admin_and_docs_are_served(server.url, hashed=False)
+        login = get(f"{server.url}/admin/login/")
+        assert "Strict-Transport-Security" not in login.headers
+        assert "csrftoken=" in login.headers["Set-Cookie"]
+        assert "Secure" not in login.headers["Set-Cookie"]
+    assert "Static files are not collected" in log.read_text()
+    assert "Traceback" not in log.read_text()
+
+
+def test_a_copied_env_example_keeps_the_debug_quick_start_working(tmp_path):
+    """The README's quick start (DEBUG=true, SQLite) in a checkout where `.env` was copied from
+    `.env.example`: its production values (DEBUG=false, HTTPS settings) must not get in the way."""
+    checkout = tmp_path / "ironclad"
+    ignored = shutil.ignore_patterns(
+        ".git", ".venv", "node_modules", "staticfiles", "db.sqlite3", "__pycache__", ".env"
+    )
+    shutil.copytree(ROOT, checkout, ignore=ignored)
+    shutil.copy(checkout / ".env.example", checkout / ".env")
+    # A fresh shell: nothing .env.example names comes from the test run's own environment.
+    named = {*env_example(), "DJANGO_SETTINGS_MODULE"}
+    env = {name: value for name, value in os.environ.items() if name not in named}
+    env["DEBUG"] = "true"
+    port = free_port()
+    python = sys.executable
+    migrate = subprocess.run(
+        [python, "manage.py", "migrate"], cwd=checkout, env=env, capture_output=True, text=True
+    )
+    assert migrate.returncode == 0, migrate.stderr
+
+    env["PORT"] = str(port)  # for serving()'s URL only: runserver takes the address as an argument
+    command = [python, "manage.py", "runserver", f"127.0.0.1:{port}"]
+    with serving(command, env=env, log=tmp_path / "runserver.log", cwd=checkout) as server:
+        for path in ("/api/docs", "/admin/login/"):
+            response = get(server.url + path)
+            assert response.status == 200, (path, response.status, response.headers)

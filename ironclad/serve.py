@@ -1,0 +1,133 @@
+"""Start Ironclad's HTTP server as deployed: `python -m ironclad.serve` (bin/docker-entrypoint.sh).
+
+SERVER names the server:
+- granian (the default): a Rust HTTP server in front of the WSGI application. Its event loop holds
+  any number of idle keep-alive connections, and WEB_THREADS threads per worker run Django.
+- gunicorn: gunicorn.conf.py. Its sync workers are tied up by idle connections, so it belongs
+  behind a buffering proxy (nginx), which a container on Hugging Face Spaces or compose lacks.
+- uvicorn: ironclad/asgi.py, with psycopg's pool.
+
+Chosen by measurement (bench/load.py, bench/run.py; README "Deploying"). Every setting comes from
+the environment, where a blank value means the default (ironclad/env.py); .env.example documents
+each. The process becomes the server itself, so SIGTERM from Docker reaches it directly.
+"""
+
+import math
+import os
+import sys
+from pathlib import Path
+
+from ironclad.env import PROJECT_DIR, env
+
+SERVERS = ("granian", "gunicorn", "uvicorn")
+WSGI_APP = "ironclad.wsgi:application"
+ASGI_APP = "ironclad.asgi:application"
+MAX_DEFAULT_WORKERS = 8
+
+
+def cpu_count() -> int:
+    """CPUs this process may use, including a container's CPU quota (os.cpu_count() ignores it)."""
+    cores = os.process_cpu_count() or 1
+    try:  # cgroup v2: "<quota> <period>" or "max <period>"
+        quota, period = Path("/sys/fs/cgroup/cpu.max").read_text().split()
+        if quota != "max":
+            cores = min(cores, max(1, math.ceil(int(quota) / int(period))))
+    except (OSError, ValueError):
+        pass
+    return cores
+
+
+def default_workers() -> int:
+    """One process per CPU: a Python process runs on about one CPU at a time (the GIL). Capped,
+    because a container may see all of a large host's CPUs, and each worker is a whole Django
+    process (60-80 MB) with WEB_THREADS database connections."""
+    return min(cpu_count(), MAX_DEFAULT_WORKERS)
+
+
+def bind_host() -> str:
+    return env.str("HOST", default="0.0.0.0")  # noqa: S104 - a container listens on all interfaces
+
+
+def port() -> int:
+    return env.int("PORT", default=7860)
+
+
+def workers() -> int:
+    return env.int("WEB_CONCURRENCY", default=default_workers())
+
+
+def threads() -> int:
+    """Threads per worker, each with its own PostgreSQL connection: workers x threads connections.
+
+    A worker's CPU is idle while one of its threads waits on PostgreSQL or a language model, so
+    more threads help when those waits are long (a remote database, CHAT_PROVIDER=openai).
+    """
+    waits_on_a_model = env.str("CHAT_PROVIDER", default="offline") == "openai"
+    return env.int("WEB_THREADS", default=8 if waits_on_a_model else 2)
+
+
+def graceful_timeout() -> int:
+    """Seconds in-flight requests get to finish after SIGTERM: a chat reply included."""
+    chat_timeout = math.ceil(env.float("CHAT_OPENAI_TIMEOUT", default=30.0))
+    return env.int("WEB_GRACEFUL_TIMEOUT", default=chat_timeout + 5)
+
+
+def serve_granian() -> None:
+    from granian import Granian
+    from granian.constants import Interfaces
+
+    Granian(
+        WSGI_APP,
+        address=bind_host(),
+        port=port(),
+        interface=Interfaces.WSGI,
+        workers=workers(),
+        blocking_threads=threads(),
+        # Keep each thread (and its database connection) for as long as granian allows.
+        blocking_threads_idle_timeout=600,
+        backlog=env.int("WEB_BACKLOG", default=2048),
+        websockets=False,
+        # The application logs every request itself (ironclad.middleware).
+        log_access=False,
+        respawn_failed_workers=True,
+        workers_kill_timeout=graceful_timeout(),
+        working_dir=PROJECT_DIR,
+    ).serve()
+
+
+def exec_gunicorn() -> None:
+    os.execv(sys.executable, [sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py", WSGI_APP])  # noqa: S606
+
+
+def exec_uvicorn() -> None:
+    # fmt: off
+    os.execv(sys.executable, [  # noqa: S606 - our own interpreter, fixed arguments
+        sys.executable, "-m", "uvicorn", ASGI_APP,
+        "--host", bind_host(), "--port", str(port()),
+        "--workers", str(workers()),
+        "--backlog", str(env.int("WEB_BACKLOG", default=2048)),
+        "--timeout-graceful-shutdown", str(graceful_timeout()),
+        "--no-access-log",
+    ])
+    # fmt: on
+
+
+def main() -> None:
+    os.chdir(PROJECT_DIR)
+    # Blank means unset for the servers too: gunicorn reads WEB_CONCURRENCY itself, before its
+    # configuration file, and `WEB_CONCURRENCY=` (a copied .env.example) would crash it.
+    for name in [name for name, value in os.environ.items() if not value.strip()]:
+        del os.environ[name]
+    server = env.str("SERVER", default="granian")
+    if server == "granian":
+        serve_granian()
+    elif server == "gunicorn":
+        exec_gunicorn()
+    elif server == "uvicorn":
+        exec_uvicorn()
+    else:
+        sys.exit(f"SERVER must be one of {', '.join(SERVERS)}, not {server!r}.")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,25 @@
+import os
+import uuid
+from collections.abc import Iterator
+from urllib.parse import urlsplit
+
+import psycopg
+import pytest
+
+DATABASE_URL = os.environ.get("DATABASE_URL", "")
+ON_POSTGRES = DATABASE_URL.startswith(("postgres://", "postgresql://"))
+
+
+@pytest.fixture
+def fresh_database() -> Iterator[str]:
+    """The URL of an empty PostgreSQL database on the test server, dropped afterwards."""
+    server = urlsplit(DATABASE_URL)
+    admin_url = server._replace(path="/postgres", query="").geturl()
+    name = f"ironclad_test_{uuid.uuid4().hex[:10]}"
+    with psycopg.connect(admin_url, autocommit=True, connect_timeout=5) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield server._replace(path=f"/{name}").geturl()
+    finally:
+        with psycopg.connect(admin_url, autocommit=True, connect_timeout=5) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
