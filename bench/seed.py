@@ -1,10 +1,14 @@
-"""Seed the benchmark database: 10,000 users and 1,000,000 tasks, generated inside PostgreSQL.
+"""Seed a benchmark database inside PostgreSQL; print the credentials as JSON on stdout.
 
-Three users are the benchmark's own: a reader with 200 tasks (the list), a writer (creates) and a
-toggler with 200 tasks (complete/reopen). Safe to run again: the bulk rows are made once; the three
-users' sessions and tasks are reset on every run. Prints the credentials as JSON on stdout.
+    python -m bench.seed            bench/run.py's data: 10,000 users and 1,000,000 tasks
+    python -m bench.seed --load N   bench/load.py's data: N users with 50 tasks and a session each
+
+bench/run.py: three users are the benchmark's own: a reader with 200 tasks (the list), a writer
+(creates) and a toggler with 200 tasks (complete/reopen). Safe to run again: the bulk rows are made
+once; the three users' sessions and tasks are reset on every run.
 """
 
+import argparse
 import json
 import sys
 from datetime import timedelta
@@ -80,9 +84,57 @@ def credentials(user_id: str) -> dict:
     return {"cookie": f"{cookie_name}={cookie_value}", "jwt": token}
 
 
+LOAD_TASKS_PER_USER = 50
+
+LOAD_USERS = """
+INSERT INTO "user" (id, name, email, "emailVerified", "createdAt", "updatedAt")
+SELECT 'load-' || lpad(g::text, 6, '0'), 'Load user ' || g, 'load' || g || '@bench.example',
+       true, now(), now()
+FROM generate_series(1, %(users)s) AS g
+"""
+
+# Titles with a few words a search can find; a fifth without a due date; a third done.
+LOAD_TASKS = """
+INSERT INTO task ("userId", title, description, completed, priority, "dueDate", tags, recurrence,
+                  "completedAt", "createdAt", "updatedAt")
+SELECT 'load-' || lpad(u::text, 6, '0'),
+       (ARRAY['Write report', 'Call plumber', 'Buy groceries', 'Plan trip', 'Review budget'])[1 + t %% 5]
+           || ' ' || t,
+       CASE WHEN t %% 4 = 0 THEN 'Notes for the report on item ' || t ELSE '' END,
+       t %% 3 = 0,
+       (ARRAY['low', 'medium', 'high'])[1 + t %% 3],
+       CASE WHEN t %% 5 = 0 THEN NULL ELSE now() + ((t %% 30) - 10) * interval '1 day' END,
+       CASE WHEN t %% 2 = 0 THEN '["work"]'::jsonb ELSE '[]'::jsonb END,
+       'none',
+       CASE WHEN t %% 3 = 0 THEN now() ELSE NULL END,
+       now() - (u * %(per_user)s + t) * interval '1 second',
+       now() - (u * %(per_user)s + t) * interval '1 second'
+FROM generate_series(1, %(users)s) AS u, generate_series(1, %(per_user)s) AS t
+"""
+
+
+def seed_load(users: int) -> dict:
+    """`users` users with LOAD_TASKS_PER_USER tasks and a live session each, on an empty database;
+    returns each user's credentials (signed session cookie and HS256 JWT)."""
+    params = {"users": users, "per_user": LOAD_TASKS_PER_USER}
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute(LOAD_USERS, params)
+        cursor.execute(LOAD_TASKS, params)
+    with connection.cursor() as cursor:
+        cursor.execute('VACUUM ANALYZE "user"')
+        cursor.execute("VACUUM ANALYZE task")
+    user_ids = list(User.objects.order_by("id").values_list("id", flat=True))
+    return {"tasks": Task.objects.count(), "credentials": [credentials(user_id) for user_id in user_ids]}
+
+
 def main() -> None:
     if connection.vendor != "postgresql" or "bench" not in connection.settings_dict["NAME"]:
         sys.exit("The benchmark seeds a PostgreSQL database whose name contains 'bench'; it truncates it.")
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--load", type=int, metavar="USERS", help="seed bench/load.py's users instead")
+    if (load_users := parser.parse_args().load) is not None:
+        json.dump(seed_load(load_users), sys.stdout)
+        return
     seed_bulk()
     Task.objects.filter(user_id=WRITER).delete()
     Task.objects.filter(user_id=TOGGLER).update(completed=False, completed_at=None)

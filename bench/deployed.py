@@ -1,0 +1,149 @@
+"""Ironclad started for a benchmark exactly as deployed: bin/docker-entrypoint.sh, DEBUG off.
+
+A variant is a set of environment variables on top of the deployment's defaults, written like
+"SERVER=gunicorn WEB_CONCURRENCY=5"; the empty variant is the default deployment. The settings
+are the deployed ones plus one bare Django view (bench/settings.py), the yardstick.
+"""
+
+import os
+import secrets
+import shlex
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import psycopg
+
+ROOT = Path(__file__).resolve().parent.parent
+ENTRYPOINT = ROOT / "bin" / "docker-entrypoint.sh"
+PYTHON = sys.executable
+ORIGIN = "http://bench.localhost"
+DEFAULT_DATABASE_URL = "postgres://postgres@127.0.0.1:5432/ironclad_bench"
+
+# The bare Django view served by gunicorn with 2 sync workers: the yardstick of bench/run.py.
+YARDSTICK = "SERVER=gunicorn GUNICORN_WORKER_CLASS=sync WEB_CONCURRENCY=2"
+
+
+def parse_variant(variant: str) -> dict[str, str]:
+    pairs = [item.split("=", 1) for item in shlex.split(variant)]
+    if any(len(pair) != 2 for pair in pairs):
+        raise SystemExit(f"a variant is NAME=value pairs, not {variant!r}")
+    return dict(pairs)
+
+
+def describe(variant: str) -> str:
+    return variant or "default deployment"
+
+
+def database_name(url: str) -> str:
+    return url.rsplit("/", 1)[1].split("?")[0]
+
+
+def _maintenance_url(url: str) -> str:
+    return url.rsplit("/", 1)[0] + "/postgres"
+
+
+def ensure_database(url: str, *, fresh: bool = False) -> None:
+    """Create the database if missing; with `fresh`, drop it first."""
+    name = database_name(url)
+    if "bench" not in name:
+        raise SystemExit(
+            f"benchmark databases are dropped and truncated: the name must contain 'bench', not {name!r}"
+        )
+    with psycopg.connect(_maintenance_url(url), autocommit=True) as conn:
+        if fresh:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        if not conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone():
+            conn.execute(f'CREATE DATABASE "{name}"')
+
+
+def database_connections(url: str) -> int:
+    """Connections open to the benchmark's database right now (this query's own excluded)."""
+    with psycopg.connect(_maintenance_url(url), autocommit=True) as conn:
+        row = conn.execute(
+            "SELECT count(*) FROM pg_stat_activity WHERE datname = %s AND pid <> pg_backend_pid()",
+            [database_name(url)],
+        ).fetchone()
+    return row[0] if row else 0
+
+
+def environment(database_url: str, port: int) -> dict[str, str]:
+    """The server's environment: production settings, fresh secrets, plain HTTP on loopback.
+
+    Server tuning variables inherited from this shell are dropped, so that a variant means the
+    same thing whoever runs it."""
+    tuning = ("SERVER", "WEB_", "GUNICORN_", "GRANIAN_", "DATABASE_POOL", "CHAT_PROVIDER")
+    inherited = {k: v for k, v in os.environ.items() if not k.startswith(tuning)}
+    return {
+        **inherited,
+        "PATH": f"{Path(PYTHON).parent}{os.pathsep}{os.environ.get('PATH', '')}",
+        "DJANGO_SETTINGS_MODULE": "bench.settings",
+        "DATABASE_URL": database_url,
+        "DEBUG": "false",
+        "SECRET_KEY": secrets.token_urlsafe(50),
+        "BETTER_AUTH_SECRET": secrets.token_urlsafe(32),
+        "ALLOWED_HOSTS": "127.0.0.1,localhost",
+        "FRONTEND_ORIGIN": ORIGIN,
+        "HTTPS_ONLY": "false",
+        "HOST": "127.0.0.1",
+        "PORT": str(port),
+    }
+
+
+def with_variant(env: dict[str, str], variant: str) -> dict[str, str]:
+    return {**env, **parse_variant(variant)}
+
+
+def migrate(env: dict[str, str]) -> None:
+    subprocess.run([PYTHON, "manage.py", "migrate", "--noinput", "-v0"], cwd=ROOT, env=env, check=True)
+
+
+@contextmanager
+def running(env: dict[str, str], *, label: str) -> Iterator[str]:
+    """The entrypoint started with `env`, its base URL while it runs; stopped with SIGTERM after.
+    Its log (the request lines included, as a deployment's log collector would get them) goes to
+    a file."""
+    log = tempfile.NamedTemporaryFile("w", prefix="ironclad-bench-", suffix=".log", delete=False)  # noqa: SIM115
+    print(f"{label}: server log {log.name}", flush=True)
+    server = subprocess.Popen(
+        [str(ENTRYPOINT)], cwd=ROOT, env=env, stdout=log, stderr=log, start_new_session=True
+    )
+    url = f"http://127.0.0.1:{env['PORT']}"
+    try:
+        wait_for_health(url, server, Path(log.name))
+        yield url
+    finally:
+        stop(server)
+        log.close()
+
+
+def wait_for_health(url: str, server: subprocess.Popen, log: Path, timeout: float = 90) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if server.poll() is not None:
+            raise SystemExit(f"the server exited with {server.returncode}; see {log}")
+        try:
+            with urllib.request.urlopen(f"{url}/health", timeout=2) as response:  # noqa: S310
+                if response.status == 200:
+                    return
+        except OSError:
+            time.sleep(0.2)
+    stop(server)
+    raise SystemExit(f"the server did not answer /health within {timeout:.0f} s; see {log}")
+
+
+def stop(server: subprocess.Popen) -> None:
+    if server.poll() is not None:
+        return
+    server.send_signal(signal.SIGTERM)
+    try:
+        server.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        os.killpg(server.pid, signal.SIGKILL)
+        server.wait()
