@@ -1,9 +1,8 @@
-from rest_framework import serializers
-
 from accounts.models import User
+from ironclad.api import ModelSerializer
 
 
-class MeSerializer(serializers.ModelSerializer):
+class MeSerializer(ModelSerializer):
     class Meta:
         model = User
         fields = ["id", "name", "email", "email_verified", "image", "created_at"]

@@ -3,6 +3,7 @@
 from rest_framework import serializers
 
 from chat.models import MESSAGE_MAX_LENGTH, Conversation, Message
+from ironclad.api import ModelSerializer
 
 
 class ChatRequestSerializer(serializers.Serializer):
@@ -24,14 +25,14 @@ class ChatResponseSerializer(serializers.Serializer):
     tool_calls = ChatToolCallSerializer(many=True)
 
 
-class ConversationSerializer(serializers.ModelSerializer):
+class ConversationSerializer(ModelSerializer):
     class Meta:
         model = Conversation
         fields = ["id", "title", "created_at", "updated_at"]
         read_only_fields = fields
 
 
-class MessageSerializer(serializers.ModelSerializer):
+class MessageSerializer(ModelSerializer):
     conversation_id = serializers.IntegerField(read_only=True)
     tool_calls = ChatToolCallSerializer(many=True, read_only=True, allow_null=True)
 

@@ -3,16 +3,30 @@
 Imported by REST framework's settings, so nothing here may import rest_framework.views.
 """
 
+import copy
 import math
 from collections.abc import Callable
 
 from django.conf import settings
 from django.core.exceptions import RequestDataTooBig
 from django.db.models import Count, QuerySet, Window
-from rest_framework import exceptions, negotiation, pagination, parsers
+from rest_framework import exceptions, negotiation, pagination, parsers, serializers
 from rest_framework.renderers import JSONRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
+
+
+# DRF's ModelSerializer, except that it builds its fields from the model once per class instead
+# of once per instance (0.6 ms for a task, on every create and update); each instance still gets
+# its own deep copy, as DRF gives it of declared fields. (A comment, not a docstring: the OpenAPI
+# schema would give it to every serializer below as its description.)
+class ModelSerializer(serializers.ModelSerializer):
+    def get_fields(self) -> dict[str, serializers.Field]:
+        template = type(self).__dict__.get("_fields_template")
+        if template is None:
+            template = super().get_fields()  # depends on the class only, never on the instance
+            type(self)._fields_template = template
+        return copy.deepcopy(template)
 
 
 class SingleRendererNegotiation(negotiation.DefaultContentNegotiation):

@@ -6,6 +6,7 @@ from datetime import UTC, datetime
 from django.utils import timezone
 from rest_framework import serializers
 
+from ironclad.api import ModelSerializer
 from todos.models import (
     CATEGORY_NAME_MAX_LENGTH,
     DESCRIPTION_MAX_LENGTH,
@@ -52,7 +53,7 @@ class OwnCategoryField(serializers.PrimaryKeyRelatedField):
         return Category.objects.for_user(self.context["request"].user)
 
 
-class TaskSerializer(serializers.ModelSerializer):
+class TaskSerializer(ModelSerializer):
     title = serializers.CharField(max_length=TITLE_MAX_LENGTH)
     description = serializers.CharField(
         max_length=DESCRIPTION_MAX_LENGTH, allow_blank=True, required=False, trim_whitespace=False
@@ -128,7 +129,7 @@ class TaskCompleteSerializer(serializers.Serializer):
     completed = serializers.BooleanField(required=False)
 
 
-class CategorySerializer(serializers.ModelSerializer):
+class CategorySerializer(ModelSerializer):
     name = serializers.CharField(max_length=CATEGORY_NAME_MAX_LENGTH)
     color = serializers.CharField(allow_null=True, required=False)
 
