@@ -3,6 +3,9 @@
 A variant is a set of environment variables on top of the deployment's defaults, written like
 "SERVER=gunicorn WEB_CONCURRENCY=5"; the empty variant is the default deployment. The settings
 are the deployed ones plus one bare Django view (bench/settings.py), the yardstick.
+
+The server may be another checkout of Ironclad (`--project`, e.g. a `git worktree` of an earlier
+commit), started by its own entrypoint with this virtualenv, for before/after figures.
 """
 
 import os
@@ -21,7 +24,6 @@ from pathlib import Path
 import psycopg
 
 ROOT = Path(__file__).resolve().parent.parent
-ENTRYPOINT = ROOT / "bin" / "docker-entrypoint.sh"
 PYTHON = sys.executable
 ORIGIN = "http://bench.localhost"
 DEFAULT_DATABASE_URL = "postgres://postgres@127.0.0.1:5432/ironclad_bench"
@@ -37,8 +39,9 @@ def parse_variant(variant: str) -> dict[str, str]:
     return dict(pairs)
 
 
-def describe(variant: str) -> str:
-    return variant or "default deployment"
+def describe(variant: str, project: Path = ROOT) -> str:
+    where = "" if project == ROOT else f" of {project}"
+    return (variant or "default deployment") + where
 
 
 def database_name(url: str) -> str:
@@ -91,6 +94,7 @@ def environment(database_url: str, port: int) -> dict[str, str]:
         "ALLOWED_HOSTS": "127.0.0.1,localhost",
         "FRONTEND_ORIGIN": ORIGIN,
         "HTTPS_ONLY": "false",
+        "SECURE_SSL_REDIRECT": "false",  # what HTTPS_ONLY=false meant before it existed (--project)
         "HOST": "127.0.0.1",
         "PORT": str(port),
     }
@@ -105,14 +109,19 @@ def migrate(env: dict[str, str]) -> None:
 
 
 @contextmanager
-def running(env: dict[str, str], *, label: str) -> Iterator[str]:
+def running(env: dict[str, str], *, label: str, project: Path = ROOT) -> Iterator[str]:
     """The entrypoint started with `env`, its base URL while it runs; stopped with SIGTERM after.
     Its log (the request lines included, as a deployment's log collector would get them) goes to
-    a file."""
+    a file, named on stderr."""
     log = tempfile.NamedTemporaryFile("w", prefix="ironclad-bench-", suffix=".log", delete=False)  # noqa: SIM115
-    print(f"{label}: server log {log.name}", flush=True)
+    print(f"{label}: server log {log.name}", file=sys.stderr, flush=True)
     server = subprocess.Popen(
-        [str(ENTRYPOINT)], cwd=ROOT, env=env, stdout=log, stderr=log, start_new_session=True
+        [str(project / "bin" / "docker-entrypoint.sh")],
+        cwd=project,
+        env=env,
+        stdout=log,
+        stderr=log,
+        start_new_session=True,
     )
     url = f"http://127.0.0.1:{env['PORT']}"
     try:

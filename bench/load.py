@@ -1,6 +1,6 @@
 """Many users at once against Ironclad as deployed: latency, throughput, errors, lost writes.
 
-    .venv/bin/python bench/load.py [--variant "SERVER=gunicorn" ...] [--think-duration 60] [--json out.json]
+    .venv/bin/python bench/load.py [--variant "SERVER=gunicorn" ...] [--think 1 3] [--json out.json]
 
 For each variant (environment variables on top of the default deployment; by default only the
 default deployment), on a fresh PostgreSQL database: USERS users with live better-auth sessions and
@@ -102,7 +102,7 @@ function done(summary, latency, requests)
     table.concat(counts, ", ")))
 end
 """
-THINK = "function delay()\n  return math.random(1000, 3000)\nend"
+THINK = "function delay()\n  return math.random(%(low)d, %(high)d)\nend"
 
 
 def parse_args() -> argparse.Namespace:
@@ -121,9 +121,23 @@ def parse_args() -> argparse.Namespace:
         action="append",
         help='server settings to measure, e.g. "SERVER=gunicorn"; repeatable (default: the deployment)',
     )
+    parser.add_argument(
+        "--project",
+        type=Path,
+        default=ROOT,
+        help="the checkout to serve (default: this one); e.g. a git worktree",
+    )
     parser.add_argument("--users", type=int, default=2000, help="users with a live session (default 2000)")
     parser.add_argument("--connections", type=int, default=1000, help="client connections (default 1000)")
     parser.add_argument("--threads", type=int, default=2, help="wrk threads (default 2)")
+    parser.add_argument(
+        "--think",
+        type=float,
+        nargs=2,
+        default=(1.0, 3.0),
+        metavar=("LOW", "HIGH"),
+        help="seconds each connection waits between requests, at random between the two (default 1 3)",
+    )
     parser.add_argument(
         "--think-duration", type=int, default=60, help="seconds of the think-time run (default 60)"
     )
@@ -135,13 +149,13 @@ def parse_args() -> argparse.Namespace:
     return parser.parse_args()
 
 
-def lua_script(credentials: list[dict], marker: str, *, think: bool) -> str:
+def lua_script(credentials: list[dict], marker: str, *, think: tuple[float, float] | None) -> str:
     return LUA % {
         "credentials": ",\n".join(f'{{"{c["cookie"]}", "{c["jwt"]}"}}' for c in credentials),
         "lists": ", ".join(f'"{path}"' for path in LIST_PATHS),
         "origin": ORIGIN,
         "marker": marker,
-        "delay": THINK if think else "",
+        "delay": THINK % {"low": think[0] * 1000, "high": think[1] * 1000} if think else "",
         "create_share": CREATE_SHARE,
     }
 
@@ -189,7 +203,7 @@ def created_rows(database_url: str, marker: str) -> int:
     return row[0] if row else 0
 
 
-def phase(args, base: str, credentials: list[dict], *, name: str, think: bool, duration: int) -> dict:
+def phase(args, base: str, credentials: list[dict], *, name: str, think, duration: int) -> dict:
     marker = f"load {name} {uuid.uuid4().hex[:8]}"
     watch = ConnectionWatch(args.database_url)
     watch.start()
@@ -233,44 +247,47 @@ def measure(args, variant: str) -> list[dict]:
     )
     seeded = json.loads(seeding.stdout)
     credentials = seeded["credentials"]
-    print(f"seeded: {len(credentials):,} users with a session, {seeded['tasks']:,} tasks", flush=True)
-    with deployed.running(env, label=deployed.describe(variant)) as base:
-        warm_up = lua_script(credentials, "load warm-up", think=False)
+    with deployed.running(env, label=deployed.describe(variant), project=args.project) as base:
+        warm_up = lua_script(credentials, "load warm-up", think=None)
         run_wrk(args, base, warm_up, duration=5, connections=32)
         return [
-            phase(args, base, credentials, name="think time", think=True, duration=args.think_duration),
-            phase(args, base, credentials, name="saturated", think=False, duration=args.saturated_duration),
+            phase(args, base, credentials, name="think time", think=args.think, duration=args.think_duration),
+            phase(args, base, credentials, name="saturated", think=None, duration=args.saturated_duration),
         ]
+
+
+def print_rows(server: str, runs: list[dict]) -> None:
+    print(server)
+    for run in runs:
+        print(
+            f"  {run['run']:10} {run['rps']:7.0f} {run['p50_ms']:8.1f} {run['p95_ms']:8.1f} "
+            f"{run['p99_ms']:8.1f} {run['errors']:7d} {run['created']:6d} {run['lost_writes']:5d} "
+            f"{run['most_database_connections']:8d} {run['generator_cpu']:7.0%}"
+        )
+        others = {status: n for status, n in run["statuses"].items() if status not in (200, 201)}
+        if others:
+            print(f"    answers other than 200/201: {others}")
+    print(flush=True)
 
 
 def main() -> None:
     args = parse_args()
     if not shutil.which("wrk"):
         sys.exit("wrk is not installed (Debian: apt-get install wrk)")
+    print(
+        f"{args.users:,} users, {args.connections:,} connections (wrk, {args.threads} threads), "
+        f"think time {args.think[0]:g}-{args.think[1]:g} s for {args.think_duration} s, "
+        f"then saturated for {args.saturated_duration} s; "
+        f"{os.cpu_count()} CPUs\n"
+        f"{'run':12} {'req/s':>7} {'p50 ms':>8} {'p95 ms':>8} {'p99 ms':>8} {'errors':>7} "
+        f"{'201s':>6} {'lost':>5} {'db conns':>8} {'wrk cpu':>8}\n",
+        flush=True,
+    )
     report = []
     for variant in args.variant or [""]:
-        report.append({"server": deployed.describe(variant), "runs": measure(args, variant)})
-
-    print(
-        f"\n{args.users:,} users, {args.connections:,} connections (wrk, {args.threads} threads), "
-        f"think time 1-3 s for {args.think_duration} s, then saturated for {args.saturated_duration} s; "
-        f"{os.cpu_count()} CPUs\n"
-    )
-    print(
-        f"{'run':12} {'req/s':>7} {'p50 ms':>8} {'p95 ms':>8} {'p99 ms':>8} {'errors':>7} "
-        f"{'201s':>6} {'lost':>5} {'db conns':>8} {'wrk cpu':>8}"
-    )
-    for server in report:
-        print(server["server"])
-        for run in server["runs"]:
-            print(
-                f"  {run['run']:10} {run['rps']:7.0f} {run['p50_ms']:8.1f} {run['p95_ms']:8.1f} "
-                f"{run['p99_ms']:8.1f} {run['errors']:7d} {run['created']:6d} {run['lost_writes']:5d} "
-                f"{run['most_database_connections']:8d} {run['generator_cpu']:7.0%}"
-            )
-            others = {status: n for status, n in run["statuses"].items() if status not in (200, 201)}
-            if others:
-                print(f"    answers other than 200/201: {others}")
+        runs = measure(args, variant)
+        print_rows(deployed.describe(variant, args.project), runs)
+        report.append({"server": deployed.describe(variant, args.project), "runs": runs})
     if args.json:
         args.json.write_text(json.dumps(report, indent=2))
     if any(run["errors"] or run["lost_writes"] for server in report for run in server["runs"]):

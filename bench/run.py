@@ -59,6 +59,12 @@ def parse_args() -> argparse.Namespace:
         help='server settings to measure, e.g. "SERVER=gunicorn WEB_CONCURRENCY=2"; repeatable; '
         "default: the default deployment only",
     )
+    parser.add_argument(
+        "--project",
+        type=Path,
+        default=ROOT,
+        help="the checkout to serve (default: this one); e.g. a git worktree",
+    )
     parser.add_argument("--duration", type=int, default=10, help="seconds per scenario (default 10)")
     parser.add_argument("--connections", type=int, default=8, help="wrk connections (default 8)")
     parser.add_argument("--threads", type=int, default=1, help="wrk threads (default 1)")
@@ -144,7 +150,8 @@ def main() -> None:
     first = yardstick(args, env, "yardstick")
     measured = []
     for variant in args.variant or [""]:
-        with deployed.running(deployed.with_variant(env, variant), label=deployed.describe(variant)) as base:
+        label = deployed.describe(variant, args.project)
+        with deployed.running(deployed.with_variant(env, variant), label=label, project=args.project) as base:
             measured.append((variant, measure(args, base, scenarios(seeded))))
     last = yardstick(args, env, "yardstick (again)")
 
@@ -156,7 +163,7 @@ def main() -> None:
     print(f"{'scenario':34} {'req/s':>8} {'p50 ms':>8} {'p99 ms':>8} {'errors':>7} {'vs bare':>8}")
     report = []
     for server, results in [(f"yardstick: {deployed.YARDSTICK}", [first, last])] + [
-        (deployed.describe(variant), results) for variant, results in measured
+        (deployed.describe(variant, args.project), results) for variant, results in measured
     ]:
         print(server)
         for result in results:
