@@ -6,6 +6,9 @@ AssistantUnavailable or AssistantTimeout when it cannot answer, with the tool ca
 the view turns those into the error envelope (502, 504).
 """
 
+import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -15,6 +18,8 @@ from rest_framework.exceptions import APIException
 
 from accounts.models import User
 from chat.models import Message
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -26,30 +31,65 @@ class ToolCall:
     def as_dict(self) -> dict[str, Any]:
         return {"tool_name": self.tool_name, "arguments": self.arguments, "result": self.result}
 
+    @property
+    def changed(self) -> bool:
+        """Whether the call changed a task: a write's result has a status; errors and lists do not."""
+        return isinstance(self.result, dict) and "status" in self.result
+
+    def summary(self) -> str:
+        """E.g. "complete_task -> completed task 3", "list_tasks -> 4 tasks"."""
+        if isinstance(self.result, list):
+            return f"{self.tool_name} -> {len(self.result)} tasks"
+        return f"{self.tool_name} -> {self.result.get('status', 'done')} task {self.result.get('task_id')}"
+
 
 class AssistantFailure(APIException):
     """The provider could not finish its reply. Each tool call commits on its own, so the calls it
     made before failing (`tool_calls`) have taken effect: the failure says which."""
 
+    interrupted = ""  # what happened, for the conversation's record
+
     def __init__(self, *, tool_calls: list[ToolCall] | None = None) -> None:
         self.tool_calls = tool_calls or []
+        self.changes = [call for call in self.tool_calls if call.changed]
         detail = self.default_detail
-        if done := len(self.tool_calls):
-            actions = "1 action" if done == 1 else f"{done} actions"
-            detail += f" {actions} had already been carried out: see details.tool_calls."
+        if count := len(self.changes):
+            changes = "1 change" if count == 1 else f"{count} changes"
+            detail += f" It had already made {changes}: see details.tool_calls."
         super().__init__(detail)
+
+    def note(self) -> str:
+        """The assistant message that records the changes made before the failure."""
+        return f"{self.interrupted} Done before that: {'; '.join(call.summary() for call in self.changes)}."
 
 
 class AssistantUnavailable(AssistantFailure):
     status_code = status.HTTP_502_BAD_GATEWAY
     default_detail = "The assistant is unavailable. Your message was saved; try again shortly."
     default_code = "assistant_unavailable"
+    interrupted = "The assistant became unavailable before it finished this reply."
 
 
 class AssistantTimeout(AssistantFailure):
     status_code = status.HTTP_504_GATEWAY_TIMEOUT
     default_detail = "The assistant took too long to answer. Your message was saved; try again."
     default_code = "assistant_timeout"
+    interrupted = "The assistant ran out of time before it finished this reply."
+
+
+@contextmanager
+def failures_report(calls: list[ToolCall]) -> Iterator[None]:
+    """Within a reply: any error after tool calls took effect (a bug, the database going away)
+    becomes AssistantUnavailable listing them, so that no change goes unreported."""
+    try:
+        yield
+    except AssistantFailure:
+        raise
+    except Exception as error:
+        if not calls:
+            raise
+        logger.exception("the assistant failed after %d tool call(s)", len(calls))
+        raise AssistantUnavailable(tool_calls=calls) from error
 
 
 @dataclass(frozen=True)

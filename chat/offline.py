@@ -15,7 +15,7 @@ from typing import Any
 from django.utils import timezone
 
 from accounts.models import User
-from chat.assistant import Reply, ToolCall
+from chat.assistant import Reply, ToolCall, failures_report
 from chat.dates import describe_due, find_due
 from chat.models import Message
 from chat.tools import LIST_LIMIT, ToolResult, run_tool
@@ -318,11 +318,12 @@ class OfflineAssistant:
 
     def reply(self, *, user: User, history: list[Message], message: str) -> Reply:
         turn = _Turn(user, timezone.localtime())
-        command = parse(message, turn.now)
-        if command.action in ACTIONS:
-            content = turn.act(command)
-        else:
-            content = getattr(turn, f"on_{command.action}")(command)
+        with failures_report(turn.calls):
+            command = parse(message, turn.now)
+            if command.action in ACTIONS:
+                content = turn.act(command)
+            else:
+                content = getattr(turn, f"on_{command.action}")(command)
         return Reply(content=content, tool_calls=turn.calls)
 
 

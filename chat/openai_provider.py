@@ -16,7 +16,7 @@ from django.db import connection
 from django.utils import timezone
 
 from accounts.models import User
-from chat.assistant import AssistantTimeout, AssistantUnavailable, Reply, ToolCall
+from chat.assistant import AssistantTimeout, AssistantUnavailable, Reply, ToolCall, failures_report
 from chat.models import Message, Role
 from chat.tools import TOOL_SCHEMAS, run_tool
 
@@ -67,19 +67,20 @@ class OpenAIAssistant:
             {"role": "user", "content": message},
         ]
         calls: list[ToolCall] = []
-        for _round in range(self.max_rounds + 1):
-            answer = self._complete(messages, deadline, calls)
-            if not answer.tool_calls:
-                return Reply(content=answer.content or "", tool_calls=calls)
-            if _round == self.max_rounds:
-                break
-            messages.append(_assistant_turn(answer.content, answer.tool_calls))
-            for requested in answer.tool_calls:
-                call = _run(user, requested)
-                calls.append(call)
-                messages.append(
-                    {"role": "tool", "tool_call_id": requested.id, "content": json.dumps(call.result)}
-                )
+        with failures_report(calls):
+            for _round in range(self.max_rounds + 1):
+                answer = self._complete(messages, deadline, calls)
+                if not answer.tool_calls:
+                    return Reply(content=answer.content or "", tool_calls=calls)
+                if _round == self.max_rounds:
+                    break
+                messages.append(_assistant_turn(answer.content, answer.tool_calls))
+                for requested in answer.tool_calls:
+                    call = _run(user, requested)
+                    calls.append(call)
+                    messages.append(
+                        {"role": "tool", "tool_call_id": requested.id, "content": json.dumps(call.result)}
+                    )
         return Reply(content=_stopped(self.max_rounds, calls), tool_calls=calls)
 
     def _complete(self, messages: list[dict[str, Any]], deadline: float, calls: list[ToolCall]):
@@ -182,12 +183,7 @@ def _stopped(max_rounds: int, calls: list[ToolCall]) -> str:
     """The answer when the model still wanted tools after the last round: what was done, plainly."""
     done = [call for call in calls if not (isinstance(call.result, dict) and "error" in call.result)]
     failed = len(calls) - len(done)
-    summary = "; ".join(
-        f"{call.tool_name} -> {call.result.get('status', 'done')} task {call.result.get('task_id')}"
-        if isinstance(call.result, dict)
-        else f"{call.tool_name} -> {len(call.result)} tasks"
-        for call in done
-    )
+    summary = "; ".join(call.summary() for call in done)
     return (
         f"I stopped after {max_rounds} rounds of actions without finishing. "
         + (f"Done so far: {summary}. " if done else "Nothing was changed. ")

@@ -37,7 +37,8 @@ def chat_turn(*, conversation: Conversation, message: str, assistant: Assistant)
     transaction would hold its row locks (and its connection) all that time. The user's message
     is committed first, so a provider failure loses nothing the user wrote; each tool call
     commits on its own (chat.tools.run_tool). When the provider fails after some tool calls,
-    those took effect: an assistant message records them, and the failure (502, 504) lists them.
+    those took effect: the failure (502, 504) lists them, and when they changed tasks an assistant
+    message records them.
     """
     user = conversation.user
     history = recent_messages(conversation, limit=settings.CHAT_HISTORY_LIMIT)
@@ -45,10 +46,8 @@ def chat_turn(*, conversation: Conversation, message: str, assistant: Assistant)
     try:
         reply = assistant.reply(user=user, history=history, message=message)
     except AssistantFailure as failure:
-        if failure.tool_calls:
-            _store(
-                conversation, role=Role.ASSISTANT, content=str(failure.detail), tool_calls=failure.tool_calls
-            )
+        if failure.changes:
+            _store(conversation, role=Role.ASSISTANT, content=failure.note(), tool_calls=failure.tool_calls)
         raise
     _store(conversation, role=Role.ASSISTANT, content=reply.content, tool_calls=reply.tool_calls)
     return reply

@@ -1,10 +1,12 @@
 """The OpenAI-compatible provider end to end: real HTTP to a fake chat completions server on
 127.0.0.1, real tool calls, and the failure envelopes (502, 504)."""
 
+import dataclasses
 import json
 
 import pytest
 
+from chat import tools
 from chat.models import Conversation, Message
 from chat.tests.conftest import completion, tool_call
 from chat.tools import TOOL_SCHEMAS
@@ -192,12 +194,65 @@ class TestFailures:
         ]
         error = response.json()["error"]
         assert error["code"] == "assistant_unavailable"
-        assert error["message"].endswith("1 action had already been carried out: see details.tool_calls.")
+        assert error["message"] == (
+            "The assistant is unavailable. Your message was saved; try again shortly. "
+            "It had already made 1 change: see details.tool_calls."
+        )
         assert error["details"]["tool_calls"] == applied
-        # The conversation says so too: the assistant's message records the call it made.
+        # The conversation says so too: an assistant message records the change it made.
         user_message, note = Conversation.objects.get().messages.order_by("created_at", "id")
         assert (user_message.role, user_message.content) == ("user", "add half done")
-        assert (note.role, note.content, note.tool_calls) == ("assistant", error["message"], applied)
+        assert note.role == "assistant"
+        assert note.content == (
+            "The assistant became unavailable before it finished this reply. "
+            f"Done before that: add_task -> created task {task.pk}."
+        )
+        assert note.tool_calls == applied
+
+    def test_a_failure_after_calls_that_changed_nothing_stores_no_note(self, alice_client, fake_llm):
+        fake_llm.script = [
+            completion(
+                tool_calls=[tool_call("list_tasks", {}), tool_call("complete_task", {"task_id": 999}, "c2")]
+            ),
+            500,
+        ]
+
+        response = alice_client.post(CHAT, {"message": "finish task 999"})
+
+        assert response.status_code == 502
+        error = response.json()["error"]
+        assert error["message"] == "The assistant is unavailable. Your message was saved; try again shortly."
+        assert [call["tool_name"] for call in error["details"]["tool_calls"]] == [
+            "list_tasks",
+            "complete_task",
+        ]
+        assert stored_roles(Conversation.objects.get().pk) == ["user"]
+
+    def test_an_unexpected_error_after_a_change_still_reports_it(self, alice_client, fake_llm, monkeypatch):
+        def broken(user, **arguments):
+            raise RuntimeError("a bug in a tool")
+
+        monkeypatch.setitem(
+            tools.TOOLS, "delete_task", dataclasses.replace(tools.TOOLS["delete_task"], function=broken)
+        )
+        fake_llm.script = [
+            completion(
+                tool_calls=[
+                    tool_call("add_task", {"title": "Kept"}),
+                    tool_call("delete_task", {"task_id": 1}, "c2"),
+                ]
+            ),
+        ]
+
+        response = alice_client.post(CHAT, {"message": "add kept, then delete 1"})
+
+        assert response.status_code == 502
+        kept = Task.objects.get(title="Kept")
+        calls = response.json()["error"]["details"]["tool_calls"]
+        assert [call["result"] for call in calls] == [
+            {"task_id": kept.pk, "status": "created", "title": "Kept"}
+        ]
+        assert stored_roles(Conversation.objects.get().pk) == ["user", "assistant"]
 
     @pytest.mark.parametrize("status", [400, 401, 404, 429])
     def test_any_error_status_is_502(self, alice_client, fake_llm, status):
