@@ -6,11 +6,13 @@ from datetime import timedelta
 import django
 import pytest
 
+# The suite reads no .env: a developer's copy of .env.example must not change what is tested.
+os.environ.setdefault("ENV_FILE", os.devnull)
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "ironclad.settings")
 os.environ.setdefault("SECRET_KEY", "test-secret-key-not-for-production-0123456789")
 os.environ.setdefault("BETTER_AUTH_SECRET", "test-better-auth-secret-0123456789abcdef")
 os.environ.setdefault("FRONTEND_ORIGIN", "http://localhost:3000")
-os.environ.setdefault("SECURE_SSL_REDIRECT", "false")
+os.environ.setdefault("HTTPS_ONLY", "false")
 # Every test client comes from 127.0.0.1: rates no suite reaches. Throttle tests set their own.
 for _scope in ("USER", "ANON", "CHAT"):
     os.environ.setdefault(f"THROTTLE_{_scope}_RATE", "100000/min")

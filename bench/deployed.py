@@ -86,6 +86,7 @@ def environment(database_url: str, port: int) -> dict[str, str]:
     return {
         **inherited,
         "PATH": f"{Path(PYTHON).parent}{os.pathsep}{os.environ.get('PATH', '')}",
+        "ENV_FILE": os.devnull,  # a developer's .env must not change what is measured
         "DJANGO_SETTINGS_MODULE": "bench.settings",
         "DATABASE_URL": database_url,
         "DEBUG": "false",

@@ -2,7 +2,9 @@
 
 A variable that is set to nothing (`WEB_CONCURRENCY=` in a copied `.env.example`, or passed by
 `docker run --env-file .env`) counts as unset, so its default applies: for every variable, in
-every process. A `.env` file in the project folder is read too; the real environment wins.
+every process. A `.env` file in the project folder is read too (ENV_FILE names another one;
+ENV_FILE=/dev/null reads none, as the tests do); a variable set in the real environment wins
+over it, unless it is blank.
 """
 
 import os
@@ -42,4 +44,4 @@ class Env(environ.Env):
 
 
 env = Env()
-Env.read_env(PROJECT_DIR / ".env")
+Env.read_env(os.environ.get("ENV_FILE") or PROJECT_DIR / ".env")

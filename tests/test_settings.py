@@ -8,6 +8,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.net import env_example
+
 ROOT = Path(__file__).resolve().parent.parent
 SECRETS = ("SECRET_KEY", "BETTER_AUTH_SECRET", "JWT_SECRET")
 
@@ -22,11 +24,6 @@ def run_check(**env: str) -> subprocess.CompletedProcess:
         text=True,
         timeout=60,
     )
-
-
-def env_example() -> dict[str, str]:
-    lines = (ROOT / ".env.example").read_text().splitlines()
-    return dict(line.split("=", 1) for line in lines if line[:1].isupper() and "=" in line)
 
 
 @pytest.mark.parametrize("missing", ["SECRET_KEY", "BETTER_AUTH_SECRET"])
@@ -159,7 +156,7 @@ HTTPS_SETTINGS = ("SECURE_SSL_REDIRECT", "SECURE_HSTS_SECONDS", "SESSION_COOKIE_
 def test_one_variable_switches_https_only(env, expected):
     values = settings_values(
         *HTTPS_SETTINGS,
-        clean=("SECURE_SSL_REDIRECT", "HTTPS_ONLY"),
+        clean=(*HTTPS_SETTINGS, "HTTPS_ONLY"),
         SECRET_KEY="s" * 50,
         BETTER_AUTH_SECRET="b" * 40,
         **env,
