@@ -4,13 +4,14 @@
 
 Every value comes from the environment, read as ironclad/env.py reads it (a blank value means the
 default; .env is read too); .env.example documents each. Command-line options still win over this
-file, and gunicorn also reads this file on its own when started from the project folder.
+file, and gunicorn also reads this file on its own when started from the project folder. (Started
+by hand rather than by ironclad/serve.py, gunicorn itself reads WEB_CONCURRENCY before this file,
+and a blank value stops it.)
 
 gunicorn is not the default server: its sync workers are held by idle keep-alive connections
 (README "Deploying"). Put it behind a buffering proxy such as nginx.
 """
 
-import math
 import os
 import sys
 from pathlib import Path
@@ -36,22 +37,21 @@ bind = [f"{_host}:{serve.port()}"]
 # share one CPU under the GIL. But with CHAT_PROVIDER=openai, /api/chat waits on a remote model
 # for up to CHAT_OPENAI_TIMEOUT seconds, and a sync worker waiting serves nothing else: there
 # gthread is the default, its threads covering the waits.
-_waits_on_a_model = env.str("CHAT_PROVIDER", default="offline") == "openai"
-worker_class = env.str("GUNICORN_WORKER_CLASS", default="gthread" if _waits_on_a_model else "sync")
+worker_class = env.str("GUNICORN_WORKER_CLASS", default="gthread" if serve.waits_on_a_model() else "sync")
 # Gunicorn turns a sync worker with threads > 1 into gthread, so threads apply to gthread only.
 threads = serve.threads() if worker_class == "gthread" else 1
 # One process per CPU for gthread (the GIL: a process uses about one CPU, its threads cover the
 # waits); gunicorn's rule of thumb 2 x CPUs + 1 for sync, since a waiting worker serves nothing.
-_cores = serve.cpu_count()
-_default_workers = _cores if worker_class == "gthread" else 2 * _cores + 1
-workers = env.int("WEB_CONCURRENCY", default=max(2, min(_default_workers, serve.MAX_DEFAULT_WORKERS)))
+_sync_workers = min(2 * serve.cpu_count() + 1, serve.MAX_DEFAULT_WORKERS)
+workers = env.int(
+    "WEB_CONCURRENCY", default=serve.default_workers() if worker_class == "gthread" else _sync_workers
+)
 
 # --- How long -------------------------------------------------------------------
 # A sync worker silent for `timeout` seconds is killed mid-request, so it must exceed the longest
 # chat reply (CHAT_OPENAI_TIMEOUT, 30 s by default) with room to spare. For gthread it only
 # bounds a stuck worker: the heartbeat runs while requests wait.
-_chat_timeout = math.ceil(env.float("CHAT_OPENAI_TIMEOUT", default=30.0))
-timeout = env.int("GUNICORN_TIMEOUT", default=max(60, _chat_timeout + 30))
+timeout = env.int("GUNICORN_TIMEOUT", default=max(60, serve.chat_timeout() + 30))
 # On SIGTERM workers stop accepting and finish what they serve, a chat reply included, for up
 # to this long. The platform's own stop timeout must be longer (docker-compose.yml: 45 s).
 graceful_timeout = serve.graceful_timeout()

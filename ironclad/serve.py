@@ -20,16 +20,18 @@ from pathlib import Path
 from ironclad.env import PROJECT_DIR, env
 
 SERVERS = ("granian", "gunicorn", "uvicorn")
+# Variables an earlier version read, and the ones that replaced them.
+RENAMED = {"GUNICORN_THREADS": "WEB_THREADS", "GUNICORN_GRACEFUL_TIMEOUT": "WEB_GRACEFUL_TIMEOUT"}
 WSGI_APP = "ironclad.wsgi:application"
 ASGI_APP = "ironclad.asgi:application"
 MAX_DEFAULT_WORKERS = 8
 
 
-def cpu_count() -> int:
+def cpu_count(cgroup_cpu_max: Path = Path("/sys/fs/cgroup/cpu.max")) -> int:
     """CPUs this process may use, including a container's CPU quota (os.cpu_count() ignores it)."""
     cores = os.process_cpu_count() or 1
     try:  # cgroup v2: "<quota> <period>" or "max <period>"
-        quota, period = Path("/sys/fs/cgroup/cpu.max").read_text().split()
+        quota, period = cgroup_cpu_max.read_text().split()
         if quota != "max":
             cores = min(cores, max(1, math.ceil(int(quota) / int(period))))
     except (OSError, ValueError):
@@ -38,10 +40,11 @@ def cpu_count() -> int:
 
 
 def default_workers() -> int:
-    """One process per CPU: a Python process runs on about one CPU at a time (the GIL). Capped,
-    because a container may see all of a large host's CPUs, and each worker is a whole Django
-    process (60-80 MB) with WEB_THREADS database connections."""
-    return min(cpu_count(), MAX_DEFAULT_WORKERS)
+    """One process per CPU: a Python process runs on about one CPU at a time (the GIL). At least
+    two, so that a worker that crashes (and is started again) never leaves none. At most
+    MAX_DEFAULT_WORKERS, because a container may see all of a large host's CPUs, and each worker
+    is a whole Django process (60-80 MB) with WEB_THREADS database connections."""
+    return max(2, min(cpu_count(), MAX_DEFAULT_WORKERS))
 
 
 def bind_host() -> str:
@@ -56,20 +59,27 @@ def workers() -> int:
     return env.int("WEB_CONCURRENCY", default=default_workers())
 
 
+def waits_on_a_model() -> bool:
+    """Whether /api/chat waits on a remote language model (for up to chat_timeout() seconds)."""
+    return env.str("CHAT_PROVIDER", default="offline") == "openai"
+
+
+def chat_timeout() -> int:
+    return math.ceil(env.float("CHAT_OPENAI_TIMEOUT", default=30.0))
+
+
 def threads() -> int:
     """Threads per worker, each with its own PostgreSQL connection: workers x threads connections.
 
     A worker's CPU is idle while one of its threads waits on PostgreSQL or a language model, so
     more threads help when those waits are long (a remote database, CHAT_PROVIDER=openai).
     """
-    waits_on_a_model = env.str("CHAT_PROVIDER", default="offline") == "openai"
-    return env.int("WEB_THREADS", default=8 if waits_on_a_model else 2)
+    return env.int("WEB_THREADS", default=8 if waits_on_a_model() else 2)
 
 
 def graceful_timeout() -> int:
     """Seconds in-flight requests get to finish after SIGTERM: a chat reply included."""
-    chat_timeout = math.ceil(env.float("CHAT_OPENAI_TIMEOUT", default=30.0))
-    return env.int("WEB_GRACEFUL_TIMEOUT", default=chat_timeout + 5)
+    return env.int("WEB_GRACEFUL_TIMEOUT", default=chat_timeout() + 5)
 
 
 def serve_granian() -> None:
@@ -107,6 +117,7 @@ def exec_uvicorn() -> None:
         "--workers", str(workers()),
         "--backlog", str(env.int("WEB_BACKLOG", default=2048)),
         "--timeout-graceful-shutdown", str(graceful_timeout()),
+        "--lifespan", "off",  # Django has no lifespan handler; uvicorn would say so at each start
         "--no-access-log",
     ])
     # fmt: on
@@ -118,6 +129,9 @@ def main() -> None:
     # configuration file, and `WEB_CONCURRENCY=` (a copied .env.example) would crash it.
     for name in [name for name, value in os.environ.items() if not value.strip()]:
         del os.environ[name]
+    for old, new in RENAMED.items():
+        if old in os.environ:
+            sys.exit(f"{old} is now called {new}: rename it in the environment (see .env.example).")
     server = env.str("SERVER", default="granian")
     if server == "granian":
         serve_granian()

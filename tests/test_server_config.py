@@ -33,12 +33,13 @@ def server_environment(monkeypatch):
 # --- ironclad/serve.py --------------------------------------------------------------------------
 
 
-def test_the_default_is_granian_with_a_worker_per_cpu_and_two_threads(server_environment):
+def test_the_default_is_a_worker_per_cpu_and_two_threads(server_environment, monkeypatch):
     from ironclad import serve
 
     server_environment()
-
-    assert serve.workers() == min(serve.cpu_count(), serve.MAX_DEFAULT_WORKERS)
+    for cpus, workers in [(1, 2), (2, 2), (4, 4), (64, 8)]:  # at least two, at most eight
+        monkeypatch.setattr(serve, "cpu_count", lambda cpus=cpus: cpus)
+        assert serve.workers() == workers
     assert serve.threads() == 2
     assert (serve.bind_host(), serve.port()) == ("0.0.0.0", 7860)  # noqa: S104
     assert serve.graceful_timeout() == 35  # a chat reply (30 s) may finish after SIGTERM
@@ -53,12 +54,23 @@ def test_a_worker_waits_on_a_language_model_with_more_threads(server_environment
     assert serve.graceful_timeout() == 95
 
 
+def test_the_cpu_count_respects_a_containers_quota(tmp_path, monkeypatch):
+    from ironclad import serve
+
+    monkeypatch.setattr(os, "process_cpu_count", lambda: 16)
+    cpu_max = tmp_path / "cpu.max"
+    for quota, cpus in [("150000 100000", 2), ("50000 100000", 1), ("max 100000", 16), ("garbage", 16)]:
+        cpu_max.write_text(quota)
+        assert serve.cpu_count(cpu_max) == cpus, quota
+    assert serve.cpu_count(tmp_path / "missing") == 16
+
+
 def test_blank_server_variables_mean_their_defaults(server_environment):
     from ironclad import serve
 
     server_environment(WEB_CONCURRENCY="", WEB_THREADS=" ", PORT="", HOST="", WEB_GRACEFUL_TIMEOUT="")
 
-    assert (serve.workers(), serve.threads()) == (min(serve.cpu_count(), 8), 2)
+    assert (serve.workers(), serve.threads()) == (serve.default_workers(), 2)
     assert (serve.bind_host(), serve.port(), serve.graceful_timeout()) == ("0.0.0.0", 7860, 35)  # noqa: S104
 
 
@@ -87,6 +99,26 @@ def test_an_unknown_server_stops_start_up(server_environment):
 
     assert result.returncode == 1
     assert "SERVER must be one of granian, gunicorn, uvicorn, not 'waitress'." in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("old", "new"),
+    [("GUNICORN_THREADS", "WEB_THREADS"), ("GUNICORN_GRACEFUL_TIMEOUT", "WEB_GRACEFUL_TIMEOUT")],
+)
+def test_a_renamed_variable_stops_start_up_with_its_new_name(old, new):
+    env = {name: value for name, value in os.environ.items() if not name.startswith(SERVER_TUNING)}
+
+    result = subprocess.run(
+        [sys.executable, "-m", "ironclad.serve"],
+        cwd=ROOT,
+        env={**env, old: "4"},
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+
+    assert result.returncode == 1
+    assert f"{old} is now called {new}" in result.stderr
 
 
 # --- gunicorn.conf.py ---------------------------------------------------------------------------
