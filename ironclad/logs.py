@@ -52,7 +52,7 @@ class JSONFormatter(logging.Formatter):
 
 
 def warn_if_static_files_are_not_collected() -> None:
-    """Said once per server process: without `collectstatic` the settings fall back to serving
+    """Said once by each worker process: without `collectstatic` the settings fall back to serving
     the admin's and the API docs' files from the apps, which works but is slower."""
     from django.conf import settings
 
