@@ -1,6 +1,7 @@
 """Small helpers for tests that start real servers on loopback."""
 
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -91,6 +92,12 @@ def serving(command: list[str], *, env: dict[str, str], log: Path, cwd: Path) ->
         if process.poll() is None:
             os.killpg(process.pid, signal.SIGKILL)
             process.wait()
+
+
+def env_example() -> dict[str, str]:
+    """.env.example's variables as `docker run --env-file` passes them: blank ones included."""
+    lines = (Path(__file__).resolve().parent.parent / ".env.example").read_text().splitlines()
+    return dict(line.split("=", 1) for line in lines if re.match(r"[A-Z_]+=", line))
 
 
 # Variables that tune the server: a test says what it wants, the shell running the tests does not.

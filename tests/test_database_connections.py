@@ -8,6 +8,7 @@ ASGI (uvicorn), far below PostgreSQL's max_connections (100 by default).
 """
 
 import asyncio
+import resource
 import threading
 import time
 from collections import Counter
@@ -66,8 +67,21 @@ async def _clients(port: int) -> tuple[Counter, set]:
     answers: Counter = Counter()
     served: set = set()
     deadline = time.monotonic() + SECONDS
-    await asyncio.gather(*(_client(port, deadline, answers, served, n) for n in range(CLIENTS)))
+    clients = asyncio.gather(*(_client(port, deadline, answers, served, n) for n in range(CLIENTS)))
+    await asyncio.wait_for(clients, timeout=SECONDS + 60)  # a server that stops answering fails the test
     return answers, served
+
+
+@pytest.fixture(autouse=True)
+def _enough_file_descriptors():
+    """1,000 sockets in this process, more than a default soft limit of 1,024 leaves room for."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    wanted = CLIENTS + 512
+    if hard != resource.RLIM_INFINITY and hard < wanted:
+        pytest.skip(f"needs {wanted} open files, the hard limit is {hard}")
+    resource.setrlimit(resource.RLIMIT_NOFILE, (max(soft, wanted), hard))
+    yield
+    resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
 
 
 def most_connections_while(database_url: str, work) -> tuple[int, object]:

@@ -15,13 +15,19 @@ import shutil
 import signal
 import subprocess
 import sys
+import threading
 import time
+import urllib.error
+import urllib.request
 from pathlib import Path
 
+import jwt
+import psycopg
 import pytest
 
+from chat.tests.conftest import FakeLLM, completion
 from tests.conftest import ON_POSTGRES
-from tests.net import free_port, get, server_env, serving
+from tests.net import env_example, free_port, get, server_env, serving
 
 ROOT = Path(__file__).resolve().parent.parent
 ENTRYPOINT = ROOT / "bin" / "docker-entrypoint.sh"
@@ -31,14 +37,6 @@ skip_unless_postgres = pytest.mark.skipif(
     not ON_POSTGRES,
     reason="the entrypoint is proven on PostgreSQL: set DATABASE_URL=postgres://... (CI's PostgreSQL run)",
 )
-
-
-def env_example() -> dict[str, str]:
-    """.env.example's variables as `docker run --env-file` passes them: blank ones included."""
-    pairs = (
-        line.split("=", 1) for line in ENV_EXAMPLE.read_text().splitlines() if re.match(r"[A-Z_]+=", line)
-    )
-    return dict(pairs)
 
 
 def linked_asset(page: str, pattern: str) -> str:
@@ -109,6 +107,65 @@ def test_the_entrypoint_serves_the_app_as_deployed(fresh_database, tmp_path):
         assert "Traceback" not in log.read_text()
 
 
+@pytest.mark.postgres
+@skip_unless_postgres
+def test_sigterm_lets_a_request_in_flight_finish(fresh_database, tmp_path):
+    """A chat reply waiting on a slow model when the platform stops the container still gets its
+    answer; then the server exits 0."""
+    fake_model = FakeLLM()
+    fake_model.script = [("sleep", 2.0, completion("Here is your slow answer."))]
+    fake_model.thread.start()
+    env = server_env(
+        port=free_port(),
+        database_url=fresh_database,
+        static_root=tmp_path / "static",
+        HTTPS_ONLY="false",
+        CHAT_PROVIDER="openai",
+        CHAT_OPENAI_BASE_URL=fake_model.url,
+    )
+    answers: list = []
+    try:
+        with serving([str(ENTRYPOINT)], env=env, log=tmp_path / "server.log", cwd=tmp_path) as server:
+            with psycopg.connect(fresh_database, autocommit=True) as conn:
+                conn.execute(
+                    'INSERT INTO "user" (id, name, email, "emailVerified", "createdAt", "updatedAt") '
+                    "VALUES ('u1', 'Una', 'una@example.com', true, now(), now())"
+                )
+            token = jwt.encode({"sub": "u1", "exp": time.time() + 600}, env["BETTER_AUTH_SECRET"], "HS256")
+            chat = threading.Thread(
+                target=lambda: answers.append(post_json(f"{server.url}/api/chat", {"message": "hi"}, token))
+            )
+            chat.start()
+            deadline = time.monotonic() + 20
+            while not fake_model.requests and time.monotonic() < deadline:
+                time.sleep(0.05)
+            assert fake_model.requests, "the chat request never reached the model"
+
+            server.process.send_signal(signal.SIGTERM)  # while the model thinks
+            chat.join(timeout=30)
+            assert server.process.wait(timeout=30) == 0
+    finally:
+        fake_model.server.shutdown()
+        fake_model.server.server_close()
+    [(status, body)] = answers
+    assert status == 200, body
+    assert body["data"]["response"] == "Here is your slow answer."
+
+
+def post_json(url: str, body: dict, token: str) -> tuple[int, dict]:
+    request = urllib.request.Request(  # noqa: S310 - the test's own server on loopback
+        url,
+        data=json.dumps(body).encode(),
+        headers={"Content-Type": "application/json", "Authorization": f"Bearer {token}"},
+        method="POST",
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=30) as response:  # noqa: S310
+            return response.status, json.loads(response.read())
+    except urllib.error.HTTPError as error:
+        return error.code, json.loads(error.read())
+
+
 SERVER_BANNERS = {"": "Starting granian", "gunicorn": "Starting gunicorn", "uvicorn": "Uvicorn running"}
 
 
@@ -145,9 +202,14 @@ def test_a_copied_env_example_starts_every_server(server_name, fresh_database, t
 
 # --- the server command alone, and the quick start ---------------------------------------------------
 
-DIRECT_COMMANDS = {
-    "granian": "granian --interface wsgi ironclad.wsgi:application --host 127.0.0.1 --port {port}",
-    "gunicorn": "gunicorn ironclad.wsgi:application --bind 127.0.0.1:{port}",
+DIRECT_COMMANDS = {  # as README "Outside Docker" gives them; HOST and PORT come from the environment
+    "granian": [sys.executable, "-m", "ironclad.serve"],
+    "gunicorn": [
+        str(Path(sys.executable).parent / "gunicorn"),
+        "-c",
+        "gunicorn.conf.py",
+        "ironclad.wsgi:application",
+    ],
 }
 
 
@@ -169,11 +231,9 @@ def test_the_server_command_alone_serves_the_admin_and_docs(server_name, tmp_pat
         text=True,
     )
     assert migrate.returncode == 0, migrate.stderr
-    command = DIRECT_COMMANDS[server_name].format(port=port).split()
-    command[0] = str(Path(sys.executable).parent / command[0])
     log = tmp_path / "server.log"
 
-    with serving(command, env=env, log=log, cwd=ROOT) as server:
+    with serving(DIRECT_COMMANDS[server_name], env=env, log=log, cwd=ROOT) as server:
         assert_admin_and_docs_are_served(server.url, hashed=False)
         login = get(f"{server.url}/admin/login/")
         assert "Strict-Transport-Security" not in login.headers
@@ -193,7 +253,7 @@ def test_a_copied_env_example_keeps_the_debug_quick_start_working(tmp_path):
     shutil.copytree(ROOT, checkout, ignore=ignored)
     shutil.copy(checkout / ".env.example", checkout / ".env")
     # A fresh shell: nothing .env.example names comes from the test run's own environment.
-    named = {*env_example(), "DJANGO_SETTINGS_MODULE"}
+    named = {*env_example(), "DJANGO_SETTINGS_MODULE", "ENV_FILE"}
     env = {name: value for name, value in os.environ.items() if name not in named}
     env["DEBUG"] = "true"
     port = free_port()
@@ -209,3 +269,5 @@ def test_a_copied_env_example_keeps_the_debug_quick_start_working(tmp_path):
         for path in ("/api/docs", "/admin/login/"):
             response = get(server.url + path)
             assert response.status == 200, (path, response.status, response.headers)
+        # .env was read: its ALLOWED_HOSTS replaced DEBUG's "*".
+        assert get(f"{server.url}/health", Host="example.com").status == 400

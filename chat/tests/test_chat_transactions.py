@@ -5,7 +5,6 @@ waits on it, looks at PostgreSQL from its own connection.
 """
 
 import json
-import os
 import time
 import urllib.request
 
@@ -14,8 +13,7 @@ import pytest
 from django.conf import settings
 
 from chat.tests.conftest import completion, tool_call
-
-ON_POSTGRES = os.environ.get("DATABASE_URL", "").startswith(("postgres://", "postgresql://"))
+from tests.conftest import ON_POSTGRES
 
 SESSIONS = """
 SELECT a.pid, a.state, a.xact_start IS NOT NULL AS in_transaction,
@@ -66,7 +64,7 @@ def test_no_transaction_or_lock_is_held_while_the_model_thinks(
         assert json.loads(response.read())["data"]["tool_calls"][0]["result"]["status"] == "completed"
 
     task.refresh_from_db()
-    assert task.completed  # the tool's write had committed before the model's second answer
+    assert task.completed
     assert len(seen_while_thinking) == 2
     for sessions in seen_while_thinking:
         assert sessions, "the server's own connection should be visible"
