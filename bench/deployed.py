@@ -8,6 +8,7 @@ The server may be another checkout of Ironclad (`--project`, e.g. a `git worktre
 commit), started by its own entrypoint with this virtualenv, for before/after figures.
 """
 
+import argparse
 import os
 import secrets
 import shlex
@@ -30,6 +31,27 @@ DEFAULT_DATABASE_URL = "postgres://postgres@127.0.0.1:5432/ironclad_bench"
 
 # The bare Django view served by gunicorn with 2 sync workers: the yardstick of bench/run.py.
 YARDSTICK = "SERVER=gunicorn GUNICORN_WORKER_CLASS=sync WEB_CONCURRENCY=2"
+
+
+def add_server_arguments(
+    parser: argparse.ArgumentParser, *, database_url: str, database_help: str, port: int
+) -> None:
+    """The options both benchmarks share: which database, which server settings, which checkout."""
+    parser.add_argument("--database-url", default=database_url, help=database_help)
+    parser.add_argument(
+        "--variant",
+        action="append",
+        help='server settings to measure, e.g. "SERVER=gunicorn WEB_THREADS=4"; repeatable '
+        "(default: the default deployment only)",
+    )
+    parser.add_argument(
+        "--project",
+        type=Path,
+        default=ROOT,
+        help="the checkout to serve (default: this one); e.g. a git worktree",
+    )
+    parser.add_argument("--port", type=int, default=port)
+    parser.add_argument("--json", type=Path, help="also write the results to this file")
 
 
 def parse_variant(variant: str) -> dict[str, str]:

@@ -109,23 +109,13 @@ def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument(
-        "--database-url",
-        default=os.environ.get(
+    deployed.add_server_arguments(
+        parser,
+        database_url=os.environ.get(
             "BENCH_LOAD_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/ironclad_bench_load"
         ),
-        help="PostgreSQL database, dropped and created for each variant (the name must contain 'bench')",
-    )
-    parser.add_argument(
-        "--variant",
-        action="append",
-        help='server settings to measure, e.g. "SERVER=gunicorn"; repeatable (default: the deployment)',
-    )
-    parser.add_argument(
-        "--project",
-        type=Path,
-        default=ROOT,
-        help="the checkout to serve (default: this one); e.g. a git worktree",
+        database_help="PostgreSQL database, dropped and created for each variant (its name contains 'bench')",
+        port=8778,
     )
     parser.add_argument("--users", type=int, default=2000, help="users with a live session (default 2000)")
     parser.add_argument("--connections", type=int, default=1000, help="client connections (default 1000)")
@@ -144,8 +134,6 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument(
         "--saturated-duration", type=int, default=30, help="seconds of the saturated run (default 30)"
     )
-    parser.add_argument("--port", type=int, default=8778)
-    parser.add_argument("--json", type=Path, help="also write the results to this file")
     return parser.parse_args()
 
 

@@ -48,28 +48,15 @@ def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument(
-        "--database-url",
-        default=os.environ.get("BENCH_DATABASE_URL", deployed.DEFAULT_DATABASE_URL),
-        help="PostgreSQL database to create if missing and seed (its name must contain 'bench')",
-    )
-    parser.add_argument(
-        "--variant",
-        action="append",
-        help='server settings to measure, e.g. "SERVER=gunicorn WEB_CONCURRENCY=2"; repeatable; '
-        "default: the default deployment only",
-    )
-    parser.add_argument(
-        "--project",
-        type=Path,
-        default=ROOT,
-        help="the checkout to serve (default: this one); e.g. a git worktree",
+    deployed.add_server_arguments(
+        parser,
+        database_url=os.environ.get("BENCH_DATABASE_URL", deployed.DEFAULT_DATABASE_URL),
+        database_help="PostgreSQL database to create if missing and seed (its name must contain 'bench')",
+        port=8777,
     )
     parser.add_argument("--duration", type=int, default=10, help="seconds per scenario (default 10)")
     parser.add_argument("--connections", type=int, default=8, help="wrk connections (default 8)")
     parser.add_argument("--threads", type=int, default=1, help="wrk threads (default 1)")
-    parser.add_argument("--port", type=int, default=8777)
-    parser.add_argument("--json", type=Path, help="also write the results to this file")
     return parser.parse_args()
 
 
