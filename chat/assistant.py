@@ -79,12 +79,15 @@ class AssistantTimeout(AssistantFailure):
 
 @contextmanager
 def failures_report(calls: list[ToolCall]) -> Iterator[None]:
-    """Within a reply: any error after tool calls took effect (a bug, the database going away)
-    becomes AssistantUnavailable listing them, so that no change goes unreported."""
+    """Within a reply: a failure after tool calls took effect lists them. The provider's own
+    (AssistantUnavailable, AssistantTimeout) keeps its kind; any other error (a bug, the database
+    going away) becomes AssistantUnavailable. So no change goes unreported."""
     try:
         yield
-    except AssistantFailure:
-        raise
+    except AssistantFailure as failure:
+        if not calls or failure.tool_calls:
+            raise
+        raise type(failure)(tool_calls=calls) from failure
     except Exception as error:
         if not calls:
             raise

@@ -69,7 +69,7 @@ class OpenAIAssistant:
         calls: list[ToolCall] = []
         with failures_report(calls):
             for _round in range(self.max_rounds + 1):
-                answer = self._complete(messages, deadline, calls)
+                answer = self._complete(messages, deadline)
                 if not answer.tool_calls:
                     return Reply(content=answer.content or "", tool_calls=calls)
                 if _round == self.max_rounds:
@@ -83,22 +83,22 @@ class OpenAIAssistant:
                     )
         return Reply(content=_stopped(self.max_rounds, calls), tool_calls=calls)
 
-    def _complete(self, messages: list[dict[str, Any]], deadline: float, calls: list[ToolCall]):
-        """The model's next answer. A failure reports `calls`, the tool calls already made."""
+    def _complete(self, messages: list[dict[str, Any]], deadline: float):
+        """The model's next answer (failures_report adds the tool calls made so far to a failure)."""
         remaining = deadline - time.monotonic()
         if remaining <= 0:
-            raise AssistantTimeout(tool_calls=calls)
+            raise AssistantTimeout()
         release_pooled_connection()
         try:
             completion = self.client.chat.completions.create(
                 model=self.model, messages=messages, tools=TOOL_SCHEMAS, timeout=remaining
             )
         except openai.APITimeoutError as error:
-            raise AssistantTimeout(tool_calls=calls) from error
+            raise AssistantTimeout() from error
         except openai.OpenAIError as error:
-            raise AssistantUnavailable(tool_calls=calls) from error
+            raise AssistantUnavailable() from error
         if not completion.choices:
-            raise AssistantUnavailable(tool_calls=calls)
+            raise AssistantUnavailable()
         return completion.choices[0].message
 
 
