@@ -77,6 +77,11 @@ def threads() -> int:
     return env.int("WEB_THREADS", default=8 if waits_on_a_model() else 2)
 
 
+def backlog() -> int:
+    """Connections waiting to be accepted."""
+    return env.int("WEB_BACKLOG", default=2048)
+
+
 def graceful_timeout() -> int:
     """Seconds in-flight requests get to finish after SIGTERM: a chat reply included."""
     return env.int("WEB_GRACEFUL_TIMEOUT", default=chat_timeout() + 5)
@@ -95,7 +100,7 @@ def serve_granian() -> None:
         blocking_threads=threads(),
         # Keep each thread (and its database connection) for as long as granian allows.
         blocking_threads_idle_timeout=600,
-        backlog=env.int("WEB_BACKLOG", default=2048),
+        backlog=backlog(),
         websockets=False,
         # The application logs every request itself (ironclad.middleware).
         log_access=False,
@@ -115,7 +120,7 @@ def exec_uvicorn() -> None:
         sys.executable, "-m", "uvicorn", ASGI_APP,
         "--host", bind_host(), "--port", str(port()),
         "--workers", str(workers()),
-        "--backlog", str(env.int("WEB_BACKLOG", default=2048)),
+        "--backlog", str(backlog()),
         "--timeout-graceful-shutdown", str(graceful_timeout()),
         "--lifespan", "off",  # Django has no lifespan handler; uvicorn would say so at each start
         "--no-access-log",
