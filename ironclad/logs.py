@@ -1,15 +1,31 @@
 """Log records tagged with the current request's id, written as text or as one JSON object a line.
 
+Whatever a record carries (a path, a header, an exception's message quoting a client's text), it
+cannot start a line that reads as another record: the formatters below escape control characters,
+and the text format marks every line of a traceback as the record's continuation.
+
 Named `logs`, not `logging`, so that `import logging` inside the package is the standard library.
 """
 
 import json
 import logging
+import re
 from contextvars import ContextVar
 from datetime import UTC, datetime
 
 # Set by ironclad.middleware.RequestLogMiddleware for the life of each request.
 current_request_id: ContextVar[str | None] = ContextVar("current_request_id", default=None)
+
+# What can end a line or move a terminal's cursor: the C0 controls (LF, CR, VT, FF, ESC...), DEL,
+# the C1 controls (NEL, U+0085, among them) and Unicode's line and paragraph separators, on which
+# str.splitlines(), JavaScript and some log shippers split.
+CONTROL_CHARACTERS = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+
+
+def one_line(text: str) -> str:
+    """`text` with its control characters written as Python escapes (a line feed as the two
+    characters `\\n`, NEL as `\\x85`, U+2028 as `\\u2028`): always a single line."""
+    return CONTROL_CHARACTERS.sub(lambda found: found.group().encode("unicode_escape").decode(), text)
 
 
 class RequestIdFilter(logging.Filter):
@@ -26,10 +42,36 @@ class RequestIdFilter(logging.Filter):
         return True
 
 
+class TextFormatter(logging.Formatter):
+    """A record as one line, then its traceback or stack, if any, one line each after
+    CONTINUATION. Control characters are escaped in the first line (message, logger name, request
+    id) and within each traceback line, so no text a record carries can start a line of its own:
+    every line of the output starts with a timestamp only when it starts a record."""
+
+    CONTINUATION = "  | "
+
+    def formatMessage(self, record: logging.LogRecord) -> str:
+        return one_line(super().formatMessage(record))
+
+    def format(self, record: logging.LogRecord) -> str:
+        # Marked in the written text, so that a traceback another handler's formatter cached on the
+        # record (record.exc_text) is marked too.
+        text = super().format(record)
+        if "\n" not in text:  # no traceback: most records
+            return text
+        first, *rest = text.split("\n")
+        return "\n".join([first, *(self.CONTINUATION + one_line(line) for line in rest)])
+
+
 class JSONFormatter(logging.Formatter):
     """One JSON object per line: time, level, logger, message, the request fields the record
     carries, and the traceback if any. Only the named fields are written: a record's other
-    attributes (e.g. the `request` Django attaches, whose repr has the query string) never are."""
+    attributes (e.g. the `request` Django attaches, whose repr has the query string) never are.
+
+    json.dumps escapes the C0 controls (a line feed as `\\n`); with ensure_ascii=False, which
+    keeps other text readable, it leaves DEL, the C1 controls and U+2028/U+2029 as they are, so
+    those are written as `\\u0085`-style escapes here: the same text to a JSON parser, and never a
+    line break to a shipper that splits on them."""
 
     FIELDS = ("request_id", "method", "path", "status", "duration_ms", "user_id")
 
@@ -48,7 +90,8 @@ class JSONFormatter(logging.Formatter):
             entry["exc_info"] = self.formatException(record.exc_info)
         if record.stack_info:
             entry["stack_info"] = self.formatStack(record.stack_info)
-        return json.dumps(entry, ensure_ascii=False, default=str)
+        line = json.dumps(entry, ensure_ascii=False, default=str)
+        return CONTROL_CHARACTERS.sub(lambda found: f"\\u{ord(found.group()):04x}", line)
 
 
 def warn_if_static_files_are_not_collected() -> None:
