@@ -1,0 +1,113 @@
+"""Request bodies that arrive without a Content-Length, chunked ones above all: read, or refused.
+
+Django reads a body only as far as CONTENT_LENGTH says (WSGIRequest wraps wsgi.input in
+`LimitedStream(wsgi.input, CONTENT_LENGTH or 0)`), and REST framework parses one only when
+CONTENT_LENGTH is above zero. A body sent with `Transfer-Encoding: chunked`, or over HTTP/2
+(granian speaks it too) without a content-length, comes with no CONTENT_LENGTH, so it was taken
+for no body: `PATCH /api/tasks/1/complete` with {"completed": true} toggled the task instead.
+
+The servers Ironclad runs on all take the chunks apart and end the input where the body ends
+(measured: granian and gunicorn pass HTTP_TRANSFER_ENCODING and set wsgi.input_terminated; under
+ASGI Django holds the whole body uvicorn delivered before it builds the request). So the body is
+read here, at most DATA_UPLOAD_MAX_MEMORY_SIZE + 1 bytes of it, and passed on with the
+CONTENT_LENGTH it turned out to have: everything below sees it as if it had been sent with one.
+A larger body is answered 413, as the API answers one with a Content-Length over the limit.
+
+Where the input does not end with the body (a WSGI server without wsgi.input_terminated, such as
+runserver), reading on would wait for bytes that never come, so a chunked body is refused with
+411 instead. Framing a server should have refused but passed on is refused with 400: a coding
+other than `chunked` alone (the body would still be encoded), Transfer-Encoding together with
+Content-Length (two lengths for one body: how requests are smuggled past a proxy), and chunks the
+server could not take apart. granian does not say so: it ends the input at a malformed chunk, as
+at a body cut short. So a chunked body that reads as empty is refused too, rather than taken for
+no body; a client with no body to send sends no Transfer-Encoding.
+"""
+
+from collections.abc import Callable
+from io import BytesIO
+from typing import BinaryIO
+
+from django.conf import settings
+from django.core.handlers.asgi import ASGIRequest
+from django.http import HttpRequest, HttpResponseBase, JsonResponse
+
+from ironclad.api import error_body
+
+READ_SIZE = 64 * 1024
+
+
+class BodyLengthMiddleware:
+    """Gives a request body that came without a Content-Length one, or refuses the request."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponseBase]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponseBase:
+        return self.refusal(request) or self.get_response(request)
+
+    def refusal(self, request: HttpRequest) -> JsonResponse | None:
+        """None once the body has a Content-Length (given, or set here); else the error response."""
+        meta = request.META
+        coding = meta.get("HTTP_TRANSFER_ENCODING")
+        if meta.get("CONTENT_LENGTH"):
+            if coding is None:
+                return None
+            return refuse(
+                400, "invalid_transfer_encoding", "Send Content-Length or Transfer-Encoding, not both."
+            )
+        if coding is not None and coding.strip().lower() != "chunked":
+            return refuse(400, "invalid_transfer_encoding", "The only Transfer-Encoding accepted is chunked.")
+
+        stream = body_stream(request)
+        if stream is None:
+            if coding is None:
+                return None  # HTTP/1.x without either header: no body
+            return refuse(411, "length_required", "Send the request body with a Content-Length.")
+        limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+        try:
+            body = read_at_most(stream, limit)
+        except Exception:  # gunicorn raises its parser's errors at malformed chunks, not only OSError
+            return malformed_body()
+        if coding is not None and not body:
+            return malformed_body()  # granian ends the input at a malformed chunk instead
+        if limit is not None and len(body) > limit:
+            return refuse(
+                413,
+                "payload_too_large",
+                f"The request body is larger than {limit} bytes.",
+                {"max_bytes": limit},
+            )
+        if body:
+            meta["CONTENT_LENGTH"] = str(len(body))
+            meta.pop("HTTP_TRANSFER_ENCODING", None)
+            request._stream = BytesIO(body)  # as HttpRequest.body leaves it once it has read the body
+        return None
+
+
+def body_stream(request: HttpRequest) -> BinaryIO | None:
+    """The request's input, which ends where its body ends; None where it may not end there."""
+    if isinstance(request, ASGIRequest):
+        return request._stream  # the whole body, received by Django before the request was built
+    if request.META.get("wsgi.input_terminated"):
+        return request.META["wsgi.input"]
+    return None
+
+
+def read_at_most(stream: BinaryIO, limit: int | None) -> bytes:
+    """The stream to its end, or its first `limit` + 1 bytes: enough to tell it is too large."""
+    chunks, size = [], 0
+    while limit is None or size <= limit:
+        chunk = stream.read(READ_SIZE if limit is None else min(READ_SIZE, limit + 1 - size))
+        if not chunk:
+            break
+        chunks.append(chunk)
+        size += len(chunk)
+    return b"".join(chunks)
+
+
+def malformed_body() -> JsonResponse:
+    return refuse(400, "malformed_body", "The chunked request body is empty or malformed.")
+
+
+def refuse(status: int, code: str, message: str, details: dict | None = None) -> JsonResponse:
+    return JsonResponse(error_body(code, message, details), status=status)
