@@ -4,14 +4,34 @@
 "1 december", "dec 1st at 9:30": `find_due` returns the moment (aware, in the current time
 zone, i.e. TIME_ZONE) and the message without the words it used. A day without a time means
 the end of that day; a time without a day means its next occurrence.
+
+Whatever the words, nothing here raises: a moment outside the range a due date may take
+(todos.dates: EARLIEST_DUE .. LATEST_DUE, as the REST API checks it) is OutOfRange, for the
+assistant to say so: "in 99999999 days", "on 9999-12-31" west of Greenwich, "in" and a thousand
+nines.
 """
 
+import enum
 import re
+import unicodedata
 from datetime import date, datetime, time, timedelta
 
 from django.utils import timezone
 
-END_OF_DAY = time(23, 59)
+from todos.dates import EARLIEST_DUE, END_OF_DAY, LATEST_DUE, day_at
+
+# "in N minutes" with more digits than this is past LATEST_DUE whatever N (10**10 minutes is
+# 19,000 years), and int() refuses long digit strings (sys.get_int_max_str_digits).
+_MAX_COUNT_DIGITS = 10
+
+
+class OutOfRange(enum.Enum):
+    """Words that name a moment no task can be due at: before EARLIEST_DUE or after LATEST_DUE."""
+
+    PAST = "past"
+    FUTURE = "future"
+
+
 WEEKDAYS = ["monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"]
 _WEEKDAY_ABBREVIATIONS = {
     "mon": 0,
@@ -102,26 +122,48 @@ _DAY_RES = [(kind, re.compile(pattern, re.IGNORECASE)) for kind, pattern in DAY_
 _TIME_RES = [(kind, re.compile(pattern, re.IGNORECASE)) for kind, pattern in TIME_PATTERNS]
 
 
-def find_due(text: str, now: datetime) -> tuple[datetime | None, str]:
-    """The due moment the words in `text` name (or None), and `text` without those words."""
+def find_due(text: str, now: datetime) -> tuple[datetime | OutOfRange | None, str]:
+    """The due moment the words in `text` name (None when they name none, OutOfRange when it is
+    one no task can have), and `text` without those words."""
     now = timezone.localtime(now)
     day, part_time, text = _find_day(text, now)
     if isinstance(day, datetime):  # "in 2 hours": an exact moment
+        return _in_range(day), text
+    clock, text = _find_time(text)  # "on 9999-12-31 at 5pm": the time is part of the refused date
+    if isinstance(day, OutOfRange):
         return day, text
-    clock, text = _find_time(text)
     clock = clock or part_time
     if day is None and clock is None:
         return None, text
     if day is None:
-        day = now.date() if clock > now.time() else now.date() + timedelta(days=1)
-    return timezone.make_aware(datetime.combine(day, clock or END_OF_DAY)), text
+        day = now.date() if clock > now.time() else _later(now.date(), days=1)
+        if isinstance(day, OutOfRange):
+            return day, text
+    return _in_range(day_at(day, clock or END_OF_DAY)), text
+
+
+def _in_range(moment: datetime) -> datetime | OutOfRange:
+    # Aware datetimes compare by their UTC moment without converting one, so this cannot overflow.
+    if moment < EARLIEST_DUE:
+        return OutOfRange.PAST
+    if moment > LATEST_DUE:
+        return OutOfRange.FUTURE
+    return moment
+
+
+def _later[When: date](start: When, **delta: int) -> When | OutOfRange:
+    """`start` plus timedelta(**delta), or OutOfRange.FUTURE past what datetime holds."""
+    try:
+        return start + timedelta(**delta)
+    except OverflowError:  # the timedelta itself (over 999,999,999 days) or the sum
+        return OutOfRange.FUTURE
 
 
 def _remove(text: str, match: re.Match) -> str:
     return re.sub(r"\s{2,}", " ", f"{text[: match.start()]} {text[match.end() :]}").strip()
 
 
-def _find_day(text: str, now: datetime) -> tuple[date | datetime | None, time | None, str]:
+def _find_day(text: str, now: datetime) -> tuple[date | datetime | OutOfRange | None, time | None, str]:
     for kind, pattern in _DAY_RES:
         match = pattern.search(text)
         if match is None:
@@ -139,7 +181,7 @@ def _find_day(text: str, now: datetime) -> tuple[date | datetime | None, time | 
     return None, None, text
 
 
-def _day(kind: str, match: re.Match, now: datetime) -> date | datetime | None:
+def _day(kind: str, match: re.Match, now: datetime) -> date | datetime | OutOfRange | None:
     today = now.date()
     groups = {key: (value.lower() if value else value) for key, value in match.groupdict().items()}
     if kind == "iso":
@@ -147,35 +189,57 @@ def _day(kind: str, match: re.Match, now: datetime) -> date | datetime | None:
     if kind in ("today", "tonight"):
         return today
     if kind == "tomorrow":
-        return today + timedelta(days=1)
+        return _later(today, days=1)
     if kind == "after_tomorrow":
-        return today + timedelta(days=2)
+        return _later(today, days=2)
     if kind == "next_week":
-        return today + timedelta(weeks=1)
+        return _later(today, weeks=1)
     if kind == "in":
-        count = int(groups["count"]) if groups["count"].isdigit() else NUMBER_WORDS[groups["count"]]
-        if groups["unit"] in ("minute", "hour"):
-            return (now + timedelta(**{f"{groups['unit']}s": count})).replace(second=0, microsecond=0)
-        return today + timedelta(**{f"{groups['unit']}s": count})
+        count = _count(groups["count"])
+        if count is None:
+            return OutOfRange.FUTURE
+        unit = f"{groups['unit']}s"
+        if unit in ("minutes", "hours"):
+            moment = _later(now, **{unit: count})
+            return moment if isinstance(moment, OutOfRange) else moment.replace(second=0, microsecond=0)
+        return _later(today, **{unit: count})
     if kind == "weekday":
         ahead = (WEEKDAY_NUMBERS[groups["weekday"]] - today.weekday()) % 7
         if ahead == 0 and groups["which"] != "this":
             ahead = 7  # "monday" said on a Monday is next week's
-        return today + timedelta(days=ahead)
+        return _later(today, days=ahead)
     # A day of a month without a year: its next occurrence from today.
     month, day = MONTH_NUMBERS[groups["month"]], int(groups["day"])
     if groups["year"]:
         return _date(int(groups["year"]), month, day)
     found = _date(today.year, month, day)
-    if found is not None and found < today:
+    if isinstance(found, date) and found < today:
         found = _date(today.year + 1, month, day)
     return found
 
 
-def _date(year: int, month: int, day: int) -> date | None:
+def _count(words: str) -> int | None:
+    """The number of "in 3 days", "in three days"; None when it has too many digits to be one."""
+    if words in NUMBER_WORDS:
+        return NUMBER_WORDS[words]
+    # \d is any script's digit; int() reads them all, but only up to its limit on length.
+    digits = "".join(str(unicodedata.decimal(digit)) for digit in words).lstrip("0")
+    return int(digits or "0") if len(digits) <= _MAX_COUNT_DIGITS else None
+
+
+def _date(year: int, month: int, day: int) -> date | OutOfRange | None:
+    """The date, OutOfRange for a real day of year 0 or 10000, None for no day (31 february)."""
+    try:
+        date(2000, month, day)  # a leap year: the day exists in some year
+    except ValueError:
+        return None
+    if year < date.min.year:
+        return OutOfRange.PAST
+    if year > date.max.year:
+        return OutOfRange.FUTURE
     try:
         return date(year, month, day)
-    except ValueError:
+    except ValueError:  # 29 february of a common year
         return None
 
 
@@ -199,7 +263,11 @@ def _find_time(text: str) -> tuple[time | None, str]:
 
 def describe_due(due: datetime, now: datetime) -> str:
     """ "today at 17:00", "tomorrow", "on Friday", "on Tue 1 Dec 2026": how a reply names a due date."""
-    local, now = timezone.localtime(due), timezone.localtime(now)
+    now = timezone.localtime(now)
+    try:
+        local = timezone.localtime(due)
+    except OverflowError:  # a stored moment at the very end of datetime's range: in its own zone
+        local = due
     days = (local.date() - now.date()).days
     if days == 0:
         words = "today"
@@ -210,7 +278,9 @@ def describe_due(due: datetime, now: datetime) -> str:
     elif 1 < days < 7:
         words = f"on {local:%A}"
     else:
-        words = f"on {local:%a} {local.day} {local:%b}" + (f" {local.year}" if local.year != now.year else "")
+        words = f"on {local:%a} {local.day} {local:%b}" + (
+            f" {local.year:04}" if local.year != now.year else ""
+        )
     if local.time().replace(second=0, microsecond=0) != END_OF_DAY:
         words += f" at {local:%H:%M}"
     return words

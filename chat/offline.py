@@ -16,9 +16,10 @@ from django.utils import timezone
 
 from accounts.models import User
 from chat.assistant import Reply, ToolCall, failures_report
-from chat.dates import describe_due, find_due
+from chat.dates import OutOfRange, describe_due, find_due
 from chat.models import Message
 from chat.tools import LIST_LIMIT, ToolResult, run_tool
+from todos.dates import EARLIEST_DUE, LATEST_DUE
 
 _I = re.IGNORECASE
 _QUOTES = "\"'\u201c\u201d\u2018\u2019"  # straight and curly quotes
@@ -151,7 +152,7 @@ PRIORITY_WORDS = {"urgent": "high", "important": "high", "normal": "medium"}
 class Command:
     """What a message asks for. A task is named by `task_id` or by words of its `title`."""
 
-    action: str  # greet, thanks, help, add, list, complete, reopen, delete, update, unknown
+    action: str  # greet, thanks, help, add, list, complete, reopen, delete, update, out_of_range, unknown
     task_id: int | None = None
     title: str | None = None
     arguments: dict[str, Any] = field(default_factory=dict)
@@ -184,16 +185,28 @@ def parse(message: str, now: datetime) -> Command:
             return _about_task("update", match["ref"], priority=PRIORITY_WORDS.get(priority, priority))
     for pattern in DUE:
         if (match := pattern.match(text)) and (moved := _due_only(match["when"], now)):
+            if isinstance(moved, OutOfRange):
+                return _out_of_range("update", moved)
             return _about_task("update", match["ref"], due_date=moved.isoformat())
     if match := CHANGE_TO.match(text):
         return _about_task("update", match["ref"], title=match["title"].strip(_QUOTES))
     if match := DELETE.match(text):
         return _about_task("delete", match["ref"])
     if match := ADD.match(text):
-        return Command("add", arguments=_new_task(match["rest"], now))
+        return _unless_out_of_range("add", _new_task(match["rest"], now), "due_date")
     if LIST_START.match(text) and LIST_TOPIC.search(text):
-        return Command("list", arguments=_list_filters(text, now))
+        return _unless_out_of_range("list", _list_filters(text, now), "due_before")
     return Command("unknown")
+
+
+def _out_of_range(action: str, due: OutOfRange) -> Command:
+    """A refusal: the `action` asked for names a date no task can be due at."""
+    return Command("out_of_range", arguments={"asked": action, "due": due})
+
+
+def _unless_out_of_range(action: str, arguments: dict[str, Any], date_argument: str) -> Command:
+    due = arguments.get(date_argument)
+    return _out_of_range(action, due) if isinstance(due, OutOfRange) else Command(action, arguments=arguments)
 
 
 def _about_task(action: str, reference: str, **arguments: Any) -> Command:
@@ -208,8 +221,8 @@ def _about_task(action: str, reference: str, **arguments: Any) -> Command:
     return Command(action, title=title, arguments=arguments)
 
 
-def _due_only(words: str, now: datetime) -> datetime | None:
-    """A due date when `words` are nothing but one ("friday at 5pm"), else None."""
+def _due_only(words: str, now: datetime) -> datetime | OutOfRange | None:
+    """A due date (or OutOfRange) when `words` are nothing but one ("friday at 5pm"), else None."""
     due, rest = find_due(words, now)
     return due if due is not None and not rest.strip(" ,.") else None
 
@@ -256,7 +269,7 @@ def _new_task(text: str, now: datetime) -> dict[str, Any]:
             break
     due, text = find_due(text, now)
     if due is not None:
-        arguments["due_date"] = due.isoformat()
+        arguments["due_date"] = due if isinstance(due, OutOfRange) else due.isoformat()
     title = (
         quoted["title"].strip() if quoted else TRAILING_FILLER.sub("", LEADING_FILLER.sub("", text.strip()))
     )
@@ -275,7 +288,7 @@ def _list_filters(text: str, now: datetime) -> dict[str, Any]:
     if re.search(r"\boverdue\b", text, _I):
         filters.update(status="pending", overdue=True)
     elif (match := LIST_DUE.search(text)) and (due := _due_only(match["when"], now)):
-        filters.update(status="pending", due_before=due.isoformat())
+        filters.update(status="pending", due_before=due if isinstance(due, OutOfRange) else due.isoformat())
         text = text[: match.start()]
     if LIST_PENDING.search(text):
         filters["status"] = "pending"
@@ -351,6 +364,19 @@ class _Turn:
 
     def on_help(self, command: Command) -> str:
         return HELP_TEXT
+
+    def on_out_of_range(self, command: Command) -> str:
+        past = command.arguments["due"] is OutOfRange.PAST
+        limit = describe_due(EARLIEST_DUE if past else LATEST_DUE, self.now)
+        outcome = {
+            "add": "I haven't added the task",
+            "list": "I haven't listed any tasks",
+            "update": "I haven't changed anything",
+        }[command.arguments["asked"]]
+        return (
+            f"That date is too far in the {'past' if past else 'future'}: a task can be due {limit} "
+            f"at the {'earliest' if past else 'latest'}. {outcome}."
+        )
 
     def on_unknown(self, command: Command) -> str:
         return (

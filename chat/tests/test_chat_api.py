@@ -210,3 +210,85 @@ class TestHistory:
         alice_client.post(CHAT, {"message": "hi", "conversation_id": conversation.pk})
 
         assert seen["history"] == ["message 3", "message 4", "message 5"]
+
+
+class TestUnexpectedFailure:
+    """Whatever goes wrong once the message is stored, the answer says where it was saved."""
+
+    @pytest.fixture
+    def broken_assistant(self, monkeypatch):
+        from chat.offline import OfflineAssistant
+
+        def reply(self, *, user, history, message):
+            raise RuntimeError("a bug in the assistant")
+
+        monkeypatch.setattr(OfflineAssistant, "reply", reply)
+
+    def test_a_bug_is_a_500_that_names_the_conversation(self, alice_client, broken_assistant):
+        response = alice_client.post(CHAT, {"message": "add buy milk"})
+
+        assert response.status_code == 500
+        conversation = Conversation.objects.get()
+        assert response.json() == {
+            "error": {
+                "code": "server_error",
+                "message": "An unexpected error occurred.",
+                "details": {"conversation_id": conversation.pk},
+            }
+        }
+        assert [(m.role, m.content) for m in conversation.messages.all()] == [("user", "add buy milk")]
+        assert not Task.objects.exists()
+
+    def test_the_traceback_is_logged_once(self, alice_client, broken_assistant, caplog):
+        alice_client.post(CHAT, {"message": "add buy milk"})
+
+        tracebacks = [record.exc_info[1] for record in caplog.records if record.exc_info]
+        assert [str(error) for error in tracebacks] == ["a bug in the assistant"]
+
+    def test_in_a_conversation_the_message_joins_it(
+        self, alice_client, broken_assistant, make_conversation, make_message, user
+    ):
+        conversation = make_conversation(user, "Earlier")
+        make_message(conversation, "hello")
+
+        response = alice_client.post(CHAT, {"message": "add buy milk", "conversation_id": conversation.pk})
+
+        assert response.status_code == 500
+        assert response.json()["error"]["details"] == {"conversation_id": conversation.pk}
+        assert list(conversation.messages.order_by("created_at", "id").values_list("content", flat=True)) == [
+            "hello",
+            "add buy milk",
+        ]
+
+    def test_the_conversation_stays_usable(self, alice_client, broken_assistant, monkeypatch):
+        failed = alice_client.post(CHAT, {"message": "add buy milk"})
+        monkeypatch.undo()
+        conversation_id = failed.json()["error"]["details"]["conversation_id"]
+
+        retry = alice_client.post(CHAT, {"message": "add buy milk", "conversation_id": conversation_id})
+
+        assert retry.status_code == 200
+        assert Message.objects.filter(conversation_id=conversation_id).count() == 3
+
+    def test_the_database_going_away_keeps_its_status(self, alice_client, monkeypatch):
+        from django.db import OperationalError
+
+        from chat.offline import OfflineAssistant
+
+        def reply(self, *, user, history, message):
+            raise OperationalError("connection lost")
+
+        monkeypatch.setattr(OfflineAssistant, "reply", reply)
+
+        response = alice_client.post(CHAT, {"message": "add buy milk"})
+
+        assert response.status_code == 503
+        error = response.json()["error"]
+        assert error["code"] == "database_unavailable"
+        assert error["details"] == {"conversation_id": Conversation.objects.get().pk}
+
+    def test_an_error_before_the_conversation_is_known_names_none(self, alice_client, broken_assistant):
+        response = alice_client.post(CHAT, {"message": "hi", "conversation_id": 987654})
+
+        assert response.status_code == 404
+        assert response.json()["error"]["details"] == {}

@@ -2,12 +2,14 @@
 and what changes in the database. Alice talks; Bob's task must never change."""
 
 import re
-from datetime import datetime, time, timedelta
+from datetime import UTC, datetime, time, timedelta
 
 import pytest
 from django.utils import timezone
 
+from chat.dates import describe_due
 from chat.models import Message
+from todos.dates import EARLIEST_DUE, LATEST_DUE
 from todos.models import Task
 
 CHAT = "/api/chat"
@@ -372,3 +374,87 @@ def test_dates_follow_the_configured_time_zone(alice_client, user, settings):
     local = timezone.localtime(stored)
     assert (local.date(), local.hour, local.minute) == (timezone.localdate(), 9, 0)
     assert str(local.tzinfo) == "Pacific/Kiritimati"
+
+
+# A date no task can be due at (todos.dates.LATEST_DUE, EARLIEST_DUE) is refused in a sentence.
+TOO_LATE = "That date is too far in the future: a task can be due {latest} at the latest."
+TOO_EARLY = "That date is too far in the past: a task can be due {earliest} at the earliest."
+NOT_ADDED = "I haven't added the task."
+NOT_LISTED = "I haven't listed any tasks."
+NOT_CHANGED = "I haven't changed anything."
+OUT_OF_RANGE = [
+    # (time zone, message, refusal); west of Greenwich the last days overflowed in UTC.
+    ("UTC", "add foo in 99999999 days", (TOO_LATE, NOT_ADDED)),
+    ("UTC", "add foo in 999999999999 hours", (TOO_LATE, NOT_ADDED)),
+    ("UTC", "add foo in 9999999999 minutes", (TOO_LATE, NOT_ADDED)),
+    ("UTC", "add foo in 99999999 weeks", (TOO_LATE, NOT_ADDED)),
+    ("UTC", "add foo in " + "9" * 3980 + " days", (TOO_LATE, NOT_ADDED)),
+    ("America/New_York", "add foo on 9999-12-31", (TOO_LATE, NOT_ADDED)),
+    ("America/New_York", "add foo on 9999-12-30", (TOO_LATE, NOT_ADDED)),
+    ("America/New_York", "add foo 31 december 9999 at 11pm", (TOO_LATE, NOT_ADDED)),
+    ("Europe/Paris", "add foo on 0001-01-01 at 1am", (TOO_EARLY, NOT_ADDED)),
+    ("UTC", "add foo on 0000-06-15", (TOO_EARLY, NOT_ADDED)),
+    ("UTC", "what is due in 99999999 days", (TOO_LATE, NOT_LISTED)),
+    ("America/New_York", "what's due on 9999-12-31?", (TOO_LATE, NOT_LISTED)),
+    ("UTC", "move {milk} to in 99999999 days", (TOO_LATE, NOT_CHANGED)),
+    ("America/New_York", "move {milk} to 9999-12-31 at 5pm", (TOO_LATE, NOT_CHANGED)),
+    ("UTC", "task {milk} is due in 999999999999 hours", (TOO_LATE, NOT_CHANGED)),
+    ("Europe/Paris", "move the milk to 0001-01-01 at 1am", (TOO_EARLY, NOT_CHANGED)),
+]
+
+
+@pytest.mark.parametrize(
+    ("zone", "message", "refusal"), OUT_OF_RANGE, ids=[f"{c[0]}: {c[1][:40]}" for c in OUT_OF_RANGE]
+)
+def test_a_date_out_of_range_is_refused_in_a_sentence(
+    alice_client, user, make_task, settings, zone, message, refusal
+):
+    settings.TIME_ZONE = zone
+    milk = make_task(user, "Buy milk")
+    message = message.format(milk=milk.pk)
+
+    response = alice_client.post(CHAT, {"message": message})
+
+    assert response.status_code == 200, response.content
+    data = response.json()["data"]
+    now = timezone.localtime()
+    reason, outcome = refusal
+    limits = {"latest": describe_due(LATEST_DUE, now), "earliest": describe_due(EARLIEST_DUE, now)}
+    assert data["response"] == f"{reason.format(**limits)} {outcome}"
+    assert data["tool_calls"] == []
+    stored = Message.objects.order_by("created_at", "id")
+    assert [(m.role, m.content) for m in stored] == [("user", message), ("assistant", data["response"])]
+    assert list(Task.objects.values_list("title", "due_date")) == [("Buy milk", None)]
+
+
+def test_the_refusal_names_the_limit(alice_client, user):
+    response = alice_client.post(CHAT, {"message": "add foo in 99999999 days"})  # TIME_ZONE is UTC
+
+    assert response.json()["data"]["response"] == (
+        "That date is too far in the future: a task can be due on Thu 30 Dec 9999 at the latest. "
+        "I haven't added the task."
+    )
+
+
+def test_the_last_day_in_range_is_accepted(alice_client, user):
+    data = alice_client.post(CHAT, {"message": "add foo on 9999-12-30"}).json()["data"]  # UTC
+
+    assert (
+        data["response"]
+        == f'Added task {data["tool_calls"][0]["result"]["task_id"]} "foo", due on Thu 30 Dec 9999.'
+    )
+    assert Task.objects.get(user=user).due_date == datetime(9999, 12, 30, 23, 59, tzinfo=UTC)
+
+
+def test_completing_a_recurring_task_due_on_the_last_day_ends_its_recurrence(alice_client, user, make_task):
+    # Relies on todos.services.next_due_date: no next occurrence past todos.dates.LATEST_DUE.
+    stretch = make_task(
+        user, "Stretch", recurrence="daily", due_date=datetime(9999, 12, 31, 23, 59, tzinfo=UTC)
+    )
+
+    response = alice_client.post(CHAT, {"message": f"mark {stretch.pk} done"})
+
+    assert response.status_code == 200, response.content
+    assert response.json()["data"]["response"] == f'Marked task {stretch.pk} "Stretch" as done.'
+    assert list(Task.objects.values_list("title", "completed")) == [("Stretch", True)]
+    assert Message.objects.count() == 2
