@@ -22,12 +22,16 @@ from rest_framework.request import Request
 
 from accounts.models import Jwks, Session, User
 from ironclad import sql
+from ironclad.throttling import charge_failed_credential
+from ironclad.untrusted import is_plain_token
 
 SESSION_COOKIE_NAME = "session_token"
 # base64 of a 32-byte HMAC-SHA256 digest, with padding.
 SIGNATURE_LENGTH = 44
 ASYMMETRIC_ALGORITHMS = frozenset({"EdDSA", "ES256", "ES512", "RS256", "PS256"})
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "TRACE"})
+# 9999-12-31T23:59:59Z: the last second a datetime can hold.
+LATEST_NUMERIC_DATE = 253_402_300_799
 
 # Column lists come from the models; only the parameter is variable.
 SESSION_WITH_USER = (
@@ -88,6 +92,15 @@ class BetterAuthAuthentication(BaseAuthentication):
         return f'Bearer realm="{self.www_authenticate_realm}"'
 
     def authenticate(self, request: Request) -> tuple[User, object] | None:
+        try:
+            return self.authenticate_credentials(request)
+        except exceptions.AuthenticationFailed:
+            # DRF checks throttles only after authentication succeeds: without this, requests with
+            # made-up credentials would never be counted.
+            charge_failed_credential(request)
+            raise
+
+    def authenticate_credentials(self, request: Request) -> tuple[User, object] | None:
         header = get_authorization_header(request).split()
         if header and header[0].lower() == b"bearer":
             if len(header) != 2:
@@ -130,6 +143,8 @@ def authenticate_cookie(raw_value: str) -> tuple[User, Session]:
 
 def authenticate_bearer_session(credential: str) -> tuple[User, Session]:
     value = unquote(credential)
+    if not is_plain_token(value):
+        raise InvalidToken("The session token contains invalid characters.")
     if "." in value:
         token = unsign_session_token(value, settings.BETTER_AUTH_SECRET)
         if token is None:
@@ -142,6 +157,8 @@ def authenticate_bearer_session(credential: str) -> tuple[User, Session]:
 
 
 def load_session(token: str) -> tuple[User, Session]:
+    if not is_plain_token(token):  # e.g. a NUL, which PostgreSQL refuses with an error
+        raise InvalidToken("The session token contains invalid characters.")
     # Hand-written: this runs on every cookie request, and the ORM's compilation of it cost
     # more than the query itself (see ironclad/sql.py).
     rows = sql.fetch(SESSION_WITH_USER, [token], Session, User)
@@ -157,7 +174,11 @@ def load_session(token: str) -> tuple[User, Session]:
 def enforce_trusted_origin(request: Request) -> None:
     """Refuse cookie-authenticated writes from origins we do not trust (CSRF defence)."""
     origin = request.headers.get("Origin")
-    if not origin or origin == "null":
+    if origin == "null":
+        # A sandboxed frame, a data: URL or a cross-origin redirect: no origin to trust, whatever
+        # the Referer says (Django's CSRF check refuses it too).
+        raise UntrustedOrigin("A cookie-authenticated write cannot come from the origin 'null'.")
+    if not origin:
         referer = request.headers.get("Referer", "")
         parts = urlsplit(referer)
         origin = f"{parts.scheme}://{parts.netloc}" if parts.scheme and parts.netloc else ""
@@ -179,10 +200,10 @@ def authenticate_jwt(token: str) -> tuple[User, dict]:
     algorithm = header.get("alg")
     if algorithm == "HS256":
         key: object = shared_secret_key(settings.JWT_SECRET)
-    elif algorithm in ASYMMETRIC_ALGORITHMS:
+    elif isinstance(algorithm, str) and algorithm in ASYMMETRIC_ALGORITHMS:
         key = jwks_signing_key(header.get("kid"))
     else:
-        raise InvalidToken(f"The token algorithm {algorithm!r} is not accepted.")
+        raise InvalidToken(f"The token algorithm {str(algorithm)[:20]!r} is not accepted.")
 
     options = {"require": ["exp"], "verify_aud": bool(settings.JWT_AUDIENCE)}
     try:
@@ -198,14 +219,29 @@ def authenticate_jwt(token: str) -> tuple[User, dict]:
         raise InvalidToken("The token has expired.") from None
     except jwt.InvalidTokenError as error:
         raise InvalidToken(f"The token is invalid: {error}.") from None
+    check_time_claims(claims)
 
     user_id = claims.get("sub") or claims.get("userId") or claims.get("id")
     if not user_id:
         raise InvalidToken("The token names no user.")
-    rows = sql.fetch(USER_BY_ID, [str(user_id)], User)
+    if not isinstance(user_id, str) or not is_plain_token(user_id):
+        raise InvalidToken("The token's user id must be a plain string.")
+    rows = sql.fetch(USER_BY_ID, [user_id], User)
     if not rows:
         raise InvalidToken("The token's user does not exist.")
     return rows[0][0], claims
+
+
+def check_time_claims(claims: dict) -> None:
+    """`exp`, `nbf` and `iat` must be NumericDates (RFC 7519 §2): numbers, not strings, within the
+    years a datetime can hold. PyJWT reads them with int(), which takes "123" and 1e300."""
+    for name in ("exp", "nbf", "iat"):
+        if name not in claims:
+            continue
+        value = claims[name]
+        is_number = isinstance(value, int | float) and not isinstance(value, bool)
+        if not is_number or not 0 <= value <= LATEST_NUMERIC_DATE:
+            raise InvalidToken(f"The token's {name!r} claim must be a number of seconds since 1970.")
 
 
 @functools.lru_cache(maxsize=4)
@@ -216,10 +252,12 @@ def shared_secret_key(secret: str) -> jwt.PyJWK:
     return jwt.PyJWK({"kty": "oct", "k": encoded, "alg": "HS256"})
 
 
-def jwks_signing_key(kid: str | None) -> jwt.PyJWK:
+def jwks_signing_key(kid: object) -> jwt.PyJWK:
     """The public key `kid` of better-auth's jwt plugin, from its JWKS URL or `jwks` table."""
     if not kid:
         raise InvalidToken("The token names no signing key (kid).")
+    if not isinstance(kid, str) or not is_plain_token(kid):
+        raise InvalidToken("The token's signing key id (kid) must be a plain string.")
     if settings.BETTER_AUTH_JWKS_URL:
         try:
             return jwks_client().get_signing_key(kid)

@@ -4,9 +4,10 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts.serializers import MeSerializer
+from ironclad.api import StrictQueryParams
 
 
-class MeView(APIView):
+class MeView(StrictQueryParams, APIView):
     """The signed-in better-auth user."""
 
     @extend_schema(responses=MeSerializer)

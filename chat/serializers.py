@@ -3,13 +3,16 @@
 from rest_framework import serializers
 
 from chat.models import MESSAGE_MAX_LENGTH, Conversation, Message
-from ironclad.api import ModelSerializer
+from ironclad.api import IntegerField, ModelSerializer, Serializer
 
 
-class ChatRequestSerializer(serializers.Serializer):
+class ChatRequestSerializer(Serializer):
     message = serializers.CharField(max_length=MESSAGE_MAX_LENGTH)
-    conversation_id = serializers.IntegerField(
-        required=False, allow_null=True, help_text="Continue this conversation; omit to start a new one."
+    conversation_id = IntegerField(
+        required=False,
+        allow_null=True,
+        min_value=1,
+        help_text="Continue this conversation; omit to start a new one.",
     )
 
 

@@ -16,16 +16,19 @@ from chat.serializers import (
     ConversationSerializer,
     MessageSerializer,
 )
+from ironclad.api import OBJECT_ID, StrictQueryParams
 
 
-class ChatView(APIView):
+class ChatView(StrictQueryParams, APIView):
     """Send a message to the assistant; it may act on your tasks. Without `conversation_id` a new
-    conversation starts. Your message is saved even when the assistant fails (502, 504); the
-    failure's `details.tool_calls` lists the actions it had already carried out."""
+    conversation starts. Your message is saved even when the assistant fails (502, 504, 500):
+    the error's `details.conversation_id` says where, and for 502 and 504 `details.tool_calls`
+    lists the actions it had already carried out."""
 
     permission_classes = OWN_PATH
     throttle_scope = "chat"  # THROTTLE_CHAT_RATE: each message may call a language model
-    error_statuses = ["502", "504"]
+    error_statuses = ["404", "502", "504"]  # 404: an unknown conversation_id
+    conversation: Conversation | None = None  # the message's, once known
 
     @extend_schema(request=ChatRequestSerializer, responses=ChatResponseSerializer, operation_id="chat")
     def post(self, request: Request, *args, **kwargs) -> Response:
@@ -38,15 +41,13 @@ class ChatView(APIView):
         else:
             conversation = get_object_or_404(Conversation.objects.for_user(request.user), pk=conversation_id)
         conversation.user = request.user  # it is: chat_turn need not load it again
+        self.conversation = conversation
 
         try:
             reply = services.chat_turn(conversation=conversation, message=message, assistant=get_assistant())
         except AssistantFailure as failure:
-            # Where the saved message is, and what the assistant did before it failed.
-            failure.details = {
-                "conversation_id": conversation.pk,
-                "tool_calls": [call.as_dict() for call in failure.tool_calls],
-            }
+            # What the assistant did before it failed.
+            failure.details = {"tool_calls": [call.as_dict() for call in failure.tool_calls]}
             raise
         return Response(
             ChatResponseSerializer(
@@ -58,15 +59,31 @@ class ChatView(APIView):
             ).data
         )
 
+    def handle_exception(self, exc: Exception) -> Response:
+        """Every error once the conversation is known names it in `details.conversation_id`, where
+        the client finds the message it sent: a provider's failure (502, 504), the database's
+        (503), a bug's (500). Which status, the envelope and the logging of an unexpected error's
+        traceback stay the project's exception handler's (ironclad.errors)."""
+        response = super().handle_exception(exc)
+        if self.conversation is not None:
+            error = response.data["error"]
+            error["details"] = {"conversation_id": self.conversation.pk, **error["details"]}
+        return response
+
 
 class ConversationViewSet(
-    mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.DestroyModelMixin, viewsets.GenericViewSet
+    StrictQueryParams,
+    mixins.ListModelMixin,
+    mixins.RetrieveModelMixin,
+    mixins.DestroyModelMixin,
+    viewsets.GenericViewSet,
 ):
     """Your conversations with the assistant, newest first, and their messages, oldest first."""
 
     serializer_class = ConversationSerializer
     permission_classes = OWN_PATH
-    lookup_value_regex = r"\d+"
+    paginated_actions = ("list", "messages")
+    lookup_value_regex = OBJECT_ID  # ASCII only: \d would take "٣"
 
     def get_queryset(self):
         return Conversation.objects.for_user(self.request.user)

@@ -3,10 +3,10 @@
 import logging
 
 from django.conf import settings
+from django.core.exceptions import ObjectDoesNotExist, ObjectNotUpdated, RequestDataTooBig
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
-from django.core.exceptions import RequestDataTooBig
 from django.db import IntegrityError, InterfaceError, OperationalError
-from django.http import Http404, HttpRequest, JsonResponse
+from django.http import Http404, HttpRequest, HttpResponseBase, JsonResponse
 from django.views import defaults
 from drf_spectacular.utils import extend_schema
 from rest_framework import exceptions, status
@@ -42,7 +42,9 @@ class PayloadTooLarge(exceptions.APIException):
 
 def exception_handler(exc: Exception, context: dict) -> Response:
     """Every error as {"error": {"code", "message", "details"}} with its status."""
-    if isinstance(exc, Http404):
+    if isinstance(exc, Http404 | ObjectDoesNotExist | ObjectNotUpdated):
+        # The row went between a view's lookup and a service's locked re-read or update: a
+        # concurrent DELETE.
         exc = exceptions.NotFound()
     elif isinstance(exc, DjangoPermissionDenied):
         exc = exceptions.PermissionDenied()
@@ -87,7 +89,15 @@ def api_not_found(request: Request, path: str = "") -> Response:
     raise exceptions.NotFound(f"No API route matches {request.path!r}.")
 
 
-def server_error(request: HttpRequest) -> JsonResponse:
+def page_not_found(request: HttpRequest, exception: Exception) -> HttpResponseBase:
+    """handler404: JSON under /api/, Django's page elsewhere."""
+    if request.path.startswith("/api/"):
+        message = f"No API route matches {request.path!r}."
+        return JsonResponse(error_body("not_found", message), status=404)
+    return defaults.page_not_found(request, exception)
+
+
+def server_error(request: HttpRequest) -> HttpResponseBase:
     """handler500: JSON under /api/, Django's page elsewhere."""
     if request.path.startswith("/api/"):
         return JsonResponse(error_body("server_error", "An unexpected error occurred."), status=500)

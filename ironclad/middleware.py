@@ -1,4 +1,5 @@
-"""Request ids and the access log: one line per request on the "ironclad.requests" logger."""
+"""Request ids and the access log (one line per request on the "ironclad.requests" logger), and
+the refusal of untrusted input no view may see."""
 
 import logging
 import re
@@ -7,9 +8,11 @@ import uuid
 from collections.abc import Callable
 from contextvars import Token
 
-from django.http import HttpRequest, HttpResponseBase
+from django.http import HttpRequest, HttpResponse, HttpResponseBase, JsonResponse
 
+from ironclad.api import error_body
 from ironclad.logs import current_request_id
+from ironclad.untrusted import request_problem
 
 logger = logging.getLogger("ironclad.requests")
 
@@ -63,9 +66,7 @@ class RequestLogMiddleware:
         if not logger.isEnabledFor(logging.INFO):
             return
         duration_ms = round((time.perf_counter() - started) * 1000, 2)
-        path = request.path
-        if not path.isprintable():  # a decoded %0A must not start a forged log line
-            path = path.encode("unicode_escape").decode("ascii")
+        path = request.path  # a decoded %0A in it is escaped by the formatters (ironclad.logs)
         user_id = signed_in_user_id(request)
         logger.info(
             "%s %s %s %.2fms user=%s",
@@ -83,3 +84,22 @@ class RequestLogMiddleware:
                 "user_id": user_id,
             },
         )
+
+
+class UntrustedInputMiddleware:
+    """Answers 400 before any view runs when the path, query string or cookies hold text that
+    PostgreSQL cannot take (ironclad.untrusted): a NUL in an admin search, a session cookie or a
+    filter would otherwise end in a 500. The JSON error envelope under /api/, plain text elsewhere."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponseBase]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponseBase:
+        problem = request_problem(request)
+        if problem is None:
+            return self.get_response(request)
+        where, message = problem
+        if request.path.startswith("/api/"):
+            body = error_body("validation_error", "The request is invalid.", {where: [message]})
+            return JsonResponse(body, status=400)
+        return HttpResponse(message, status=400, content_type="text/plain; charset=utf-8")

@@ -70,9 +70,12 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     # First, so every response (redirects and CORS preflights included) has its id and log line.
     "ironclad.middleware.RequestLogMiddleware",
+    # Then a NUL in the path, query string or cookies is refused before anything reads them.
+    "ironclad.middleware.UntrustedInputMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "corsheaders.middleware.CorsMiddleware",
+    "ironclad.body_length.BodyLengthMiddleware",  # before anything reads a body; errors get CORS
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -237,13 +240,16 @@ CHAT_MAX_TOOL_ROUNDS = env.int("CHAT_MAX_TOOL_ROUNDS", default=5)
 # --- Limits -------------------------------------------------------------------
 
 
-def _rate(name: str, default: str) -> str | None:
-    """A request rate such as "600/min" (per s, min, hour or day); "off" turns the limit off."""
+def _rate(name: str, default: str, *, multiples: bool = False) -> str | None:
+    """A request rate such as "600/min" (per s, min, hour or day); "off" turns the limit off.
+    With `multiples`, per a number of them too: "5/15min"."""
     value = env.str(name, default=default).strip()
     if value.lower() == "off":
         return None
-    if not re.fullmatch(r"\d+/(s|sec|m|min|h|hour|d|day)", value):
-        raise ImproperlyConfigured(f"{name} must be a rate such as 600/min, or off, not {value!r}.")
+    multiple = r"([1-9]\d*)?" if multiples else ""
+    if not re.fullmatch(rf"\d+/{multiple}(s|sec|m|min|h|hour|d|day)", value):
+        example = "5/15min" if multiples else "600/min"
+        raise ImproperlyConfigured(f"{name} must be a rate such as {example}, or off, not {value!r}.")
     return value
 
 
@@ -251,6 +257,10 @@ def _rate(name: str, default: str) -> str | None:
 THROTTLE_USER_RATE = _rate("THROTTLE_USER_RATE", "600/min")
 THROTTLE_ANON_RATE = _rate("THROTTLE_ANON_RATE", "60/min")
 THROTTLE_CHAT_RATE = _rate("THROTTLE_CHAT_RATE", "30/min")
+# Wrong passwords at /admin/login/ per username and per client IP; past them, 429 until the window
+# ends, even for the right password (accounts/admin_login.py).
+THROTTLE_ADMIN_LOGIN_USERNAME_RATE = _rate("THROTTLE_ADMIN_LOGIN_USERNAME_RATE", "5/15min", multiples=True)
+THROTTLE_ADMIN_LOGIN_IP_RATE = _rate("THROTTLE_ADMIN_LOGIN_IP_RATE", "20/15min", multiples=True)
 # How many proxies in front of the app append to X-Forwarded-For; 0 trusts only REMOTE_ADDR.
 NUM_PROXIES = env.int("NUM_PROXIES", default=0)
 # Throttle counts (and cached signing keys) live here: by default in each process's memory; a
@@ -292,7 +302,13 @@ SPECTACULAR_SETTINGS = {
     "SERVE_INCLUDE_SCHEMA": False,
     # The schema and docs are public; a stale cookie must not turn them into a 401.
     "SERVE_AUTHENTICATION": [],
+    # A string that may not be blank says so (minLength 1), as the server refuses it.
+    "ENFORCE_NON_BLANK_FIELDS": True,
     "PREPROCESSING_HOOKS": ["ironclad.openapi.canonical_paths"],
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "ironclad.openapi.closed_objects",
+    ],
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
@@ -309,8 +325,10 @@ LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "filters": {"request_id": {"()": "ironclad.logs.RequestIdFilter"}},
+    # Both escape control characters, so no text a client sends can start a line (ironclad.logs).
     "formatters": {
         "text": {
+            "class": "ironclad.logs.TextFormatter",
             "format": "%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s",
             "defaults": {"request_id": "-"},
         },

@@ -10,11 +10,23 @@ requests overwrite each other's counts. The price of fixed windows: a client may
 the rate across a window boundary.
 """
 
-from rest_framework import throttling
+from django.core.cache.backends.base import BaseCache
+from rest_framework import exceptions, throttling
 from rest_framework.request import Request
 from rest_framework.settings import api_settings
 
 # Imported by REST framework's settings: rest_framework.views may not be imported here.
+
+
+def count_in_window(cache: BaseCache, key: str, duration: int) -> int:
+    """Add one to the counter `key` of a window of `duration` seconds; the count, this one included.
+    Atomic in Redis; the counter expires with its window."""
+    cache.add(key, 0, timeout=duration + 1)
+    try:
+        return cache.incr(key)
+    except ValueError:  # the window's counter expired between add and incr
+        cache.add(key, 1, timeout=duration + 1)
+        return 1
 
 
 class FixedWindowThrottle(throttling.SimpleRateThrottle):
@@ -31,17 +43,14 @@ class FixedWindowThrottle(throttling.SimpleRateThrottle):
         client = self.get_cache_key(request, view)
         if client is None:
             return True
+        return self.allow_client(client)
+
+    def allow_client(self, client: str) -> bool:
+        """Count one request of `client` (a cache key) in the current window; False when over."""
         self.now = self.timer()
         window = int(self.now // self.duration)
         self.window_ends = (window + 1) * self.duration
-        key = f"{client}:{window}"
-        self.cache.add(key, 0, timeout=self.duration + 1)
-        try:
-            count = self.cache.incr(key)
-        except ValueError:  # the window's counter expired between add and incr
-            self.cache.add(key, 1, timeout=self.duration + 1)
-            count = 1
-        return count <= self.num_requests
+        return count_in_window(self.cache, f"{client}:{window}", self.duration) <= self.num_requests
 
     def wait(self) -> float:
         """Seconds until the window ends (the `Retry-After` header); at least one."""
@@ -50,6 +59,18 @@ class FixedWindowThrottle(throttling.SimpleRateThrottle):
 
 class AnonRateThrottle(FixedWindowThrottle, throttling.AnonRateThrottle):
     """Anonymous requests, per client IP (THROTTLE_ANON_RATE)."""
+
+    def failed_credential_key(self, request: Request) -> str:
+        # get_cache_key would read request.user, which is being authenticated.
+        return self.cache_format % {"scope": self.scope, "ident": self.get_ident(request)}
+
+
+def charge_failed_credential(request: Request) -> None:
+    """Count a request whose credential was refused as an anonymous one, and raise Throttled
+    when the client is over the anonymous rate (the 429 then replaces the 401)."""
+    throttle = AnonRateThrottle()
+    if throttle.rate is not None and not throttle.allow_client(throttle.failed_credential_key(request)):
+        raise exceptions.Throttled(throttle.wait())
 
 
 class UserRateThrottle(FixedWindowThrottle, throttling.UserRateThrottle):

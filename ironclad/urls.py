@@ -2,10 +2,13 @@ from django.contrib import admin
 from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
+from accounts.admin_login import limit_failed_sign_ins
 from ironclad.errors import api_not_found
 from ironclad.health import health
 
 urlpatterns = [
+    # Ahead of the admin's own route to the same view: wrong passwords are limited.
+    path("admin/login/", limit_failed_sign_ins(admin.site.login)),
     path("admin/", admin.site.urls),
     re_path(r"^health/?$", health, name="health"),
     re_path(r"^api/schema/?$", SpectacularAPIView.as_view(), name="schema"),
@@ -16,7 +19,9 @@ urlpatterns = [
     # The original plans' front ends put the user id in the path; same views, 403 unless it is yours.
     re_path(r"^api/(?P<user_id>[^/]+)/", include(("todos.urls", "todos"), namespace="compat")),
     re_path(r"^api/(?P<user_id>[^/]+)/", include(("chat.urls", "chat"), namespace="compat-chat")),
-    re_path(r"^api/(?P<path>.*)$", api_not_found),
+    # [\s\S], not ".": a path may hold a (percent-encoded) newline.
+    re_path(r"^api/(?P<path>[\s\S]*)$", api_not_found),
 ]
 
+handler404 = "ironclad.errors.page_not_found"
 handler500 = "ironclad.errors.server_error"

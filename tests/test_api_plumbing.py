@@ -104,9 +104,10 @@ def test_openapi_describes_the_envelopes_as_sent(api_client):
         "$ref": "#/components/schemas/Task"
     }
     assert task_detail["404"]["content"]["application/json"]["schema"] == {
-        "$ref": "#/components/schemas/Error"
+        "$ref": "#/components/schemas/Error404"
     }
-    assert components["Error"]["properties"]["error"]["required"] == ["code", "message", "details"]
+    assert components["Error404"]["properties"]["error"]["required"] == ["code", "message", "details"]
+    assert components["Error404"]["properties"]["error"]["properties"]["code"]["enum"] == ["not_found"]
     assert set(schema["components"]["securitySchemes"]) == {"bearerAuth", "cookieAuth"}
     assert {tag for path in schema["paths"].values() for op in path.values() for tag in op["tags"]} == {
         "accounts",

@@ -1,12 +1,18 @@
 """Validation and representation of tasks and categories. Writes go through todos.services."""
 
 import re
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, time
 
+from django.db.models import Value
+from django.db.models.functions import Lower
 from django.utils import timezone
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from ironclad.api import ModelSerializer
+from ironclad.api import ModelSerializer, Serializer
+from ironclad.errors import Conflict
+from ironclad.untrusted import BIGINT_MAX, whole_number
+from todos.dates import EARLIEST_DUE, END_OF_DAY, LATEST_DUE, day_at, in_due_range
 from todos.models import (
     CATEGORY_NAME_MAX_LENGTH,
     DESCRIPTION_MAX_LENGTH,
@@ -20,6 +26,9 @@ from todos.models import (
 )
 
 HEX_COLOR = re.compile(r"^#[0-9a-fA-F]{6}$")
+DAY_OR_MOMENT = re.compile(
+    r"[0-9]{4}-[0-9]{2}-[0-9]{2}([Tt][0-9]{2}:[0-9]{2}(:[0-9]{2}(\.[0-9]{1,6})?)?([Zz]|[+-][0-9]{2}:[0-9]{2})?)?"
+)
 
 
 def _timestamp(value: datetime | None) -> str | None:
@@ -37,6 +46,56 @@ def _timestamp(value: datetime | None) -> str | None:
     return text[:-6] + "Z" if text.endswith("+00:00") else text
 
 
+@extend_schema_field(
+    {
+        "anyOf": [{"type": "string", "format": "date"}, {"type": "string", "format": "date-time"}],
+        "example": "2026-12-01T09:00:00Z",
+        "description": "YYYY-MM-DD, or a date-time (without an offset: in the server's time zone). "
+        "A due date lies from 0001-01-02 to 9999-12-30 UTC.",
+    }
+)
+class DayOrMomentField(serializers.DateTimeField):
+    """An ISO 8601 date-time, or a date alone (2026-12-05), which stands for the moment `day_time`
+    picks for that day (todos.dates: the end of the day for a due date). Naive values are read in
+    TIME_ZONE. A due date must lie in the range of todos.dates, so that no later step (showing it
+    in another time zone, moving it on by a recurrence) leaves the years a datetime can hold; a
+    bound of a filter (`clamp`) beyond that range selects what the range's end would."""
+
+    default_error_messages = {
+        "invalid": "Use YYYY-MM-DD, or YYYY-MM-DDThh:mm[:ss[.ffffff]] with Z, ±hh:mm or nothing.",
+        "out_of_range": f"Must be from {EARLIEST_DUE.date()} to {LATEST_DUE.date()} (UTC).",
+    }
+
+    def __init__(self, *, day_time: time = END_OF_DAY, clamp: bool = False, **kwargs) -> None:
+        self.day_time = day_time
+        self.clamp = clamp
+        super().__init__(**kwargs)
+
+    def to_internal_value(self, value) -> datetime:
+        # RFC 3339 dates and date-times, as the schema says, and date-times without an offset.
+        # Django's parser takes many more ("2026-12-05 09:00", "20261205", digits of any script).
+        if not isinstance(value, str) or not DAY_OR_MOMENT.fullmatch(value):
+            self.fail("invalid")
+        try:
+            if len(value) == len("YYYY-MM-DD"):
+                moment = day_at(date.fromisoformat(value), self.day_time)
+            else:
+                moment = datetime.fromisoformat(value.upper())
+        except ValueError:  # 2026-02-30, year 0
+            self.fail("invalid")
+        try:
+            if timezone.is_naive(moment):
+                moment = self.enforce_timezone(moment)  # in TIME_ZONE; refuses a time a DST change skips
+            within = in_due_range(moment)
+        except OverflowError:  # the year 0 or 10000 once in UTC
+            within = False
+        if within:
+            return moment
+        if self.clamp:
+            return EARLIEST_DUE if moment.year < 5000 else LATEST_DUE
+        self.fail("out_of_range")
+
+
 class LenientChoiceField(serializers.ChoiceField):
     """A choice read in any case ("HIGH" -> "high"); written back in its canonical form."""
 
@@ -46,11 +105,18 @@ class LenientChoiceField(serializers.ChoiceField):
         return super().to_internal_value(data)
 
 
+@extend_schema_field({"type": "integer", "minimum": 1, "maximum": BIGINT_MAX})
 class OwnCategoryField(serializers.PrimaryKeyRelatedField):
     """A category id of the signed-in user; another user's id reads as one that does not exist."""
 
     def get_queryset(self):
         return Category.objects.for_user(self.context["request"].user)
+
+    def to_internal_value(self, data) -> Category:
+        category_id = whole_number(data)
+        if category_id is None:  # the database would read 1.5 as 1
+            self.fail("incorrect_type", data_type=type(data).__name__)
+        return super().to_internal_value(category_id)
 
 
 class TaskSerializer(ModelSerializer):
@@ -60,7 +126,15 @@ class TaskSerializer(ModelSerializer):
     )
     priority = LenientChoiceField(choices=Priority.choices, required=False)
     recurrence = LenientChoiceField(choices=Recurrence.choices, required=False)
-    category_id = OwnCategoryField(source="category", allow_null=True, required=False)
+    due_date = DayOrMomentField(
+        allow_null=True, required=False, help_text="A date-time, or a date alone for the end of that day."
+    )
+    category_id = OwnCategoryField(
+        source="category",
+        allow_null=True,
+        required=False,
+        help_text="The id of one of your categories (any other id is a 400), or null.",
+    )
     tags = serializers.ListField(
         child=serializers.CharField(max_length=TAG_MAX_LENGTH), max_length=MAX_TAGS, required=False
     )
@@ -123,7 +197,7 @@ class TaskSerializer(ModelSerializer):
         return attrs
 
 
-class TaskCompleteSerializer(serializers.Serializer):
+class TaskCompleteSerializer(Serializer):
     """Body of PATCH /tasks/{id}/complete: empty to toggle, or {"completed": bool} to set."""
 
     completed = serializers.BooleanField(required=False)
@@ -131,7 +205,12 @@ class TaskCompleteSerializer(serializers.Serializer):
 
 class CategorySerializer(ModelSerializer):
     name = serializers.CharField(max_length=CATEGORY_NAME_MAX_LENGTH)
-    color = serializers.CharField(allow_null=True, required=False)
+    color = serializers.RegexField(
+        HEX_COLOR,
+        allow_null=True,
+        required=False,
+        error_messages={"invalid": "Use a colour of the form #rrggbb."},
+    )
 
     class Meta:
         model = Category
@@ -139,19 +218,23 @@ class CategorySerializer(ModelSerializer):
         read_only_fields = ["created_at", "updated_at"]
 
     def validate_color(self, color: str | None) -> str | None:
-        if color is None:
-            return None
-        if not HEX_COLOR.match(color):
-            raise serializers.ValidationError("Use a colour of the form #rrggbb.")
-        return color.lower()
+        return color.lower() if color else color
 
     def validate_name(self, name: str) -> str:
+        # Compared as the unique constraint compares them, lower(name) in the database: Python's
+        # or SQL's upper() disagree with it on letters such as the Kelvin sign (U+212A).
         user = self.context["request"].user
-        others = Category.objects.for_user(user).filter(name__iexact=name)
+        others = (
+            Category.objects.for_user(user)
+            .alias(lower_name=Lower("name"))
+            .filter(lower_name=Lower(Value(name)))
+        )
         if self.instance is not None:
             others = others.exclude(pk=self.instance.pk)
         if others.exists():
-            raise serializers.ValidationError("You already have a category with this name.")
+            conflict = Conflict("You already have a category with this name.")
+            conflict.details = {"name": [str(conflict.detail)]}
+            raise conflict
         return name
 
     def validate(self, attrs: dict) -> dict:

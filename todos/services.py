@@ -7,22 +7,30 @@ from django.db import transaction
 from django.utils import timezone
 
 from accounts.models import User
+from todos.dates import in_due_range
 from todos.models import Recurrence, Task
 
 
-def next_due_date(due: datetime, recurrence: str) -> datetime:
-    """`due` moved on by its rule, on the wall clock of TIME_ZONE (Jan 31 + 1 month = Feb 28/29)."""
-    local = timezone.localtime(due).replace(tzinfo=None)
-    if recurrence == Recurrence.DAILY:
-        moved = local + timedelta(days=1)
-    elif recurrence == Recurrence.WEEKLY:
-        moved = local + timedelta(weeks=1)
-    elif recurrence == Recurrence.MONTHLY:
-        year, month = (local.year + 1, 1) if local.month == 12 else (local.year, local.month + 1)
-        moved = local.replace(year=year, month=month, day=min(local.day, calendar.monthrange(year, month)[1]))
-    else:
+def next_due_date(due: datetime, recurrence: str) -> datetime | None:
+    """`due` moved on by its rule, on the wall clock of TIME_ZONE (Jan 31 + 1 month = Feb 28/29);
+    None when that is past the last due date there can be: the recurrence ends there."""
+    if recurrence not in (Recurrence.DAILY, Recurrence.WEEKLY, Recurrence.MONTHLY):
         raise ValueError(f"{recurrence!r} does not recur")
-    return timezone.make_aware(moved)
+    local = timezone.localtime(due).replace(tzinfo=None)
+    try:
+        if recurrence == Recurrence.DAILY:
+            moved = local + timedelta(days=1)
+        elif recurrence == Recurrence.WEEKLY:
+            moved = local + timedelta(weeks=1)
+        else:
+            year, month = (local.year + 1, 1) if local.month == 12 else (local.year, local.month + 1)
+            moved = local.replace(
+                year=year, month=month, day=min(local.day, calendar.monthrange(year, month)[1])
+            )
+    except (OverflowError, ValueError):  # past the year 9999
+        return None
+    next_due = timezone.make_aware(moved)
+    return next_due if in_due_range(next_due) else None
 
 
 def task_create(*, user: User, **fields) -> Task:
@@ -72,6 +80,8 @@ def task_set_completed(*, task: Task, completed: bool | None = None) -> tuple[Ta
 
 def _create_next_occurrence(task: Task) -> Task | None:
     due = next_due_date(task.due_date or task.completed_at, task.recurrence)
+    if due is None:
+        return None
     already = Task.objects.filter(
         user_id=task.user_id, title=task.title, recurrence=task.recurrence, due_date=due
     )

@@ -5,6 +5,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from accounts.permissions import OWN_PATH
+from ironclad.api import OBJECT_ID, StrictQueryParams
 from todos import services
 from todos.filters import TaskListParams, task_page
 from todos.models import Category, Task
@@ -13,16 +14,18 @@ from todos.serializers import CategorySerializer, TaskCompleteSerializer, TaskSe
 PAGING_PARAMS = {"page", "page_size"}
 
 
-class OwnedModelViewSet(viewsets.ModelViewSet):
+class OwnedModelViewSet(StrictQueryParams, viewsets.ModelViewSet):
     """Objects of the signed-in user only, under /api/... and the compatibility prefix /api/{user_id}/...."""
 
-    lookup_value_regex = r"\d+"
+    paginated_actions = ("list",)
+    lookup_value_regex = OBJECT_ID  # ASCII only: \d would take "٣"
     permission_classes = OWN_PATH
 
 
 @extend_schema_view(list=extend_schema(parameters=[TaskListParams]))
 class TaskViewSet(OwnedModelViewSet):
     serializer_class = TaskSerializer
+    query_params = {"list": tuple(TaskListParams._declared_fields)}
 
     def get_queryset(self):
         return Task.objects.for_user(self.request.user)

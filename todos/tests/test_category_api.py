@@ -54,7 +54,8 @@ def test_names_are_unique_per_user_regardless_of_case(alice_client, bob_client, 
     mine = alice_client.post(CATEGORIES, {"name": "WORK"})
     bobs = bob_client.post(CATEGORIES, {"name": "Work"})
 
-    assert mine.status_code == 400
+    assert mine.status_code == 409
+    assert mine.json()["error"]["code"] == "conflict"
     assert "name" in mine.json()["error"]["details"]
     assert bobs.status_code == 201
 

@@ -76,7 +76,7 @@ class TestCreate:
     @pytest.mark.parametrize(
         ("given", "stored"),
         [
-            ("2026-12-01", "2026-12-01T00:00:00Z"),
+            ("2026-12-01", "2026-12-01T23:59:00Z"),  # a date alone: the end of that day
             ("2026-12-01T09:00", "2026-12-01T09:00:00Z"),
             ("2026-12-01T09:00:00Z", "2026-12-01T09:00:00Z"),
             ("2026-12-01T09:00:00-05:00", "2026-12-01T14:00:00Z"),
@@ -100,14 +100,16 @@ class TestCreate:
         assert data["completed"] is True
         assert data["completed_at"] is not None
 
-    def test_read_only_fields_are_ignored(self, alice_client, user, other_user):
+    def test_read_only_fields_are_refused_by_name(self, alice_client, other_user):
         body = {"title": "x", "user_id": other_user.id, "completed_at": "2020-01-01", "id": 999}
 
-        data = alice_client.post(TASKS, body).json()["data"]
+        response = alice_client.post(TASKS, body)
 
-        assert data["user_id"] == user.id
-        assert data["completed_at"] is None
-        assert data["id"] != 999
+        assert response.status_code == 400
+        assert response.json()["error"]["details"] == {
+            name: ["This field is read-only."] for name in ("completed_at", "id", "user_id")
+        }
+        assert not Task.objects.exists()
 
     @pytest.mark.parametrize(
         ("body", "field"),
