@@ -1,43 +1,72 @@
 """drf-spectacular: describe responses as the envelopes actually sent (DESIGN §4)."""
 
+from django.core.validators import RegexValidator
 from drf_spectacular.openapi import AutoSchema
 from drf_spectacular.plumbing import ResolvedComponent
+from rest_framework import serializers
 
-ERROR_SCHEMA = {
-    "type": "object",
-    "required": ["error"],
-    "properties": {
-        "error": {
-            "type": "object",
-            "required": ["code", "message", "details"],
-            "properties": {
-                "code": {"type": "string", "example": "validation_error"},
-                "message": {"type": "string", "example": "The request is invalid."},
-                "details": {
-                    "type": "object",
-                    "additionalProperties": True,
-                    "description": "Per-field messages for validation errors, else empty.",
-                    "example": {"title": ["This field may not be blank."]},
+from ironclad.api import OBJECT_ID
+
+# Every error status an operation may answer: what it means, and the `error.code`s it carries.
+ERRORS = {
+    "400": (
+        "Invalid input: a body, path or query parameter that the operation does not take, or a "
+        "value it does not accept; `details` names each one.",
+        ["validation_error", "parse_error", "invalid_transfer_encoding", "malformed_body"],
+    ),
+    "401": (
+        "No credential, or an invalid or expired one.",
+        ["not_authenticated", "invalid_token", "session_expired"],
+    ),
+    "403": (
+        "A cookie-authenticated write from an untrusted origin, or another user's id in the path.",
+        ["permission_denied", "untrusted_origin"],
+    ),
+    "404": ("No such object among the signed-in user's, or a page past the last one.", ["not_found"]),
+    "409": (
+        "The write conflicts with the data: a category of that name exists already (`details.name`), "
+        "or a concurrent write got there first.",
+        ["conflict"],
+    ),
+    "411": ("A chunked body the server in use cannot read: send a Content-Length.", ["length_required"]),
+    "413": ("The body is larger than MAX_REQUEST_BODY_BYTES.", ["payload_too_large"]),
+    "415": ("The body is not JSON.", ["unsupported_media_type"]),
+    "429": ("Too many requests; `Retry-After` says how many seconds to wait.", ["throttled"]),
+    "502": ("The chat assistant's provider failed; your message was kept.", ["assistant_unavailable"]),
+    "503": (
+        "The database, or the token signing keys, are unavailable for now.",
+        ["database_unavailable", "jwks_unavailable"],
+    ),
+    "504": ("The chat assistant's provider timed out; your message was kept.", ["assistant_timeout"]),
+}
+
+
+def error_schema(codes: list[str]) -> dict:
+    """The {"error": {"code", "message", "details"}} envelope with `code` one of `codes`."""
+    return {
+        "type": "object",
+        "required": ["error"],
+        "additionalProperties": False,
+        "properties": {
+            "error": {
+                "type": "object",
+                "required": ["code", "message", "details"],
+                "additionalProperties": False,
+                "properties": {
+                    "code": {"type": "string", "enum": codes},
+                    "message": {"type": "string", "example": "The request is invalid."},
+                    "details": {
+                        "type": "object",
+                        "additionalProperties": True,
+                        "description": "Per-field messages for invalid input; otherwise what the error "
+                        "says about itself (e.g. the chat's `conversation_id`), or empty.",
+                        "example": {"title": ["This field may not be blank."]},
+                    },
                 },
-            },
-        }
-    },
-}
+            }
+        },
+    }
 
-ERROR_DESCRIPTIONS = {
-    "400": "Invalid input or query parameters (`validation_error`, `parse_error`).",
-    "401": "No credential, or an invalid or expired one (`not_authenticated`, `invalid_token`, "
-    "`session_expired`).",
-    "403": "Cookie write from an untrusted origin, or another user's id in the path.",
-    "404": "No such object among the signed-in user's.",
-    "409": "The write conflicts with a concurrent one (`conflict`).",
-    "413": "The body is larger than MAX_REQUEST_BODY_BYTES (`payload_too_large`).",
-    "415": "The body is not JSON (`unsupported_media_type`).",
-    "429": "Too many requests (`throttled`); `Retry-After` says how many seconds to wait.",
-    "502": "The chat assistant's provider failed (`assistant_unavailable`); your message was kept.",
-    "503": "The database is unavailable (`database_unavailable`).",
-    "504": "The chat assistant's provider timed out (`assistant_timeout`); your message was kept.",
-}
 
 RETRY_AFTER_HEADER = {
     "Retry-After": {
@@ -57,6 +86,29 @@ def canonical_paths(endpoints: list[tuple], **kwargs) -> list[tuple]:
     ]
 
 
+def _character_class(codes: list[int]) -> str:
+    """A regular expression's class of the characters `codes`, consecutive ones as ranges."""
+    runs: list[list[int]] = []
+    for code in codes:
+        if runs and code == runs[-1][1] + 1:
+            runs[-1][1] = code
+        else:
+            runs.append([code, code])
+    return "".join(f"\\u{low:04x}" + (f"-\\u{high:04x}" if high > low else "") for low, high in runs)
+
+
+# Some character that str.strip() keeps, i.e. not whitespace in Python's sense (str.isspace), which
+# counts more characters than the \s of the schema's regular expressions (\x1c-\x1f, \x85).
+NOT_ONLY_WHITESPACE = f"[^{_character_class([code for code in range(0x10000) if chr(code).isspace()])}]"
+
+
+def is_trimmed_non_blank(field: serializers.Field) -> bool:
+    """A string field that refuses what is blank once trimmed, and has no pattern of its own."""
+    if not isinstance(field, serializers.CharField) or field.allow_blank or not field.trim_whitespace:
+        return False
+    return not any(isinstance(validator, RegexValidator) for validator in field.validators)
+
+
 class EnvelopeAutoSchema(AutoSchema):
     """Success bodies inside {"data", "meta"}; the {"error"} envelope for every error status;
     operations tagged by the app that serves them; numeric ids as integers."""
@@ -67,9 +119,15 @@ class EnvelopeAutoSchema(AutoSchema):
     def _resolve_path_parameters(self, variables):
         parameters = super()._resolve_path_parameters(variables)
         for parameter in parameters:
-            if parameter["schema"].get("pattern") == r"^\d+$":
+            if parameter["schema"].get("pattern") == f"^{OBJECT_ID}$":
                 parameter["schema"] = {"type": "integer"}
         return parameters
+
+    def _map_serializer_field(self, field, direction, bypass_extensions=False):
+        schema = super()._map_serializer_field(field, direction, bypass_extensions)
+        if is_trimmed_non_blank(field) and not field.read_only and "pattern" not in schema:
+            schema["pattern"] = NOT_ONLY_WHITESPACE
+        return schema
 
     def _get_response_bodies(self, direction="response"):
         responses = super()._get_response_bodies(direction)
@@ -82,29 +140,46 @@ class EnvelopeAutoSchema(AutoSchema):
                     media["schema"] = {
                         "type": "object",
                         "required": ["data", "meta"],
+                        "additionalProperties": False,
                         "properties": {"data": media["schema"], "meta": {"type": "object"}},
                     }
-        for code in self._error_codes():
-            responses.setdefault(code, {"content": {"application/json": {"schema": self._error_ref()}}})
-            responses[code]["description"] = ERROR_DESCRIPTIONS[code]
+        for code in self._error_codes(paginated_list):
+            description, error_codes = ERRORS[code]
+            schema = self._error_ref(code, error_codes)
+            responses[code] = {
+                "content": {"application/json": {"schema": schema}},
+                "description": description,
+            }
         responses["429"]["headers"] = RETRY_AFTER_HEADER
         return responses
 
-    def _error_codes(self) -> list[str]:
-        codes = ["401", "403", "429", "503"]
+    def _error_codes(self, paginated_list: bool) -> list[str]:
+        # 400 everywhere: any operation refuses unknown query parameters (StrictQueryParams) and
+        # NUL characters in the path, query string or cookies (UntrustedInputMiddleware).
+        codes = ["400", "401", "403", "429", "503"]
         if self.method in ("POST", "PUT", "PATCH"):
-            codes += ["400", "409", "413", "415"]
-        elif self.method == "GET" and self._is_list_view():
-            codes.append("400")
-        if "{" in self.path:
+            codes += ["409", "411", "413", "415"]
+        if "{" in self.path or paginated_list:
             codes.append("404")
         # A view may answer more: e.g. the chat view's 502 and 504 (`error_statuses = [...]`).
         codes += getattr(self.view, "error_statuses", [])
         return sorted(codes)
 
-    def _error_ref(self) -> dict:
+    def _error_ref(self, status: str, codes: list[str]) -> dict:
         component = ResolvedComponent(
-            name="Error", type=ResolvedComponent.SCHEMA, object="ErrorEnvelope", schema=ERROR_SCHEMA
+            name=f"Error{status}",
+            type=ResolvedComponent.SCHEMA,
+            object=f"Error{status}",
+            schema=error_schema(codes),
         )
         self.registry.register_on_missing(component)
         return component.ref
+
+
+def closed_objects(result: dict, **kwargs) -> dict:
+    """Postprocessing hook: each serializer's object has exactly its properties. Bodies with any
+    other are refused (ironclad.api.StrictBody), and responses never carry one."""
+    for schema in result.get("components", {}).get("schemas", {}).values():
+        if schema.get("type") == "object" and "properties" in schema:
+            schema.setdefault("additionalProperties", False)
+    return result
