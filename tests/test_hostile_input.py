@@ -336,6 +336,22 @@ class TestDueDatesAtTheEdges:
             alice_client.post(TASKS, {"title": "x", "due_date": "\u0662\u0660\u0662\u0666-12-01"}), 400
         )
 
+    def test_a_row_stored_at_the_end_of_time_is_shown_and_completed_in_any_time_zone(
+        self, alice_client, user, settings
+    ):
+        # Rows written before due dates had their range, or by another service.
+        settings.TIME_ZONE = "Pacific/Kiritimati"  # UTC+14: 9999-12-31T23:00Z is the year 10000 there
+        task = Task.objects.create(
+            user=user, title="x", recurrence="daily", due_date=datetime(9999, 12, 31, 23, tzinfo=UTC)
+        )
+
+        listed = alice_client.get(TASKS).json()["data"]
+        completed = alice_client.patch(f"{TASKS}/{task.pk}/complete")
+
+        assert listed[0]["due_date"] == "9999-12-31T23:00:00Z"
+        assert completed.status_code == 200, completed.content
+        assert completed.json()["meta"]["next_occurrence"] is None
+
     def test_the_chat_completes_a_task_due_at_the_end_of_time(self, alice_client, user):
         task = Task.objects.create(
             user=user, title="x", recurrence="daily", due_date=datetime(9999, 12, 30, 12, tzinfo=UTC)

@@ -42,7 +42,10 @@ def _timestamp(value: datetime | None) -> str | None:
     zone = timezone.get_default_timezone()
     if zone.key == "UTC":
         zone = UTC  # the database's own UTC object: astimezone then returns the value as it is
-    text = value.astimezone(zone).isoformat()
+    try:
+        text = value.astimezone(zone).isoformat()
+    except OverflowError:  # a row from before due dates had their range, at the end of time: UTC
+        text = value.astimezone(UTC).isoformat()
     return text[:-6] + "Z" if text.endswith("+00:00") else text
 
 

@@ -16,8 +16,8 @@ def next_due_date(due: datetime, recurrence: str) -> datetime | None:
     None when that is past the last due date there can be: the recurrence ends there."""
     if recurrence not in (Recurrence.DAILY, Recurrence.WEEKLY, Recurrence.MONTHLY):
         raise ValueError(f"{recurrence!r} does not recur")
-    local = timezone.localtime(due).replace(tzinfo=None)
     try:
+        local = timezone.localtime(due).replace(tzinfo=None)
         if recurrence == Recurrence.DAILY:
             moved = local + timedelta(days=1)
         elif recurrence == Recurrence.WEEKLY:
