@@ -19,6 +19,7 @@ from accounts.models import User
 from chat.assistant import AssistantTimeout, AssistantUnavailable, Reply, ToolCall, failures_report
 from chat.models import Message, Role
 from chat.tools import TOOL_SCHEMAS, run_tool
+from ironclad.untrusted import UntrustedInputError, parse_json, unsafe_text_reason
 
 SYSTEM_PROMPT = (
     "You are the task assistant of a todo app. You manage the signed-in user's tasks only, with the "
@@ -122,15 +123,13 @@ def _run(user: User, requested: Any) -> ToolCall:
     function = getattr(requested, "function", None)
     if function is None:  # a "custom" (free-text) tool call: we offer function tools only
         return ToolCall(tool_name="", arguments={}, result={"error": "Only function tools are available."})
-    name = function.name
+    # What a model sends is untrusted input like any request body (a user may steer it): the
+    # same checks apply before it reaches the tools, the database or the stored message.
+    name = function.name if not unsafe_text_reason(function.name) else ""
     try:
-        arguments = json.loads(function.arguments or "{}")
-    except json.JSONDecodeError as error:
-        return ToolCall(
-            tool_name=name,
-            arguments={},
-            result={"error": f"The arguments are not valid JSON ({error.msg}); nothing was done."},
-        )
+        arguments = parse_json((function.arguments or "{}").encode(), what="argument object")
+    except UntrustedInputError as error:
+        return ToolCall(tool_name=name, arguments={}, result={"error": f"{error} Nothing was done."})
     if not isinstance(arguments, dict):
         return ToolCall(
             tool_name=name,

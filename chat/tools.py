@@ -16,6 +16,7 @@ from django.db import transaction
 from rest_framework import serializers
 
 from accounts.models import User
+from ironclad.untrusted import whole_number
 from todos import services
 from todos.filters import TaskListParams, task_page
 from todos.models import Category, Priority, Recurrence, Task
@@ -65,16 +66,22 @@ def _validated(serializer: serializers.Serializer, what: str) -> dict[str, Any]:
     if serializer.is_valid():
         return serializer.validated_data
     details = json.loads(json.dumps(serializer.errors))  # ErrorDetail and ReturnDict as plain JSON
-    reasons = "; ".join(f"{field}: {' '.join(map(str, messages))}" for field, messages in details.items())
+    reasons = "; ".join(f"{field}: {' '.join(_messages(messages))}" for field, messages in details.items())
     raise ToolError(f"The {what} is invalid ({reasons}).", details)
 
 
+def _messages(errors: Any) -> list[str]:
+    """The messages in a field's errors, also those of a list's items ({"0": ["..."]})."""
+    if isinstance(errors, dict):
+        return [message for value in errors.values() for message in _messages(value)]
+    if isinstance(errors, list):
+        return [message for value in errors for message in _messages(value)]
+    return [str(errors)]
+
+
 def _own_task(user: User, task_id: Any) -> Task:
-    if isinstance(task_id, str) and task_id.strip().isdigit():
-        task_id = int(task_id)
-    task = None
-    if isinstance(task_id, int) and not isinstance(task_id, bool):
-        task = Task.objects.for_user(user).filter(pk=task_id).first()
+    number = whole_number(task_id.strip() if isinstance(task_id, str) else task_id, 1)
+    task = Task.objects.for_user(user).filter(pk=number).first() if number is not None else None
     if task is None:
         raise ToolError(f"Task {task_id} was not found among your tasks.")
     return task

@@ -89,6 +89,16 @@ def api_not_found(request: Request, path: str = "") -> Response:
     raise exceptions.NotFound(f"No API route matches {request.path!r}.")
 
 
+def bad_request(request: HttpRequest, exception: Exception) -> HttpResponseBase:
+    """handler400 (a Host not in ALLOWED_HOSTS, too many query parameters, ...): JSON under /api/,
+    Django's page elsewhere."""
+    if request.path.startswith("/api/"):
+        return JsonResponse(
+            error_body("bad_request", "The request is malformed or not for this server."), status=400
+        )
+    return defaults.bad_request(request, exception)
+
+
 def page_not_found(request: HttpRequest, exception: Exception) -> HttpResponseBase:
     """handler404: JSON under /api/, Django's page elsewhere."""
     if request.path.startswith("/api/"):

@@ -42,6 +42,18 @@ class RequestIdFilter(logging.Filter):
         return True
 
 
+class SecurityRecordsWithoutTraceback(logging.Filter):
+    """Django logs each suspicious request (a Host not in ALLOWED_HOSTS, too many fields) on a
+    `django.security.*` logger with its traceback: a client could fill the log with them, and the
+    message already says what was wrong. They keep their one line."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.name.startswith("django.security."):
+            record.exc_info = None
+            record.exc_text = None
+        return True
+
+
 class TextFormatter(logging.Formatter):
     """A record as one line, then its traceback or stack, if any, one line each after
     CONTINUATION. Control characters are escaped in the first line (message, logger name, request

@@ -12,7 +12,7 @@ ERRORS = {
     "400": (
         "Invalid input: a body, path or query parameter that the operation does not take, or a "
         "value it does not accept; `details` names each one.",
-        ["validation_error", "parse_error", "invalid_transfer_encoding", "malformed_body"],
+        ["validation_error", "parse_error", "invalid_transfer_encoding", "malformed_body", "bad_request"],
     ),
     "401": (
         "No credential, or an invalid or expired one.",

@@ -324,7 +324,10 @@ if LOG_FORMAT not in ("text", "json"):
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "filters": {"request_id": {"()": "ironclad.logs.RequestIdFilter"}},
+    "filters": {
+        "request_id": {"()": "ironclad.logs.RequestIdFilter"},
+        "security_records": {"()": "ironclad.logs.SecurityRecordsWithoutTraceback"},
+    },
     # Both escape control characters, so no text a client sends can start a line (ironclad.logs).
     "formatters": {
         "text": {
@@ -335,7 +338,11 @@ LOGGING = {
         "json": {"()": "ironclad.logs.JSONFormatter"},
     },
     "handlers": {
-        "console": {"class": "logging.StreamHandler", "formatter": LOG_FORMAT, "filters": ["request_id"]}
+        "console": {
+            "class": "logging.StreamHandler",
+            "formatter": LOG_FORMAT,
+            "filters": ["request_id", "security_records"],
+        }
     },
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
     # Django's own records reach the root's handler only: its default console handler (DEBUG on)

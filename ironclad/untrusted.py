@@ -80,58 +80,66 @@ def is_plain_token(text: str) -> bool:
 def _parse_int(digits: str) -> int:
     value = ascii_integer(digits)
     if value is None:
-        raise UntrustedInputError("The body holds an integer beyond the 64-bit range.")
+        raise UntrustedInputError("holds an integer beyond the 64-bit range")
     return value
 
 
 def _parse_float(text: str) -> float:
     value = float(text)
     if not math.isfinite(value):
-        raise UntrustedInputError("The body holds a number too large to represent.")
+        raise UntrustedInputError("holds a number too large to represent")
     return value
 
 
 def _parse_constant(name: str) -> float:
-    raise UntrustedInputError(f"The body holds {name}, which is not a JSON number.")
+    raise UntrustedInputError(f"holds {name}, which is not a JSON number")
 
 
-def parse_json(raw: bytes, encoding: str = "utf-8") -> object:
-    """The JSON document in `raw`, checked; UntrustedInputError with a client-facing message."""
+def parse_json(raw: bytes, encoding: str = "utf-8", *, what: str = "body") -> object:
+    """The JSON document in `raw`, checked; UntrustedInputError with a message for the client
+    that names `what` ("The body holds ...")."""
+    try:
+        return _checked_json(raw, encoding)
+    except UntrustedInputError as error:
+        raise UntrustedInputError(f"The {what} {error}.") from None
+
+
+def _checked_json(raw: bytes, encoding: str) -> object:
     try:
         text = raw.decode(encoding)
     except (UnicodeDecodeError, LookupError):
-        raise UntrustedInputError(f"The body is not valid {encoding} text.") from None
+        raise UntrustedInputError(f"is not valid {encoding} text") from None
     try:
         value = json.loads(
             text, parse_int=_parse_int, parse_float=_parse_float, parse_constant=_parse_constant
         )
     except json.JSONDecodeError as error:
         raise UntrustedInputError(
-            f"The body is not valid JSON: {error.msg} (line {error.lineno}, column {error.colno})."
+            f"is not valid JSON: {error.msg} (line {error.lineno}, column {error.colno})"
         ) from None
     except RecursionError:
-        raise UntrustedInputError(_too_deep()) from None
+        raise UntrustedInputError(TOO_DEEP) from None
     check_json(value)
     return value
 
 
-def _too_deep() -> str:
-    return f"The body nests arrays and objects deeper than {MAX_JSON_DEPTH} levels."
+TOO_DEEP = f"nests arrays and objects deeper than {MAX_JSON_DEPTH} levels"
 
 
 def check_json(value: object) -> None:
-    """Refuse nesting beyond MAX_JSON_DEPTH and text (keys included) that cannot be stored."""
+    """Refuse nesting beyond MAX_JSON_DEPTH and text (keys included) that cannot be stored; the
+    error's message says what the document does ("holds a text that ...")."""
     pending = [(value, 1)]
     while pending:
         item, depth = pending.pop()
         if isinstance(item, str):
             if reason := unsafe_text_reason(item):
-                raise UntrustedInputError(f"A text in the body {reason}.")
+                raise UntrustedInputError(f"holds a text that {reason}")
             continue
         if not isinstance(item, dict | list):
             continue
         if depth > MAX_JSON_DEPTH:
-            raise UntrustedInputError(_too_deep())
+            raise UntrustedInputError(TOO_DEEP)
         children = list(item.values()) + list(item) if isinstance(item, dict) else item
         pending.extend((child, depth + 1) for child in children)
 

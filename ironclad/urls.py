@@ -23,5 +23,6 @@ urlpatterns = [
     re_path(r"^api/(?P<path>[\s\S]*)$", api_not_found),
 ]
 
+handler400 = "ironclad.errors.bad_request"
 handler404 = "ironclad.errors.page_not_found"
 handler500 = "ironclad.errors.server_error"

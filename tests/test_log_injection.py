@@ -348,3 +348,28 @@ def test_a_real_server_writes_no_forged_line(log_format, tmp_path):
         ]
         assert {entry["path"] for entry in entries} >= {*crafted("/api/tasks/1"), *crafted("/nope")}
         assert {entry.get("user_id") for entry in entries} >= set(crafted("u"))
+
+
+@pytest.mark.django_db
+class TestSuspiciousRequests:
+    """Requests Django itself refuses as suspicious: a JSON 400 under /api/, and one log line
+    each without a traceback (a client could otherwise fill the log with them)."""
+
+    @pytest.mark.parametrize(
+        "request_args",
+        [
+            {"path": "/api/me", "HTTP_HOST": "evil.example"},
+            {"path": "/api/tasks?" + "&".join(["a"] * 1001)},
+            {"path": "/api/me", "HTTP_HOST": "127.0.0.1\n2026-11-30 16:00:00,000 CRITICAL forged"},
+        ],
+        ids=["host", "too many fields", "host with a line feed"],
+    )
+    def test_are_a_json_400_logged_without_a_traceback(self, console, request_args):
+        args = dict(request_args)
+        response = Client().get(args.pop("path"), **args)
+
+        assert response.status_code == 400
+        assert response.json()["error"]["code"] == "bad_request"
+        console.assert_no_forged_line()
+        assert "Traceback" not in console.written
+        assert "django.security" in console.written

@@ -79,6 +79,27 @@ class TestToolCalling:
         assert json.loads(replayed[2]["content"])["status"] == "created"
         assert replayed[3]["content"] == "Added."
 
+    @pytest.mark.parametrize(
+        ("name", "arguments", "words"),
+        [
+            ("add_task", '{"title": "x", "category": "a\\u0000b"}', "NUL"),
+            ("add_task", '{"title": "\\ud800"}', "surrogate"),
+            ("complete_task", '{"task_id": 1e400}', "too large"),
+            ("complete_task", '{"task_id": "\u00b2"}', "was not found"),
+            ("list_tasks", '{"search": ' + "[" * 40 + "]" * 40 + "}", "deeper than 32"),
+        ],
+    )
+    def test_what_a_model_sends_is_checked_like_a_request_body(
+        self, alice_client, fake_llm, name, arguments, words
+    ):
+        # A user may steer a model into sending these; each one answered 500 before.
+        fake_llm.script = [completion(tool_calls=[tool_call(name, arguments)]), completion("Sorry.")]
+
+        response = alice_client.post(CHAT, {"message": "do it"})
+
+        assert response.status_code == 200, response.content
+        assert words in response.json()["data"]["tool_calls"][0]["result"]["error"]
+
     def test_malformed_arguments_go_back_to_the_model_as_an_error(self, alice_client, fake_llm):
         fake_llm.script = [
             completion(tool_calls=[tool_call("add_task", '{"title": "Buy milk"')]),
@@ -90,7 +111,7 @@ class TestToolCalling:
         assert response.status_code == 200
         call = response.json()["data"]["tool_calls"][0]
         assert call["tool_name"] == "add_task"
-        assert call["result"]["error"].startswith("The arguments are not valid JSON")
+        assert call["result"]["error"].startswith("The argument object is not valid JSON")
         sent_back = fake_llm.messages()[-1]
         assert sent_back["role"] == "tool"
         assert "not valid JSON" in json.loads(sent_back["content"])["error"]
