@@ -3,6 +3,7 @@ from django.db.models import QuerySet
 from django.http import HttpRequest
 
 from accounts.models import Account, Session, User
+from ironclad.admin import ModelAdmin
 
 
 class SessionInline(admin.TabularInline):
@@ -15,7 +16,7 @@ class SessionInline(admin.TabularInline):
 
 
 @admin.register(User)
-class UserAdmin(admin.ModelAdmin):
+class UserAdmin(ModelAdmin):
     list_display = ["email", "name", "email_verified", "created_at"]
     list_filter = ["email_verified", "created_at"]
     search_fields = ["email", "name", "id"]
@@ -30,7 +31,7 @@ class UserAdmin(admin.ModelAdmin):
 
 
 @admin.register(Session)
-class SessionAdmin(admin.ModelAdmin):
+class SessionAdmin(ModelAdmin):
     list_display = ["id", "user", "created_at", "expires_at", "ip_address"]
     list_filter = ["expires_at", "created_at"]
     list_select_related = ["user"]
@@ -46,7 +47,7 @@ class SessionAdmin(admin.ModelAdmin):
 
 
 @admin.register(Account)
-class AccountAdmin(admin.ModelAdmin):
+class AccountAdmin(ModelAdmin):
     list_display = ["provider_id", "user", "account_id", "created_at"]
     list_filter = ["provider_id"]
     list_select_related = ["user"]

@@ -1,6 +1,7 @@
 from django.contrib import admin
 
 from chat.models import Conversation, Message
+from ironclad.admin import ModelAdmin
 
 
 class MessageInline(admin.TabularInline):
@@ -21,7 +22,7 @@ class MessageInline(admin.TabularInline):
 
 
 @admin.register(Conversation)
-class ConversationAdmin(admin.ModelAdmin):
+class ConversationAdmin(ModelAdmin):
     list_display = ["id", "title", "user", "created_at", "updated_at"]
     list_select_related = ["user"]
     search_fields = ["title", "user__email", "messages__content"]

@@ -1,10 +1,11 @@
 from django.contrib import admin
 
+from ironclad.admin import ModelAdmin
 from todos.models import Category, Task
 
 
 @admin.register(Task)
-class TaskAdmin(admin.ModelAdmin):
+class TaskAdmin(ModelAdmin):
     list_display = ["id", "title", "user", "completed", "priority", "due_date", "category", "created_at"]
     list_filter = ["completed", "priority", "recurrence", "due_date"]
     list_select_related = ["user", "category"]
@@ -15,7 +16,7 @@ class TaskAdmin(admin.ModelAdmin):
 
 
 @admin.register(Category)
-class CategoryAdmin(admin.ModelAdmin):
+class CategoryAdmin(ModelAdmin):
     list_display = ["id", "name", "color", "user", "created_at"]
     list_select_related = ["user"]
     search_fields = ["name", "user__email"]

@@ -49,3 +49,26 @@ def test_task_and_category_pages_open(operator_client, make_task, make_category,
     assert operator_client.get(f"/admin/todos/task/{task.pk}/change/").status_code == 200
     assert operator_client.get(f"/admin/todos/category/{work.pk}/change/").status_code == 200
     assert operator_client.get("/admin/todos/category/", {"q": "alice@"}).context["cl"].result_count == 1
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        "created_at__year=9999",
+        "created_at__year=9999&created_at__month=12",
+        "created_at__year=9999&created_at__month=12&created_at__day=31",
+        "created_at__year=99999999999999999999",
+    ],
+)
+def test_a_date_hierarchy_at_the_end_of_time_is_refused_not_a_500(operator_client, query):
+    response = operator_client.get(f"/admin/todos/task/?{query}")
+
+    assert response.status_code == 302
+    assert response["Location"].endswith("?e=1")
+
+
+def test_a_date_in_the_add_pages_query_string_is_ignored(operator_client):
+    response = operator_client.get("/admin/todos/task/add/?due_date=garbage&title=From+a+link")
+
+    assert response.status_code == 200
+    assert b"From a link" in response.content  # the other initial values still apply
