@@ -89,10 +89,15 @@ def api_not_found(request: Request, path: str = "") -> Response:
     raise exceptions.NotFound(f"No API route matches {request.path!r}.")
 
 
+def is_api_path(path: str) -> bool:
+    """Whether errors on `path` are answered in the JSON envelope (the API) or as a page."""
+    return path == "/api" or path.startswith("/api/")
+
+
 def bad_request(request: HttpRequest, exception: Exception) -> HttpResponseBase:
     """handler400 (a Host not in ALLOWED_HOSTS, too many query parameters, ...): JSON under /api/,
     Django's page elsewhere."""
-    if request.path.startswith("/api/"):
+    if is_api_path(request.path):
         return JsonResponse(
             error_body("bad_request", "The request is malformed or not for this server."), status=400
         )
@@ -101,7 +106,7 @@ def bad_request(request: HttpRequest, exception: Exception) -> HttpResponseBase:
 
 def page_not_found(request: HttpRequest, exception: Exception) -> HttpResponseBase:
     """handler404: JSON under /api/, Django's page elsewhere."""
-    if request.path.startswith("/api/"):
+    if is_api_path(request.path):
         message = f"No API route matches {request.path!r}."
         return JsonResponse(error_body("not_found", message), status=404)
     return defaults.page_not_found(request, exception)
@@ -109,6 +114,6 @@ def page_not_found(request: HttpRequest, exception: Exception) -> HttpResponseBa
 
 def server_error(request: HttpRequest) -> HttpResponseBase:
     """handler500: JSON under /api/, Django's page elsewhere."""
-    if request.path.startswith("/api/"):
+    if is_api_path(request.path):
         return JsonResponse(error_body("server_error", "An unexpected error occurred."), status=500)
     return defaults.server_error(request)

@@ -11,6 +11,7 @@ from contextvars import Token
 from django.http import HttpRequest, HttpResponse, HttpResponseBase, JsonResponse
 
 from ironclad.api import error_body
+from ironclad.errors import is_api_path
 from ironclad.logs import current_request_id
 from ironclad.untrusted import request_problem
 
@@ -99,7 +100,7 @@ class UntrustedInputMiddleware:
         if problem is None:
             return self.get_response(request)
         where, message = problem
-        if request.path.startswith("/api/"):
+        if is_api_path(request.path):
             body = error_body("validation_error", "The request is invalid.", {where: [message]})
             return JsonResponse(body, status=400)
         return HttpResponse(message, status=400, content_type="text/plain; charset=utf-8")

@@ -255,7 +255,7 @@ class TestPathQueryAndCookies:
         assert admin_client.get("/admin/accounts/user/%00/change/").status_code == 400
 
     @pytest.mark.parametrize(
-        "path", ["/api/tasks/1%0aforged", "/api/tasks/%00", "/api/tasks/٣", "/api/x\u2028y"]
+        "path", ["/api/tasks/1%0aforged", "/api/tasks/%00", "/api/tasks/٣", "/api/x\u2028y", "/api"]
     )
     def test_odd_paths_under_the_api_are_json(self, alice_client, task, path):
         response = alice_client.get(path)
