@@ -10,6 +10,7 @@ from collections.abc import Callable, Mapping
 from django.conf import settings
 from django.core.exceptions import RequestDataTooBig
 from django.db.models import Count, QuerySet, Window
+from django.http import JsonResponse
 from rest_framework import exceptions, negotiation, pagination, parsers, serializers
 from rest_framework.renderers import JSONRenderer
 from rest_framework.request import Request
@@ -151,7 +152,7 @@ class StrictQueryParams:
         action = getattr(self, "action", None)
         names = set(self.query_params.get(action, ()))
         if action in self.paginated_actions:
-            names |= {PageNumberPagination.page_query_param, PageNumberPagination.page_size_query_param}
+            names |= PAGING_PARAMS
         return names
 
 
@@ -197,6 +198,11 @@ class JSONParser(parsers.JSONParser):
 
 def error_body(code: str, message: str, details: dict | None = None) -> dict:
     return {"error": {"code": code, "message": message, "details": details or {}}}
+
+
+def error_response(status: int, code: str, message: str, details: dict | None = None) -> JsonResponse:
+    """The error envelope where no DRF view answers: middleware and Django's error handlers."""
+    return JsonResponse(error_body(code, message, details), status=status)
 
 
 class PageNumberPagination(pagination.PageNumberPagination):
@@ -288,3 +294,7 @@ class PageNumberPagination(pagination.PageNumberPagination):
                 },
             },
         }
+
+
+# The query parameters of every paginated list, whatever else it takes.
+PAGING_PARAMS = frozenset({PageNumberPagination.page_query_param, PageNumberPagination.page_size_query_param})

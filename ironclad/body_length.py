@@ -31,7 +31,8 @@ from django.conf import settings
 from django.core.handlers.asgi import ASGIRequest
 from django.http import HttpRequest, HttpResponseBase, JsonResponse
 
-from ironclad.api import error_body
+from ironclad.api import error_response
+from ironclad.errors import PayloadTooLarge
 
 READ_SIZE = 64 * 1024
 
@@ -52,17 +53,19 @@ class BodyLengthMiddleware:
         if meta.get("CONTENT_LENGTH"):
             if coding is None:
                 return None
-            return refuse(
+            return error_response(
                 400, "invalid_transfer_encoding", "Send Content-Length or Transfer-Encoding, not both."
             )
         if coding is not None and coding.strip().lower() != "chunked":
-            return refuse(400, "invalid_transfer_encoding", "The only Transfer-Encoding accepted is chunked.")
+            return error_response(
+                400, "invalid_transfer_encoding", "The only Transfer-Encoding accepted is chunked."
+            )
 
         stream = body_stream(request)
         if stream is None:
             if coding is None:
                 return None  # HTTP/1.x without either header: no body
-            return refuse(411, "length_required", "Send the request body with a Content-Length.")
+            return error_response(411, "length_required", "Send the request body with a Content-Length.")
         limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
         try:
             body = read_at_most(stream, limit)
@@ -71,12 +74,8 @@ class BodyLengthMiddleware:
         if coding is not None and not body:
             return malformed_body()  # granian ends the input at a malformed chunk instead
         if limit is not None and len(body) > limit:
-            return refuse(
-                413,
-                "payload_too_large",
-                f"The request body is larger than {limit} bytes.",
-                {"max_bytes": limit},
-            )
+            too_large = PayloadTooLarge.over(limit)
+            return error_response(413, too_large.default_code, str(too_large.detail), too_large.details)
         if body:
             meta["CONTENT_LENGTH"] = str(len(body))
             meta.pop("HTTP_TRANSFER_ENCODING", None)
@@ -106,8 +105,4 @@ def read_at_most(stream: BinaryIO, limit: int | None) -> bytes:
 
 
 def malformed_body() -> JsonResponse:
-    return refuse(400, "malformed_body", "The chunked request body is empty or malformed.")
-
-
-def refuse(status: int, code: str, message: str, details: dict | None = None) -> JsonResponse:
-    return JsonResponse(error_body(code, message, details), status=status)
+    return error_response(400, "malformed_body", "The chunked request body is empty or malformed.")

@@ -6,7 +6,7 @@ from django.conf import settings
 from django.core.exceptions import ObjectDoesNotExist, ObjectNotUpdated, RequestDataTooBig
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.db import IntegrityError, InterfaceError, OperationalError
-from django.http import Http404, HttpRequest, HttpResponseBase, JsonResponse
+from django.http import Http404, HttpRequest, HttpResponseBase
 from django.views import defaults
 from drf_spectacular.utils import extend_schema
 from rest_framework import exceptions, status
@@ -17,7 +17,7 @@ from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 from rest_framework.views import set_rollback
 
-from ironclad.api import error_body
+from ironclad.api import error_body, error_response
 
 logger = logging.getLogger(__name__)
 
@@ -39,6 +39,13 @@ class PayloadTooLarge(exceptions.APIException):
     default_detail = "The request body is too large."
     default_code = "payload_too_large"
 
+    @classmethod
+    def over(cls, limit: int) -> "PayloadTooLarge":
+        """For a body beyond DATA_UPLOAD_MAX_MEMORY_SIZE (`limit`), which `details` gives."""
+        error = cls(f"The request body is larger than {limit} bytes.")
+        error.details = {"max_bytes": limit}
+        return error
+
 
 def exception_handler(exc: Exception, context: dict) -> Response:
     """Every error as {"error": {"code", "message", "details"}} with its status."""
@@ -56,9 +63,7 @@ def exception_handler(exc: Exception, context: dict) -> Response:
         logger.info("integrity error answered as 409: %s", exc)
         exc = Conflict()
     elif isinstance(exc, RequestDataTooBig):
-        limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
-        exc = PayloadTooLarge(f"The request body is larger than {limit} bytes.")
-        exc.details = {"max_bytes": limit}
+        exc = PayloadTooLarge.over(settings.DATA_UPLOAD_MAX_MEMORY_SIZE)
 
     response = drf_exception_handler(exc, context)
     if response is None:
@@ -98,9 +103,7 @@ def bad_request(request: HttpRequest, exception: Exception) -> HttpResponseBase:
     """handler400 (a Host not in ALLOWED_HOSTS, too many query parameters, ...): JSON under /api/,
     Django's page elsewhere."""
     if is_api_path(request.path):
-        return JsonResponse(
-            error_body("bad_request", "The request is malformed or not for this server."), status=400
-        )
+        return error_response(400, "bad_request", "The request is malformed or not for this server.")
     return defaults.bad_request(request, exception)
 
 
@@ -108,12 +111,12 @@ def page_not_found(request: HttpRequest, exception: Exception) -> HttpResponseBa
     """handler404: JSON under /api/, Django's page elsewhere."""
     if is_api_path(request.path):
         message = f"No API route matches {request.path!r}."
-        return JsonResponse(error_body("not_found", message), status=404)
+        return error_response(404, "not_found", message)
     return defaults.page_not_found(request, exception)
 
 
 def server_error(request: HttpRequest) -> HttpResponseBase:
     """handler500: JSON under /api/, Django's page elsewhere."""
     if is_api_path(request.path):
-        return JsonResponse(error_body("server_error", "An unexpected error occurred."), status=500)
+        return error_response(500, "server_error", "An unexpected error occurred.")
     return defaults.server_error(request)

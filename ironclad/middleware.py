@@ -8,9 +8,9 @@ import uuid
 from collections.abc import Callable
 from contextvars import Token
 
-from django.http import HttpRequest, HttpResponse, HttpResponseBase, JsonResponse
+from django.http import HttpRequest, HttpResponse, HttpResponseBase
 
-from ironclad.api import error_body
+from ironclad.api import error_response
 from ironclad.errors import is_api_path
 from ironclad.logs import current_request_id
 from ironclad.untrusted import request_problem
@@ -101,6 +101,5 @@ class UntrustedInputMiddleware:
             return self.get_response(request)
         where, message = problem
         if is_api_path(request.path):
-            body = error_body("validation_error", "The request is invalid.", {where: [message]})
-            return JsonResponse(body, status=400)
+            return error_response(400, "validation_error", "The request is invalid.", {where: [message]})
         return HttpResponse(message, status=400, content_type="text/plain; charset=utf-8")

@@ -5,13 +5,11 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from accounts.permissions import OWN_PATH
-from ironclad.api import OBJECT_ID, StrictQueryParams
+from ironclad.api import OBJECT_ID, PAGING_PARAMS, StrictQueryParams
 from todos import services
 from todos.filters import TaskListParams, task_page
 from todos.models import Category, Task
 from todos.serializers import CategorySerializer, TaskCompleteSerializer, TaskSerializer
-
-PAGING_PARAMS = {"page", "page_size"}
 
 
 class OwnedModelViewSet(StrictQueryParams, viewsets.ModelViewSet):
