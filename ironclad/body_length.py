@@ -60,11 +60,13 @@ class BodyLengthMiddleware:
             return error_response(
                 400, "invalid_transfer_encoding", "The only Transfer-Encoding accepted is chunked."
             )
+        if coding is None and meta.get("SERVER_PROTOCOL", "").startswith("HTTP/1"):
+            return None  # HTTP/1.x has no body without either header: nothing to read (most requests)
 
         stream = body_stream(request)
         if stream is None:
             if coding is None:
-                return None  # HTTP/1.x without either header: no body
+                return None
             return error_response(411, "length_required", "Send the request body with a Content-Length.")
         limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
         try:
