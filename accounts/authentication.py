@@ -143,8 +143,6 @@ def authenticate_cookie(raw_value: str) -> tuple[User, Session]:
 
 def authenticate_bearer_session(credential: str) -> tuple[User, Session]:
     value = unquote(credential)
-    if not is_plain_token(value):
-        raise InvalidToken("The session token contains invalid characters.")
     if "." in value:
         token = unsign_session_token(value, settings.BETTER_AUTH_SECRET)
         if token is None:
