@@ -104,6 +104,19 @@ def env_example() -> dict[str, str]:
 SERVER_TUNING = ("SERVER", "WEB_", "GUNICORN_", "GRANIAN_", "DATABASE_POOL", "CHAT_PROVIDER", "HTTPS_ONLY")
 
 
+def migrate(env: dict[str, str], cwd: Path) -> None:
+    """Apply the migrations to the database `env` names, as the entrypoint does before serving."""
+    result = subprocess.run(
+        [sys.executable, "manage.py", "migrate", "--noinput", "-v0"],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, f"migrate failed:\n{result.stdout}\n{result.stderr}"
+
+
 def server_env(*, port: int, database_url: str, static_root: Path, **extra: str) -> dict[str, str]:
     """The environment of Ironclad served as deployed, with DEBUG off, on loopback."""
     inherited = {name: value for name, value in os.environ.items() if not name.startswith(SERVER_TUNING)}

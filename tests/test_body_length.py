@@ -24,7 +24,7 @@ from django.http import HttpRequest, HttpResponse
 
 from ironclad.body_length import BodyLengthMiddleware
 from tests.conftest import ON_POSTGRES
-from tests.net import Response, free_port, server_env, serving
+from tests.net import Response, free_port, migrate, server_env, serving
 
 ROOT = Path(__file__).resolve().parent.parent
 LIMIT = 4096  # MAX_REQUEST_BODY_BYTES of the servers started here
@@ -99,8 +99,7 @@ def alice_on(server: dict[str, str], database_url: str, tmp_path: Path) -> Itera
         **server,
     )
     manage = [sys.executable, "manage.py"]
-    migrate = subprocess.run([*manage, "migrate", "--noinput", "-v0"], cwd=ROOT, env=env, capture_output=True)
-    assert migrate.returncode == 0, migrate.stderr
+    migrate(env, cwd=ROOT)
     alice = subprocess.run(
         [*manage, "shell", "-v0", "-c", CREATE_ALICE], cwd=ROOT, env=env, capture_output=True, text=True
     )

@@ -33,7 +33,7 @@ import psycopg
 import pytest
 
 from accounts.authentication import sign_session_token
-from tests.net import free_port
+from tests.net import free_port, migrate
 
 ROOT = Path(__file__).resolve().parent.parent
 SECRET = "outage-better-auth-secret-0123456789abcdef"
@@ -200,15 +200,7 @@ def _env(database_url: str, **extra: str) -> dict:
 def database(cluster) -> str:
     """The cluster's `postgres` database, migrated, as a DATABASE_URL."""
     url = cluster.url()
-    result = subprocess.run(
-        [sys.executable, "manage.py", "migrate", "--noinput"],
-        cwd=ROOT,
-        env=_env(url),
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    assert result.returncode == 0, f"migrate failed:\n{result.stdout}\n{result.stderr}"
+    migrate(_env(url), cwd=ROOT)
     return url
 
 

@@ -27,7 +27,7 @@ import pytest
 
 from chat.tests.conftest import FakeLLM, completion
 from tests.conftest import ON_POSTGRES
-from tests.net import env_example, free_port, get, server_env, serving
+from tests.net import env_example, free_port, get, migrate, server_env, serving
 
 ROOT = Path(__file__).resolve().parent.parent
 ENTRYPOINT = ROOT / "bin" / "docker-entrypoint.sh"
@@ -223,14 +223,7 @@ def test_the_server_command_alone_serves_the_admin_and_docs(server_name, tmp_pat
     env = server_env(
         port=port, database_url=database_url, static_root=tmp_path / "never-collected", HTTPS_ONLY="false"
     )
-    migrate = subprocess.run(
-        [sys.executable, "manage.py", "migrate", "--noinput", "-v0"],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-    )
-    assert migrate.returncode == 0, migrate.stderr
+    migrate(env, cwd=ROOT)
     log = tmp_path / "server.log"
 
     with serving(DIRECT_COMMANDS[server_name], env=env, log=log, cwd=ROOT) as server:

@@ -4,16 +4,14 @@ Run on SQLite and on PostgreSQL (CI runs both); several of these were 500s on Po
 (NUL characters, integers beyond bigint).
 """
 
-import base64
 import json
 from datetime import UTC, datetime
 
 import jwt
 import pytest
-from django.core.cache import cache
 
+from accounts.tests.test_jwt_auth import b64url
 from chat.models import Conversation, Message
-from ironclad.throttling import FixedWindowThrottle
 from tests.conftest import ON_POSTGRES
 from todos.models import Category, Task
 
@@ -21,13 +19,9 @@ TASKS = "/api/tasks"
 SECRET = "test-better-auth-secret-0123456789abcdef"  # JWT_SECRET falls back to BETTER_AUTH_SECRET
 
 
-def b64url(data: dict | bytes) -> str:
-    raw = data if isinstance(data, bytes) else json.dumps(data).encode()
-    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
-
-
 def unsigned_jwt(header: dict, claims: dict | None = None) -> str:
-    return f"{b64url(header)}.{b64url(claims or {'sub': 'x', 'exp': 2_000_000_000})}.{b64url(b'sig')}"
+    parts = (header, claims or {"sub": "x", "exp": 2_000_000_000})
+    return ".".join([*(b64url(json.dumps(part).encode()) for part in parts), b64url(b"sig")])
 
 
 def assert_error(response, status: int, code: str | None = None) -> dict:
@@ -39,22 +33,7 @@ def assert_error(response, status: int, code: str | None = None) -> dict:
     return error
 
 
-@pytest.fixture(autouse=True)
-def _fresh_counts(monkeypatch):
-    monkeypatch.setattr(FixedWindowThrottle, "timer", staticmethod(lambda: 1_800_000_030.0))
-    cache.clear()
-    yield
-    cache.clear()
-
-
-@pytest.fixture
-def anon_rate(settings):
-    def set_rate(rate: str) -> None:
-        current = settings.REST_FRAMEWORK
-        rates = {**current["DEFAULT_THROTTLE_RATES"], "anon": rate}
-        settings.REST_FRAMEWORK = {**current, "DEFAULT_THROTTLE_RATES": rates}
-
-    return set_rate
+pytestmark = pytest.mark.usefixtures("fresh_throttle_counts")
 
 
 @pytest.fixture
@@ -90,8 +69,8 @@ class TestMalformedCredentials:
         assert_error(response, 401)
         assert response["WWW-Authenticate"].startswith("Bearer")
 
-    def test_counts_against_the_anonymous_limit(self, api_client, anon_rate):
-        anon_rate("5/min")
+    def test_counts_against_the_anonymous_limit(self, api_client, rates):
+        rates(anon="5/min")
         headers = list(MALFORMED_CREDENTIALS.values())
 
         statuses = [api_client.get(TASKS, HTTP_AUTHORIZATION=header).status_code for header in headers]
@@ -99,14 +78,14 @@ class TestMalformedCredentials:
         assert statuses == [401] * 5 + [429] * (len(headers) - 5)
         assert int(api_client.get(TASKS, HTTP_AUTHORIZATION=headers[0])["Retry-After"]) >= 1
 
-    def test_a_refused_session_cookie_counts_too(self, api_client, anon_rate):
-        anon_rate("2/min")
+    def test_a_refused_session_cookie_counts_too(self, api_client, rates):
+        rates(anon="2/min")
         api_client.cookies["better-auth.session_token"] = f"forged.{'A' * 43}="
 
         assert [api_client.get(TASKS).status_code for _ in range(3)] == [401, 401, 429]
 
-    def test_a_valid_credential_is_not_charged_to_the_anonymous_limit(self, auth_client, anon_rate):
-        anon_rate("1/min")
+    def test_a_valid_credential_is_not_charged_to_the_anonymous_limit(self, auth_client, rates):
+        rates(anon="1/min")
 
         assert [auth_client.get(TASKS).status_code for _ in range(3)] == [200, 200, 200]
 

@@ -9,11 +9,9 @@ import time
 from pathlib import Path
 
 import pytest
-from django.core.cache import cache
 from django.core.exceptions import RequestDataTooBig
 
 from ironclad.errors import exception_handler
-from ironclad.throttling import FixedWindowThrottle
 from todos.models import Task
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -21,27 +19,7 @@ REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 FRONTEND = "http://localhost:3000"
 
 
-@pytest.fixture(autouse=True)
-def _fresh_counts(monkeypatch):
-    # Mid-window, so that no window boundary falls inside a test and resets its counts.
-    monkeypatch.setattr(FixedWindowThrottle, "timer", staticmethod(lambda: 1_800_000_030.0))
-    cache.clear()
-    yield
-    cache.clear()
-
-
-@pytest.fixture
-def rates(settings):
-    """Set throttle rates for this test; DRF reloads its settings when REST_FRAMEWORK changes."""
-
-    def set_rates(**scopes: str) -> None:
-        current = settings.REST_FRAMEWORK
-        settings.REST_FRAMEWORK = {
-            **current,
-            "DEFAULT_THROTTLE_RATES": {**current["DEFAULT_THROTTLE_RATES"], **scopes},
-        }
-
-    return set_rates
+pytestmark = pytest.mark.usefixtures("fresh_throttle_counts")
 
 
 def assert_throttled(response) -> None:

@@ -13,7 +13,6 @@ import logging.config
 import re
 import socket
 import sqlite3
-import subprocess
 import sys
 from collections.abc import Iterator
 from contextlib import closing
@@ -30,7 +29,7 @@ from accounts.authentication import sign_session_token
 from accounts.models import User
 from ironclad.errors import exception_handler
 from ironclad.logs import TextFormatter
-from tests.net import free_port, server_env, serving
+from tests.net import free_port, migrate, server_env, serving
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -316,14 +315,7 @@ def test_a_real_server_writes_no_forged_line(log_format, tmp_path):
         # memcached would refuse the crafted ones.
         THROTTLE_USER_RATE="off",
     )
-    migrate = subprocess.run(
-        [sys.executable, "manage.py", "migrate", "--noinput", "-v0"],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-    )
-    assert migrate.returncode == 0, migrate.stderr
+    migrate(env, cwd=ROOT)
     cookies = sign_in_crafted_users(tmp_path / "db.sqlite3", env["BETTER_AUTH_SECRET"])
     log = tmp_path / "server.log"
 
