@@ -1,4 +1,4 @@
-"""better-auth's tables, mapped column for column (DESIGN §7).
+"""better-auth's tables, mapped column for column (docs/database.md).
 
 better-auth (Node) writes these rows; Ironclad reads them to authenticate and
 owns their migrations. Names are a contract: every table and column is spelled

@@ -4,8 +4,8 @@ from rest_framework.views import APIView
 
 
 class PathUserIsSignedIn(permissions.BasePermission):
-    """The compatibility prefix /api/{user_id}/... of the original plans' front ends: only the
-    signed-in user's own id. Listed after IsAuthenticated, so 401 comes before 403."""
+    """The compatibility prefix /api/{user_id}/..., for front ends that put the user id in the
+    path: only the signed-in user's own id. Listed after IsAuthenticated, so 401 comes before 403."""
 
     message = "The user id in the path is not the signed-in user."
 

@@ -1,4 +1,5 @@
-"""Conversations with the assistant and their messages, each owned by one better-auth user (DESIGN §2)."""
+"""Conversations with the assistant and their messages, each owned by one better-auth user
+(tables: docs/database.md)."""
 
 from django.db import models
 

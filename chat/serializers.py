@@ -1,4 +1,4 @@
-"""Validation of chat requests and the representation of conversations and messages (DESIGN §4)."""
+"""Validation of chat requests and the representation of conversations and messages."""
 
 from rest_framework import serializers
 

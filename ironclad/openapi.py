@@ -1,4 +1,4 @@
-"""drf-spectacular: describe responses as the envelopes actually sent (DESIGN §4)."""
+"""drf-spectacular: describe requests and responses exactly as the server takes and sends them."""
 
 from django.core.validators import RegexValidator
 from drf_spectacular.openapi import AutoSchema

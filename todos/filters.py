@@ -1,4 +1,4 @@
-"""Query-string filters and ordering for the task list (DESIGN §4). Bad values are a 400.
+"""Query-string filters and ordering for the task list (README "The API in brief"). Bad values are a 400.
 
 The parameters are declared once, as a DRF serializer: it validates them (per-parameter
 errors in the error envelope) and drf-spectacular documents them. django-filter did the same
@@ -21,7 +21,7 @@ from todos.models import TAG_MAX_LENGTH, Priority, Task
 from todos.serializers import DayOrMomentField, LenientChoiceField
 
 ORDERING_FIELDS = ("created_at", "updated_at", "due_date", "priority", "title")
-# `sort` values the original plans' front ends send, mapped to our ordering fields.
+# `sort` values that older front ends send instead of `ordering`, mapped to our ordering fields.
 SORT_ALIASES = {
     "created": "created_at",
     "created_at": "created_at",

@@ -1,4 +1,5 @@
-"""Tasks and categories, each owned by one better-auth user (DESIGN §2)."""
+"""Tasks and categories, each owned by one better-auth user. Table and column names are a contract
+shared with other programs: docs/database.md."""
 
 from django.db import models
 from django.db.models.functions import Length, Lower, Trim

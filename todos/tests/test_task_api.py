@@ -313,7 +313,7 @@ class TestRoutes:
 
 
 class TestCompatibilityPrefix:
-    """/api/{user_id}/tasks...: the same views, for the original plans' front ends."""
+    """/api/{user_id}/tasks...: the same views, for front ends that put the user id in the path."""
 
     def test_own_user_id_works_for_every_route(self, alice_client, make_task, user):
         task = make_task(user)
