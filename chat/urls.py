@@ -1,7 +1,7 @@
 from django.urls import re_path
 
 from chat.views import ChatView, ConversationViewSet
-from todos.urls import OptionalSlashRouter
+from ironclad.routers import OptionalSlashRouter
 
 router = OptionalSlashRouter()
 router.register("conversations", ConversationViewSet, basename="conversation")

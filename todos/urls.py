@@ -1,16 +1,5 @@
-from rest_framework.routers import SimpleRouter
-
+from ironclad.routers import OptionalSlashRouter
 from todos.views import CategoryViewSet, TaskViewSet
-
-
-class OptionalSlashRouter(SimpleRouter):
-    """Every route answers with and without a trailing slash, without redirects."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        # SimpleRouter(trailing_slash=...) only takes a boolean; the regex goes in afterwards.
-        self.trailing_slash = "/?"
-
 
 router = OptionalSlashRouter()
 router.register("tasks", TaskViewSet, basename="task")
