@@ -9,7 +9,6 @@ the arguments. Results follow the tool contract the README's "Chat assistant" sh
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
-from types import SimpleNamespace
 from typing import Any
 
 from django.db import transaction
@@ -18,12 +17,16 @@ from rest_framework import serializers
 from accounts.models import User
 from ironclad.untrusted import whole_number
 from todos import services
-from todos.filters import TaskListParams, task_page
+from todos.filters import TaskListParams
 from todos.models import Category, Priority, Recurrence, Task
+from todos.selectors import task_page
 from todos.serializers import TaskSerializer
 
 LIST_LIMIT = 50
+# A listed task, as the model reads it: the fields of the REST API's task but these, which only
+# lengthen what the model must read.
 LISTED_FIELDS = ("id", "title", "completed", "priority", "due_date", "category_id", "tags", "recurrence")
+NOT_LISTED_FIELDS = ("description", "completed_at", "created_at", "updated_at", "user_id")
 
 ToolResult = dict[str, Any] | list[dict[str, Any]]
 
@@ -55,11 +58,6 @@ class ToolError(Exception):
         if self.details is not None:
             result["details"] = self.details
         return result
-
-
-def _context(user: User) -> dict:
-    # TaskSerializer finds the owner (of categories) where a REST view puts it: request.user.
-    return {"request": SimpleNamespace(user=user)}
 
 
 def _validated(serializer: serializers.Serializer, what: str) -> dict[str, Any]:
@@ -106,13 +104,14 @@ def _written(task: Task, status: str) -> dict[str, Any]:
 
 
 def add_task(user: User, **arguments: Any) -> dict[str, Any]:
-    serializer = TaskSerializer(data=_task_body(user, arguments), context=_context(user))
+    serializer = TaskSerializer(data=_task_body(user, arguments), context={"user": user})
     return _written(services.task_create(user=user, **_validated(serializer, "task")), "created")
 
 
 def list_tasks(user: User, **arguments: Any) -> list[dict[str, Any]]:
-    params = _validated(TaskListParams(data={"ordering": "created_at", **arguments}), "filter")
-    tasks, _total = task_page(user, offset=0, limit=LIST_LIMIT, **params)
+    params = TaskListParams(data={"ordering": "created_at", **arguments})
+    _validated(params, "filter")
+    tasks, _total = task_page(user, params.filters, offset=0, limit=LIST_LIMIT)
     listed = []
     for task in tasks:
         representation = TaskSerializer().to_representation(task)
@@ -138,15 +137,13 @@ def delete_task(user: User, *, task_id: Any) -> dict[str, Any]:
 def update_task(user: User, *, task_id: Any, **changes: Any) -> dict[str, Any]:
     task = _own_task(user, task_id)
     if not changes:
-        raise ToolError(
-            "Say what to change: title, description, priority, due_date, category, tags, "
-            "recurrence or completed."
-        )
-    serializer = TaskSerializer(task, data=_task_body(user, changes), partial=True, context=_context(user))
+        raise ToolError(f"Say what to change: {', '.join(_TASK_FIELDS)} or completed.")
+    serializer = TaskSerializer(task, data=_task_body(user, changes), partial=True, context={"user": user})
     return _written(services.task_update(task=task, **_validated(serializer, "task")), "updated")
 
 
 _TASK_ID = {"type": "integer", "description": "The task's id, as list_tasks shows it."}
+# A task's fields as tool arguments: the REST API's writable fields, but a category goes by its name.
 _TASK_FIELDS = {
     "title": {"type": "string", "description": "1-200 characters."},
     "description": {"type": "string", "description": "Up to 5000 characters."},

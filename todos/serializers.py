@@ -113,7 +113,7 @@ class OwnCategoryField(serializers.PrimaryKeyRelatedField):
     """A category id of the signed-in user; another user's id reads as one that does not exist."""
 
     def get_queryset(self):
-        return Category.objects.for_user(self.context["request"].user)
+        return Category.objects.for_user(self.context["user"])
 
     def to_internal_value(self, data) -> Category:
         category_id = whole_number(data)
@@ -185,18 +185,10 @@ class TaskSerializer(ModelSerializer):
         return list(dict.fromkeys(tags))  # distinct, first occurrence wins
 
     def validate(self, attrs: dict) -> dict:
-        # PUT replaces the whole task: what it leaves out returns to its default.
+        # PUT replaces the whole task: what it leaves out returns to the model's default.
         if self.instance is not None and not self.partial:
-            defaults = {
-                "description": "",
-                "completed": False,
-                "priority": Priority.MEDIUM,
-                "due_date": None,
-                "category": None,
-                "tags": [],
-                "recurrence": Recurrence.NONE,
-            }
-            attrs = {**defaults, **attrs}
+            writable = (field.source for field in self._writable_fields)
+            attrs = {name: Task._meta.get_field(name).get_default() for name in writable} | attrs
         return attrs
 
 
@@ -226,7 +218,7 @@ class CategorySerializer(ModelSerializer):
     def validate_name(self, name: str) -> str:
         # Compared as the unique constraint compares them, lower(name) in the database: Python's
         # or SQL's upper() disagree with it on letters such as the Kelvin sign (U+212A).
-        user = self.context["request"].user
+        user = self.context["user"]
         others = (
             Category.objects.for_user(user)
             .alias(lower_name=Lower("name"))

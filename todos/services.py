@@ -1,6 +1,7 @@
 """Writes with side effects on tasks. The REST views and the chat tools both call these."""
 
 import calendar
+import copy
 from datetime import datetime, timedelta
 
 from django.db import transaction
@@ -9,6 +10,15 @@ from django.utils import timezone
 from accounts.models import User
 from todos.dates import in_due_range
 from todos.models import Recurrence, Task
+
+# What a recurring task's next occurrence takes over from it: every field (by attribute name) but
+# those of NOT_CARRIED_TO_NEXT_OCCURRENCE, which the occurrence sets afresh.
+NOT_CARRIED_TO_NEXT_OCCURRENCE = ("id", "due_date", "completed", "completed_at", "created_at", "updated_at")
+CARRIED_TO_NEXT_OCCURRENCE = tuple(
+    field.attname
+    for field in Task._meta.concrete_fields
+    if field.attname not in NOT_CARRIED_TO_NEXT_OCCURRENCE
+)
 
 
 def next_due_date(due: datetime, recurrence: str) -> datetime | None:
@@ -87,13 +97,5 @@ def _create_next_occurrence(task: Task) -> Task | None:
     )
     if already.exists():
         return None
-    return Task.objects.create(
-        user_id=task.user_id,
-        title=task.title,
-        description=task.description,
-        priority=task.priority,
-        due_date=due,
-        category_id=task.category_id,
-        tags=list(task.tags),
-        recurrence=task.recurrence,
-    )
+    carried = {name: copy.deepcopy(getattr(task, name)) for name in CARRIED_TO_NEXT_OCCURRENCE}
+    return Task.objects.create(**carried, due_date=due)

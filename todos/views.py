@@ -7,8 +7,9 @@ from rest_framework.response import Response
 from accounts.permissions import OWN_PATH
 from ironclad.api import OBJECT_ID, PAGING_PARAMS, StrictQueryParams
 from todos import services
-from todos.filters import TaskListParams, task_page
+from todos.filters import TaskListParams, task_filters
 from todos.models import Category, Task
+from todos.selectors import TaskFilters, task_page
 from todos.serializers import CategorySerializer, TaskCompleteSerializer, TaskSerializer
 
 
@@ -18,6 +19,10 @@ class OwnedModelViewSet(StrictQueryParams, viewsets.ModelViewSet):
     paginated_actions = ("list",)
     lookup_value_regex = OBJECT_ID  # ASCII only: \d would take "٣"
     permission_classes = OWN_PATH
+
+    def get_serializer_context(self) -> dict:
+        # Serializers read the owner from their context, whoever calls them (the chat's tools too).
+        return {**super().get_serializer_context(), "user": self.request.user}
 
 
 @extend_schema_view(list=extend_schema(parameters=[TaskListParams]))
@@ -29,21 +34,14 @@ class TaskViewSet(OwnedModelViewSet):
         return Task.objects.for_user(self.request.user)
 
     def list(self, request: Request, *args, **kwargs) -> Response:
-        # Scoped to the signed-in user inside task_page's SQL (see todos/filters.py).
-        filters = self.list_filters()
+        query = request.query_params.dict()  # a QueryDict would read a missing boolean as false
+        # The dashboard's usual request has nothing to validate.
+        filters = TaskFilters() if query.keys() <= PAGING_PARAMS else task_filters(query)
         tasks = self.paginator.paginate(
-            request, lambda offset, limit: task_page(request.user, offset=offset, limit=limit, **filters)
+            request, lambda offset, limit: task_page(request.user, filters, offset=offset, limit=limit)
         )
         represent = self.get_serializer().to_representation
         return self.get_paginated_response([represent(task) for task in tasks])
-
-    def list_filters(self) -> dict:
-        query = self.request.query_params.dict()  # a QueryDict would read a missing boolean as false
-        if query.keys() <= PAGING_PARAMS:
-            return {}  # the dashboard's usual request: nothing to validate
-        params = TaskListParams(data=query)
-        params.is_valid(raise_exception=True)
-        return params.validated_data
 
     def perform_create(self, serializer: TaskSerializer) -> None:
         serializer.instance = services.task_create(user=self.request.user, **serializer.validated_data)

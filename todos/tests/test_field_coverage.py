@@ -1,0 +1,96 @@
+"""Every field of a task is shown, or explicitly left out, in each place that handles tasks field by
+field: the REST API, the task list's SQL, the assistant's tools, a recurring task's next occurrence
+and the admin. A field added to the model, or to one of these places only, fails here with the
+place named. docs/development.md has the checklist for adding a field."""
+
+from datetime import UTC, datetime
+
+import pytest
+from django.contrib.auth import get_user_model
+
+from chat.tools import LISTED_FIELDS, NOT_LISTED_FIELDS, TOOLS, run_tool
+from todos.admin import TaskAdmin
+from todos.models import Task
+from todos.selectors import TaskFilters, task_page
+from todos.serializers import TaskSerializer
+from todos.services import CARRIED_TO_NEXT_OCCURRENCE, NOT_CARRIED_TO_NEXT_OCCURRENCE
+
+# Every field by its attribute name, which is also its name in the API (`category_id`).
+TASK_FIELDS = [field.attname for field in Task._meta.concrete_fields]
+# Tool arguments name a task's category, not its id.
+TOOL_ARGUMENT_NAMES = {"category": "category_id"}
+
+
+@pytest.fixture
+def task(make_task, make_category, user):
+    """A task whose every field differs from its default."""
+    return make_task(
+        user,
+        "Water the plants",
+        description="The ones on the balcony.",
+        completed=False,
+        priority="high",
+        due_date=datetime(2026, 12, 1, 9, tzinfo=UTC),
+        category=make_category(user, "Home"),
+        tags=["home", "weekly"],
+        recurrence="weekly",
+    )
+
+
+def test_the_api_shows_every_field(alice_client, task):
+    shown = alice_client.get(f"/api/tasks/{task.pk}").json()["data"]
+    listed = alice_client.get("/api/tasks").json()["data"][0]
+
+    missing = set(TASK_FIELDS) - set(shown)
+    assert not missing, f"add {missing} to TaskSerializer (Meta.fields and to_representation)"
+    assert list(shown) == list(listed) == TaskSerializer.Meta.fields
+
+
+def test_the_list_query_reads_every_field(task, user):
+    records, _total = task_page(user, TaskFilters(), offset=0, limit=1)
+
+    assert list(records[0]._fields) == TASK_FIELDS
+
+
+def test_the_tools_list_every_field_or_leave_it_out_on_purpose(task, user):
+    listed = run_tool(user, "list_tasks", {})[0]
+
+    assert set(LISTED_FIELDS).isdisjoint(NOT_LISTED_FIELDS)
+    unaccounted = set(TASK_FIELDS) - set(LISTED_FIELDS) - set(NOT_LISTED_FIELDS)
+    assert not unaccounted, f"add {unaccounted} to chat.tools LISTED_FIELDS or NOT_LISTED_FIELDS"
+    assert list(listed) == list(LISTED_FIELDS)
+
+
+def test_the_tools_write_every_field_the_api_writes():
+    writable = {field.field_name for field in TaskSerializer()._writable_fields}
+    for name in ("add_task", "update_task"):
+        arguments = set(TOOLS[name].parameters["properties"]) - {"task_id"}
+        written = {TOOL_ARGUMENT_NAMES.get(argument, argument) for argument in arguments}
+        if name == "add_task":  # a new task is open; update_task reopens or completes
+            written.add("completed")
+        assert written == writable, f"{name}: add {writable - written} to chat.tools _TASK_FIELDS"
+
+
+def test_the_next_occurrence_takes_over_every_field_or_sets_it_afresh(alice_client, task):
+    response = alice_client.patch(f"/api/tasks/{task.pk}/complete")
+    next_task = Task.objects.get(pk=response.json()["meta"]["next_occurrence"]["id"])
+
+    unaccounted = set(TASK_FIELDS) - set(CARRIED_TO_NEXT_OCCURRENCE) - set(NOT_CARRIED_TO_NEXT_OCCURRENCE)
+    assert not unaccounted
+    task.refresh_from_db()
+    for name in CARRIED_TO_NEXT_OCCURRENCE:
+        assert getattr(next_task, name) == getattr(task, name), name
+    for name in NOT_CARRIED_TO_NEXT_OCCURRENCE:
+        assert getattr(next_task, name) != getattr(task, name), f"{name} is carried over after all"
+
+
+def test_the_admin_shows_every_field_or_excludes_it(client, task):
+    operator = get_user_model().objects.create_superuser("operator", "ops@example.com", "a-strong-password-1")
+    client.force_login(operator)
+
+    page = client.get(f"/admin/todos/task/{task.pk}/change/").content.decode()
+
+    excluded = set(TaskAdmin.exclude or ())
+    names = [field.name for field in Task._meta.concrete_fields if field.name not in excluded]
+    missing = [name for name in names if f"field-{name}" not in page]
+    assert not missing, f"show {missing} in the admin's task form, or add them to TaskAdmin.exclude"
