@@ -23,8 +23,8 @@ from todos.selectors import task_page
 from todos.serializers import TaskSerializer
 
 LIST_LIMIT = 50
-# A listed task, as the model reads it: the fields of the REST API's task but these, which only
-# lengthen what the model must read.
+# A listed task, as the assistant reads it: the REST API's task without these fields, which would
+# only lengthen what a language model must read.
 LISTED_FIELDS = ("id", "title", "completed", "priority", "due_date", "category_id", "tags", "recurrence")
 NOT_LISTED_FIELDS = ("description", "completed_at", "created_at", "updated_at", "user_id")
 

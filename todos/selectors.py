@@ -8,6 +8,7 @@ cost more than running it (profiled; docs/performance.md). Its columns come from
 import json
 from dataclasses import dataclass
 from datetime import datetime
+from functools import cache
 
 from django.db import connection
 from django.utils import timezone
@@ -50,6 +51,7 @@ def _order_expression(name: str) -> str:
     return f"CASE {column} {ranks} END"
 
 
+@cache
 def _order_by(ordering: str) -> str:
     name = ordering.removeprefix("-")
     if name not in ORDERABLE_FIELDS:
