@@ -3,7 +3,7 @@
 A provider reads the conversation so far and the new message, acts through chat.tools for
 the user the server binds, and returns its answer with the tool calls it made. It raises
 AssistantUnavailable or AssistantTimeout when it cannot answer, with the tool calls it had made;
-the view turns those into the error envelope (502, 504).
+ironclad.errors answers those as 502 and 504.
 """
 
 import logging
@@ -13,8 +13,6 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from django.conf import settings
-from rest_framework import status
-from rest_framework.exceptions import APIException
 
 from accounts.models import User
 from chat.models import Message
@@ -43,20 +41,16 @@ class ToolCall:
         return f"{self.tool_name} -> {self.result.get('status', 'done')} task {self.result.get('task_id')}"
 
 
-class AssistantFailure(APIException):
+class AssistantFailure(Exception):
     """The provider could not finish its reply. Each tool call commits on its own, so the calls it
     made before failing (`tool_calls`) have taken effect: the failure says which."""
 
     interrupted = ""  # what happened, for the conversation's record
 
     def __init__(self, *, tool_calls: list[ToolCall] | None = None) -> None:
+        super().__init__(self.interrupted)
         self.tool_calls = tool_calls or []
         self.changes = [call for call in self.tool_calls if call.changed]
-        detail = self.default_detail
-        if count := len(self.changes):
-            changes = "1 change" if count == 1 else f"{count} changes"
-            detail += f" It had already made {changes}: see details.tool_calls."
-        super().__init__(detail)
 
     def note(self) -> str:
         """The assistant message that records the changes made before the failure."""
@@ -64,16 +58,10 @@ class AssistantFailure(APIException):
 
 
 class AssistantUnavailable(AssistantFailure):
-    status_code = status.HTTP_502_BAD_GATEWAY
-    default_detail = "The assistant is unavailable. Your message was saved; try again shortly."
-    default_code = "assistant_unavailable"
     interrupted = "The assistant became unavailable before it finished this reply."
 
 
 class AssistantTimeout(AssistantFailure):
-    status_code = status.HTTP_504_GATEWAY_TIMEOUT
-    default_detail = "The assistant took too long to answer. Your message was saved; try again."
-    default_code = "assistant_timeout"
     interrupted = "The assistant ran out of time before it finished this reply."
 
 

@@ -133,9 +133,9 @@ def find_due(text: str, now: datetime) -> tuple[datetime | OutOfRange | None, st
     if isinstance(day, OutOfRange):
         return day, text
     clock = clock or part_time
-    if day is None and clock is None:
-        return None, text
     if day is None:
+        if clock is None:
+            return None, text
         day = now.date() if clock > now.time() else _later(now.date(), days=1)
         if isinstance(day, OutOfRange):
             return day, text
@@ -159,7 +159,7 @@ def _later[When: date](start: When, **delta: int) -> When | OutOfRange:
         return OutOfRange.FUTURE
 
 
-def _remove(text: str, match: re.Match) -> str:
+def _remove(text: str, match: re.Match[str]) -> str:
     return re.sub(r"\s{2,}", " ", f"{text[: match.start()]} {text[match.end() :]}").strip()
 
 
@@ -181,7 +181,7 @@ def _find_day(text: str, now: datetime) -> tuple[date | datetime | OutOfRange | 
     return None, None, text
 
 
-def _day(kind: str, match: re.Match, now: datetime) -> date | datetime | OutOfRange | None:
+def _day(kind: str, match: re.Match[str], now: datetime) -> date | datetime | OutOfRange | None:
     today = now.date()
     groups = {key: (value.lower() if value else value) for key, value in match.groupdict().items()}
     if kind == "iso":

@@ -30,16 +30,34 @@ def recent_messages(conversation: Conversation, *, limit: int) -> list[Message]:
     return list(reversed(newest_first))
 
 
+class ChatTurnFailed(Exception):
+    """A chat turn failed once its conversation was known: `error` says why, `conversation_id`
+    where the user's message belongs (ironclad.errors answers `error`, naming the conversation)."""
+
+    def __init__(self, *, conversation_id: int, error: Exception) -> None:
+        super().__init__(f"the turn in conversation {conversation_id} failed: {error!r}")
+        self.conversation_id = conversation_id
+        self.error = error
+
+
 def chat_turn(*, conversation: Conversation, message: str, assistant: Assistant) -> Reply:
-    """Store `message`, have `assistant` answer it, store the answer; return the answer.
+    """Store `message`, have `assistant` answer it, store the answer; return the answer. Any error
+    comes as ChatTurnFailed, for the client to find the conversation its message went to.
 
     No transaction is open while the assistant runs: a model may think for seconds, and a
     transaction would hold its row locks (and its connection) all that time. The user's message
     is committed first, so a provider failure loses nothing the user wrote; each tool call
     commits on its own (chat.tools.run_tool). When the provider fails after some tool calls,
-    those took effect: the failure (502, 504) lists them, and when they changed tasks an assistant
+    those took effect: the AssistantFailure lists them, and when they changed tasks an assistant
     message records them.
     """
+    try:
+        return _turn(conversation, message, assistant)
+    except Exception as error:
+        raise ChatTurnFailed(conversation_id=conversation.pk, error=error) from error
+
+
+def _turn(conversation: Conversation, message: str, assistant: Assistant) -> Reply:
     user = conversation.user
     history = recent_messages(conversation, limit=settings.CHAT_HISTORY_LIMIT)
     _store(conversation, role=Role.USER, content=message)

@@ -1,3 +1,5 @@
+from typing import Any
+
 from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import extend_schema
 from rest_framework import mixins, viewsets
@@ -8,7 +10,7 @@ from rest_framework.views import APIView
 
 from accounts.permissions import OWN_PATH
 from chat import services
-from chat.assistant import AssistantFailure, get_assistant
+from chat.assistant import get_assistant
 from chat.models import Conversation
 from chat.serializers import (
     ChatRequestSerializer,
@@ -28,10 +30,9 @@ class ChatView(StrictQueryParams, APIView):
     permission_classes = OWN_PATH
     throttle_scope = "chat"  # THROTTLE_CHAT_RATE: each message may call a language model
     error_statuses = ["404", "502", "504"]  # 404: an unknown conversation_id
-    conversation: Conversation | None = None  # the message's, once known
 
     @extend_schema(request=ChatRequestSerializer, responses=ChatResponseSerializer, operation_id="chat")
-    def post(self, request: Request, *args, **kwargs) -> Response:
+    def post(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         body = ChatRequestSerializer(data=request.data)
         body.is_valid(raise_exception=True)
         message = body.validated_data["message"]
@@ -41,14 +42,8 @@ class ChatView(StrictQueryParams, APIView):
         else:
             conversation = get_object_or_404(Conversation.objects.for_user(request.user), pk=conversation_id)
         conversation.user = request.user  # it is: chat_turn need not load it again
-        self.conversation = conversation
-
-        try:
-            reply = services.chat_turn(conversation=conversation, message=message, assistant=get_assistant())
-        except AssistantFailure as failure:
-            # What the assistant did before it failed.
-            failure.details = {"tool_calls": [call.as_dict() for call in failure.tool_calls]}
-            raise
+        # chat_turn fails with a ChatTurnFailed: the error answer names the conversation.
+        reply = services.chat_turn(conversation=conversation, message=message, assistant=get_assistant())
         return Response(
             ChatResponseSerializer(
                 {
@@ -58,17 +53,6 @@ class ChatView(StrictQueryParams, APIView):
                 }
             ).data
         )
-
-    def handle_exception(self, exc: Exception) -> Response:
-        """Every error once the conversation is known names it in `details.conversation_id`, where
-        the client finds the message it sent: a provider's failure (502, 504), the database's
-        (503), a bug's (500). Which status, the envelope and the logging of an unexpected error's
-        traceback stay the project's exception handler's (ironclad.errors)."""
-        response = super().handle_exception(exc)
-        if self.conversation is not None:
-            error = response.data["error"]
-            error["details"] = {"conversation_id": self.conversation.pk, **error["details"]}
-        return response
 
 
 class ConversationViewSet(

@@ -17,24 +17,32 @@ from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 from rest_framework.views import set_rollback
 
+from chat.assistant import AssistantFailure, AssistantTimeout
+from chat.services import ChatTurnFailed
 from ironclad.api import error_body, error_response
 
 logger = logging.getLogger(__name__)
 
 
-class DatabaseUnavailable(exceptions.APIException):
+class APIError(exceptions.APIException):
+    """An API exception that may carry `details` for the client: the envelope's "details"."""
+
+    details: dict[str, object] | None = None
+
+
+class DatabaseUnavailable(APIError):
     status_code = status.HTTP_503_SERVICE_UNAVAILABLE
     default_detail = "The database is unavailable. Try again shortly."
     default_code = "database_unavailable"
 
 
-class Conflict(exceptions.APIException):
+class Conflict(APIError):
     status_code = status.HTTP_409_CONFLICT
     default_detail = "The request conflicts with the current state of the data. Reload and try again."
     default_code = "conflict"
 
 
-class PayloadTooLarge(exceptions.APIException):
+class PayloadTooLarge(APIError):
     status_code = status.HTTP_413_REQUEST_ENTITY_TOO_LARGE
     default_detail = "The request body is too large."
     default_code = "payload_too_large"
@@ -47,8 +55,37 @@ class PayloadTooLarge(exceptions.APIException):
         return error
 
 
+class AssistantUnavailableError(APIError):
+    status_code = status.HTTP_502_BAD_GATEWAY
+    default_detail = "The assistant is unavailable. Your message was saved; try again shortly."
+    default_code = "assistant_unavailable"
+
+
+class AssistantTimeoutError(APIError):
+    status_code = status.HTTP_504_GATEWAY_TIMEOUT
+    default_detail = "The assistant took too long to answer. Your message was saved; try again."
+    default_code = "assistant_timeout"
+
+
+def assistant_error(failure: AssistantFailure) -> APIError:
+    """chat's AssistantFailure: 502, or 504 when time ran out. The tool calls it had made took
+    effect: `details.tool_calls` lists them, and the message counts those that changed a task."""
+    kind = AssistantTimeoutError if isinstance(failure, AssistantTimeout) else AssistantUnavailableError
+    message = str(kind.default_detail)
+    if count := len(failure.changes):
+        changes = "1 change" if count == 1 else f"{count} changes"
+        message += f" It had already made {changes}: see details.tool_calls."
+    error = kind(message)
+    error.details = {"tool_calls": [call.as_dict() for call in failure.tool_calls]}
+    return error
+
+
 def exception_handler(exc: Exception, context: dict) -> Response:
     """Every error as {"error": {"code", "message", "details"}} with its status."""
+    turn_details: dict[str, object] = {}
+    if isinstance(exc, ChatTurnFailed):  # answered as its error, naming the message's conversation
+        turn_details = {"conversation_id": exc.conversation_id}
+        exc = exc.error
     if isinstance(exc, Http404 | ObjectDoesNotExist | ObjectNotUpdated):
         # The row went between a view's lookup and a service's locked re-read or update: a
         # concurrent DELETE.
@@ -64,24 +101,27 @@ def exception_handler(exc: Exception, context: dict) -> Response:
         exc = Conflict()
     elif isinstance(exc, RequestDataTooBig):
         exc = PayloadTooLarge.over(settings.DATA_UPLOAD_MAX_MEMORY_SIZE)
+    elif isinstance(exc, AssistantFailure):
+        exc = assistant_error(exc)
 
     response = drf_exception_handler(exc, context)
     if response is None:
         logger.exception("unhandled error", exc_info=exc)
         set_rollback()
         return Response(
-            error_body("server_error", "An unexpected error occurred."),
+            error_body("server_error", "An unexpected error occurred.", turn_details),
             status=status.HTTP_500_INTERNAL_SERVER_ERROR,
         )
 
     if isinstance(exc, exceptions.ValidationError):
         details = exc.detail if isinstance(exc.detail, dict) else {"non_field_errors": exc.detail}
-        response.data = error_body("validation_error", "The request is invalid.", details)
-    else:
-        code = exc.get_codes()
-        code = code if isinstance(code, str) else exc.default_code
-        # An exception may carry details for the client, e.g. the chat's conversation_id.
-        response.data = error_body(code, str(exc.detail), getattr(exc, "details", None))
+        response.data = error_body("validation_error", "The request is invalid.", {**turn_details, **details})
+    elif isinstance(exc, exceptions.APIException):  # as every exception DRF's handler answers is
+        codes = exc.get_codes()
+        code = codes if isinstance(codes, str) else exc.default_code
+        # An exception may carry details for the client, e.g. the chat's tool_calls.
+        carried = getattr(exc, "details", None) or {}
+        response.data = error_body(code, str(exc.detail), {**turn_details, **carried})
     return response
 
 

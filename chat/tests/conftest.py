@@ -1,14 +1,29 @@
 import json
 import threading
 import time
+from datetime import datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from zoneinfo import ZoneInfo
 
 import pytest
+from django.utils import timezone
 
 from chat.models import Conversation, Message, Role
 from todos.tests.conftest import make_category, make_task  # noqa: F401  (the same fixtures here)
 
 CHAT = "/api/chat"
+
+
+@pytest.fixture
+def now(settings) -> datetime:
+    """A Wednesday afternoon in Paris, the time zone then set: what dates in words are read against."""
+    settings.TIME_ZONE = "Europe/Paris"
+    return datetime(2026, 11, 25, 14, 30, tzinfo=ZoneInfo("Europe/Paris"))
+
+
+def at(text: str) -> str:
+    """The ISO 8601 moment of a local date and time ("2026-11-26T23:59") in the current time zone."""
+    return timezone.make_aware(datetime.fromisoformat(text)).isoformat()
 
 
 @pytest.fixture

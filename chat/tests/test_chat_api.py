@@ -2,6 +2,7 @@
 
 import pytest
 
+from chat.assistant import AssistantTimeout, ToolCall
 from chat.models import Conversation, Message
 from chat.services import conversation_title
 from todos.models import Task
@@ -292,3 +293,31 @@ class TestUnexpectedFailure:
 
         assert response.status_code == 404
         assert response.json()["error"]["details"] == {}
+
+
+class TestAssistantFailure:
+    def test_a_timeout_after_a_change_is_a_504_that_names_the_conversation_and_the_change(
+        self, alice_client, monkeypatch
+    ):
+        from chat.offline import OfflineAssistant
+
+        added = ToolCall("add_task", {"title": "Milk"}, {"task_id": 7, "status": "created", "title": "Milk"})
+
+        def reply(self, *, user, history, message):
+            raise AssistantTimeout(tool_calls=[added])
+
+        monkeypatch.setattr(OfflineAssistant, "reply", reply)
+
+        response = alice_client.post(CHAT, {"message": "add milk"})
+
+        assert response.status_code == 504
+        conversation = Conversation.objects.get()
+        assert response.json() == {
+            "error": {
+                "code": "assistant_timeout",
+                "message": "The assistant took too long to answer. Your message was saved; try again. "
+                "It had already made 1 change: see details.tool_calls.",
+                "details": {"conversation_id": conversation.pk, "tool_calls": [added.as_dict()]},
+            }
+        }
+        assert [m.role for m in conversation.messages.order_by("created_at", "id")] == ["user", "assistant"]

@@ -7,18 +7,8 @@ import pytest
 from django.utils import timezone
 
 from chat.dates import OutOfRange, describe_due, find_due
-from chat.offline import parse
+from chat.tests.conftest import at
 from todos.dates import EARLIEST_DUE, LATEST_DUE
-
-
-@pytest.fixture
-def now(settings):
-    settings.TIME_ZONE = "Europe/Paris"
-    return datetime(2026, 11, 25, 14, 30, tzinfo=ZoneInfo("Europe/Paris"))  # a Wednesday afternoon
-
-
-def at(text: str) -> str:
-    return timezone.make_aware(datetime.fromisoformat(text)).isoformat()
 
 
 @pytest.mark.parametrize(
@@ -78,90 +68,6 @@ def test_words_that_are_not_dates_stay(now, words):
 )
 def test_describe_due(now, moment, words):
     assert describe_due(datetime.fromisoformat(at(moment)), now) == words
-
-
-@pytest.mark.parametrize(
-    ("message", "action", "task_id", "title", "arguments"),
-    [
-        ("mark 3 done", "complete", 3, None, {}),
-        ("Mark task #3 as completed.", "complete", 3, None, {}),
-        ("check off the milk", "complete", None, "milk", {}),
-        ("what is done?", "list", None, None, {"status": "completed"}),
-        ("the report is done", "complete", None, "report", {}),
-        ("set 3 as pending", "reopen", 3, None, {}),
-        ("remove the due date from task 3", "update", 3, None, {"due_date": None}),
-        ("change the title of task 3 to Call dad", "update", 3, None, {"title": "Call dad"}),
-        ("change task 3 to call dad", "update", 3, None, {"title": "call dad"}),
-        ("set the priority of task 3 to Normal", "update", 3, None, {"priority": "medium"}),
-        ("task 3 is due friday at 5pm", "update", 3, None, {"due_date": "@2026-11-27T17:00"}),
-        (
-            "what is due tomorrow",
-            "list",
-            None,
-            None,
-            {"status": "pending", "due_before": "@2026-11-26T23:59"},
-        ),
-        ("get rid of the old laptop task", "delete", None, "old laptop", {}),
-        ("delete the task called groceries", "delete", None, "groceries", {}),
-        ("todo: buy bread", "add", None, None, {"title": "buy bread"}),
-        (
-            "I need to renew my passport in 2 weeks",
-            "add",
-            None,
-            None,
-            {"title": "renew my passport", "due_date": "@2026-12-09T23:59"},
-        ),
-        ("add report category work", "add", None, None, {"title": "report", "category": "work"}),
-        (
-            'add report in category "Home office"',
-            "add",
-            None,
-            None,
-            {"title": "report", "category": "Home office"},
-        ),
-        (
-            "add buy milk with a note 2 litres, semi-skimmed",
-            "add",
-            None,
-            None,
-            {"title": "buy milk", "description": "2 litres, semi-skimmed"},
-        ),
-        ("add new task: review PR to my list", "add", None, None, {"title": "review PR"}),
-        ("delete", "unknown", None, None, {}),
-        ("mark the task done", "complete", None, "task", {}),
-        # A date no task can be due at: refused, whatever was asked.
-        ("add x in 99999999 days", "out_of_range", None, None, {"asked": "add", "due": OutOfRange.FUTURE}),
-        (
-            "what is due in 99999999 days",
-            "out_of_range",
-            None,
-            None,
-            {"asked": "list", "due": OutOfRange.FUTURE},
-        ),
-        (
-            "move 3 to in 99999999 days",
-            "out_of_range",
-            None,
-            None,
-            {"asked": "update", "due": OutOfRange.FUTURE},
-        ),
-        (
-            "task 3 is due on 0001-01-01",
-            "out_of_range",
-            None,
-            None,
-            {"asked": "update", "due": OutOfRange.PAST},
-        ),
-    ],
-)
-def test_parse(now, message, action, task_id, title, arguments):
-    # "@..." is a local time, read once the fixture has set the time zone.
-    arguments = {k: at(v[1:]) if str(v).startswith("@") else v for k, v in arguments.items()}
-
-    command = parse(message, now)
-
-    assert (command.action, command.task_id, command.title) == (action, task_id, title)
-    assert command.arguments == {**command.arguments, **arguments}
 
 
 class TestRange:
