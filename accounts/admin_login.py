@@ -16,6 +16,7 @@ import unicodedata
 from collections.abc import Callable
 from functools import wraps
 from http import HTTPStatus
+from typing import Any
 
 from django.conf import settings
 from django.core.cache import cache
@@ -41,14 +42,17 @@ paused: try again in {minutes} minute(s).</p>
 
 def parse_rate(rate: str) -> tuple[int, int]:
     """A number of failures per period: "5/15min" is (5, 900), "20/hour" is (20, 3600)."""
-    count, multiple, unit = re.fullmatch(r"(\d+)/(\d*)([a-z]+)", rate).groups()
+    match = re.fullmatch(r"(\d+)/(\d*)([a-z]+)", rate)
+    if match is None:
+        raise ValueError(f"{rate!r} is not a rate such as 5/15min")
+    count, multiple, unit = match.groups()
     return int(count), int(multiple or 1) * SECONDS[unit[0]]
 
 
 class FailureCounter:
     """The failed sign-ins of one username or one client IP in the current window of the rate."""
 
-    timer = time.time
+    timer = staticmethod(time.time)
 
     def __init__(self, name: str, rate: str) -> None:
         self.limit, self.duration = parse_rate(rate)
@@ -77,7 +81,8 @@ def counters(request: HttpRequest) -> list[FailureCounter]:
     """The limits that apply to this sign-in: its username's and its client IP's, unless off."""
     username = username_key(request.POST.get("username", ""))
     # The client IP as REST framework's throttles read it (NUM_PROXIES).
-    ip = BaseThrottle().get_ident(request)
+    # get_ident reads only META, which the admin's plain HttpRequest has as a DRF Request does.
+    ip = BaseThrottle().get_ident(request)  # type: ignore[arg-type]
     rates = {
         f"username_{username}": settings.THROTTLE_ADMIN_LOGIN_USERNAME_RATE,
         f"ip_{ip}": settings.THROTTLE_ADMIN_LOGIN_IP_RATE,
@@ -102,7 +107,7 @@ def limit_failed_sign_ins(login: Callable[..., HttpResponse]) -> Callable[..., H
     """
 
     @wraps(login)
-    def limited_login(request: HttpRequest, *args, **kwargs) -> HttpResponse:
+    def limited_login(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
         if request.method != "POST":
             return login(request, *args, **kwargs)
         limits = counters(request)

@@ -1,17 +1,20 @@
 """How the OpenAPI schema describes better-auth authentication (loaded by AccountsConfig.ready)."""
 
+from typing import Any
+
 from django.conf import settings
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
+from drf_spectacular.openapi import AutoSchema
 
 
 class BetterAuthScheme(OpenApiAuthenticationExtension):
     target_class = "accounts.authentication.BetterAuthAuthentication"
     name = ["bearerAuth", "cookieAuth"]
 
-    def get_security_requirement(self, auto_schema):
+    def get_security_requirement(self, auto_schema: AutoSchema) -> list[dict[str, list[Any]]]:
         return [{"bearerAuth": []}, {"cookieAuth": []}]  # either one
 
-    def get_security_definition(self, auto_schema):
+    def get_security_definition(self, auto_schema: AutoSchema) -> list[dict[str, Any]]:
         return [
             {
                 "type": "http",

@@ -3,6 +3,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from accounts.authentication import signed_in_user
 from accounts.serializers import MeSerializer
 from ironclad.api import StrictQueryParams
 
@@ -12,4 +13,4 @@ class MeView(StrictQueryParams, APIView):
 
     @extend_schema(responses=MeSerializer)
     def get(self, request: Request) -> Response:
-        return Response(MeSerializer(request.user).data)
+        return Response(MeSerializer(signed_in_user(request)).data)

@@ -29,6 +29,7 @@ import tempfile
 import threading
 import uuid
 from pathlib import Path
+from typing import Any
 
 import psycopg
 
@@ -271,7 +272,7 @@ def main() -> None:
         f"{'201s':>6} {'lost':>5} {'db conns':>8} {'wrk cpu':>8}\n",
         flush=True,
     )
-    report = []
+    report: list[dict[str, Any]] = []
     for variant in args.variant or [""]:
         runs = measure(args, variant)
         print_rows(deployed.describe(variant, args.project), runs)

@@ -20,6 +20,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # also run as a script, not only with -m
 
@@ -41,7 +42,10 @@ end
 }
 
 
-BARE = ("bare Django JsonResponse", "/bench/bare", [], None)
+# (name, path, headers, lua script)
+Scenario = tuple[str, str, list[str], str | None]
+
+BARE: Scenario = ("bare Django JsonResponse", "/bench/bare", [], None)
 
 
 def parse_args() -> argparse.Namespace:
@@ -60,8 +64,19 @@ def parse_args() -> argparse.Namespace:
     return parser.parse_args()
 
 
+def found(pattern: str, text: str) -> re.Match[str]:
+    """The first match of `pattern` in wrk's output, which must have it."""
+    match = re.search(pattern, text)
+    if match is None:
+        raise RuntimeError(f"wrk's output has no {pattern!r}:\n{text}")
+    return match
+
+
 def to_ms(value: str) -> float:
-    number, unit = re.fullmatch(r"([\d.]+)(us|ms|s|m)", value).groups()
+    match = re.fullmatch(r"([\d.]+)(us|ms|s|m)", value)
+    if match is None:
+        raise RuntimeError(f"wrk printed a latency of {value!r}")
+    number, unit = match.groups()
     return float(number) * {"us": 0.001, "ms": 1, "s": 1000, "m": 60_000}[unit]
 
 
@@ -76,11 +91,11 @@ def run_wrk(args, url: str, headers: list[str], script: str | None, duration: in
             command += ["-s", lua.name]
         output = subprocess.run([*command, url], capture_output=True, text=True, check=True).stdout
     latency = dict(re.findall(r"^\s+(50|99)%\s+(\S+)$", output, re.MULTILINE))
-    requests = int(re.search(r"(\d+) requests in", output).group(1))
+    requests = int(found(r"(\d+) requests in", output).group(1))
     non_2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", output)
     socket_errors = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", output)
     return {
-        "rps": float(re.search(r"Requests/sec:\s+([\d.]+)", output).group(1)),
+        "rps": float(found(r"Requests/sec:\s+([\d.]+)", output).group(1)),
         "p50_ms": to_ms(latency["50"]),
         "p99_ms": to_ms(latency["99"]),
         "requests": requests,
@@ -89,7 +104,7 @@ def run_wrk(args, url: str, headers: list[str], script: str | None, duration: in
     }
 
 
-def scenarios(seeded: dict) -> list[tuple[str, str, list[str], str | None]]:
+def scenarios(seeded: dict) -> list[Scenario]:
     """(name, path, headers, lua script) in the order they run on each server."""
     ids = ", ".join(map(str, seeded["toggle_ids"]))
     plan = [BARE]
@@ -148,7 +163,7 @@ def main() -> None:
         f"{os.cpu_count()} CPUs; vs bare = requests/s over the yardstick's ({bare_rps:.0f})\n"
     )
     print(f"{'scenario':34} {'req/s':>8} {'p50 ms':>8} {'p99 ms':>8} {'errors':>7} {'vs bare':>8}")
-    report = []
+    report: list[dict[str, Any]] = []
     for server, results in [(f"yardstick: {deployed.YARDSTICK}", [first, last])] + [
         (deployed.describe(variant, args.project), results) for variant, results in measured
     ]:

@@ -63,7 +63,13 @@ FROM generate_series(1, %(tasks)s) AS g
 def seed_bulk() -> None:
     if User.objects.filter(pk=READER).exists() and Task.objects.count() >= TASKS:
         return
-    params = {"users": USERS, "tasks": TASKS, "own": OWN_TASKS, "reader": READER, "toggler": TOGGLER}
+    params: dict[str, int | str] = {
+        "users": USERS,
+        "tasks": TASKS,
+        "own": OWN_TASKS,
+        "reader": READER,
+        "toggler": TOGGLER,
+    }
     with transaction.atomic(), connection.cursor() as cursor:
         cursor.execute('TRUNCATE task, category, session, "user" CASCADE')
         cursor.execute(BULK_USERS, params)

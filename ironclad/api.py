@@ -6,6 +6,7 @@ Imported by REST framework's settings, so nothing here may import rest_framework
 import copy
 import math
 from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from django.conf import settings
 from django.core.exceptions import RequestDataTooBig
@@ -24,6 +25,13 @@ from ironclad.untrusted import (
     parse_json,
     whole_number,
 )
+
+if TYPE_CHECKING:  # for the type checker only: see the module's docstring
+    from rest_framework.views import APIView
+
+    _ViewMixinBase = APIView
+else:
+    _ViewMixinBase = object
 
 # The path pattern of a numeric object id.
 OBJECT_ID = "[0-9]+"
@@ -58,7 +66,7 @@ def json_type_error(field: serializers.Field, value: object) -> str | None:
             if not isinstance(value, types) or (isinstance(value, bool) and bool not in types):
                 return message
             break
-    if isinstance(field, serializers.ListField):
+    if isinstance(field, serializers.ListField) and isinstance(value, list):
         return next(filter(None, (json_type_error(field.child, item) for item in value)), None)
     return None
 
@@ -95,6 +103,8 @@ class Serializer(StrictBody, serializers.Serializer):
 # class instead of once per instance (0.6 ms for a task, on every create and update); each
 # instance still gets its own deep copy, as DRF gives it of declared fields.
 class ModelSerializer(StrictBody, serializers.ModelSerializer):
+    _fields_template: ClassVar[dict[str, serializers.Field]]  # set on each class by get_fields
+
     def get_fields(self) -> dict[str, serializers.Field]:
         template = type(self).__dict__.get("_fields_template")
         if template is None:
@@ -132,7 +142,7 @@ class QueryBooleanField(serializers.BooleanField):
         return text == "true"
 
 
-class StrictQueryParams:
+class StrictQueryParams(_ViewMixinBase):
     """A view mixin: query parameters the action does not take are a 400 that names them, so that
     a typo (`priorty=high`) never looks like a working filter. An action takes `page` and
     `page_size` when it is listed in `paginated_actions`, and the names in `query_params[action]`."""
@@ -142,7 +152,7 @@ class StrictQueryParams:
 
     def initial(self, request: Request, *args, **kwargs) -> None:
         super().initial(request, *args, **kwargs)
-        if not hasattr(self, request.method.lower()):
+        if not hasattr(self, (request.method or "").lower()):
             return  # a method the view does not take: its 405 comes next
         if unknown := request.query_params.keys() - self.query_param_names():
             message = "Unknown query parameter."
@@ -150,7 +160,7 @@ class StrictQueryParams:
 
     def query_param_names(self) -> set[str]:
         action = getattr(self, "action", None)
-        names = set(self.query_params.get(action, ()))
+        names = set(self.query_params.get(action, ())) if action is not None else set()
         if action in self.paginated_actions:
             names |= PAGING_PARAMS
         return names
@@ -160,10 +170,19 @@ class SingleRendererNegotiation(negotiation.DefaultContentNegotiation):
     """A view with one renderer (every API view: JSON) answers with it without parsing `Accept`.
     Views with several (the OpenAPI schema: YAML or JSON) negotiate as usual."""
 
-    def select_renderer(self, request: Request, renderers: list, format_suffix: str | None = None):
+    # DRF passes the view's list of renderers; the stubs allow any iterable.
+    def select_renderer(self, request: Request, renderers: list, format_suffix: str | None = None):  # type: ignore[override]
         if len(renderers) == 1:
             return renderers[0], renderers[0].media_type
         return super().select_renderer(request, renderers, format_suffix)
+
+
+class EnvelopeResponse(Response):
+    """A response whose envelope's meta holds more than nothing (EnvelopeJSONRenderer)."""
+
+    def __init__(self, data: Any = None, *, meta: dict[str, Any], **kwargs: Any) -> None:
+        super().__init__(data, **kwargs)
+        self.envelope_meta = meta
 
 
 class EnvelopeJSONRenderer(JSONRenderer):
@@ -218,6 +237,7 @@ class PageNumberPagination(pagination.PageNumberPagination):
     """`page` (1 up to the last page; past it, 404) and `page_size` (1-100, default 20); totals
     go to the envelope's meta."""
 
+    page_size: int  # PAGE_SIZE, which the settings set
     page_size_query_param = "page_size"
     max_page_size = 100
     # Far beyond any real list, and small enough that the offset stays within PostgreSQL's bigint.
@@ -254,7 +274,8 @@ class PageNumberPagination(pagination.PageNumberPagination):
             parameter["schema"].update(bounds[parameter["name"]])
         return parameters
 
-    def paginate_queryset(self, queryset: models.QuerySet, request: Request, view=None) -> list:
+    # Views paginate querysets only; DRF's base class would also take a list.
+    def paginate_queryset(self, queryset: models.QuerySet, request: Request, view=None) -> list:  # type: ignore[override]
         """The page and the total in one query, counted as every list counts (`CountOf`)."""
 
         def fetch_page(offset: int, limit: int) -> tuple[list, int]:
@@ -280,9 +301,7 @@ class PageNumberPagination(pagination.PageNumberPagination):
         return rows
 
     def get_paginated_response(self, data) -> Response:
-        response = Response(data)
-        response.envelope_meta = self.meta
-        return response
+        return EnvelopeResponse(data, meta=self.meta)
 
     def get_paginated_response_schema(self, schema: dict) -> dict:
         return {

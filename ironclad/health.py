@@ -23,7 +23,7 @@ def pending_migration_count() -> int:
 
 @require_GET
 def health(request: HttpRequest) -> JsonResponse:
-    body = {"status": "ok", "database": "connected", "version": settings.VERSION}
+    body: dict[str, object] = {"status": "ok", "database": "connected", "version": settings.VERSION}
     try:
         with connection.cursor() as cursor:
             cursor.execute("SELECT 1")

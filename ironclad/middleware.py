@@ -6,7 +6,6 @@ import re
 import time
 import uuid
 from collections.abc import Callable
-from contextvars import Token
 
 from django.http import HttpRequest, HttpResponse, HttpResponseBase
 
@@ -32,7 +31,8 @@ def signed_in_user_id(request: HttpRequest) -> str | None:
     if not hasattr(request, "auth"):
         return None
     user = request.user
-    return user.pk if user.is_authenticated else None
+    # A better-auth user (accounts.models.User), whose id is a string, not the admin's user model.
+    return str(user.pk) if user.is_authenticated else None
 
 
 class RequestLogMiddleware:
@@ -47,23 +47,26 @@ class RequestLogMiddleware:
 
     def __call__(self, request: HttpRequest) -> HttpResponseBase:
         started = time.perf_counter()
-        token = self.start(request)
+        request_id = self.start(request)
+        token = current_request_id.set(request_id)
         try:
             response = self.get_response(request)
-            self.finish(request, response, started)
+            self.finish(request, response, started, request_id)
         finally:
             current_request_id.reset(token)
         return response
 
-    def start(self, request: HttpRequest) -> Token:
+    def start(self, request: HttpRequest) -> str:
+        """The request's id, also set as `request.request_id` (ironclad.logs reads it there)."""
         supplied = request.META.get("HTTP_X_REQUEST_ID")
-        request.request_id = (
-            supplied if supplied and VALID_REQUEST_ID.fullmatch(supplied) else uuid.uuid4().hex
-        )
-        return current_request_id.set(request.request_id)
+        request_id = supplied if supplied and VALID_REQUEST_ID.fullmatch(supplied) else uuid.uuid4().hex
+        request.request_id = request_id  # type: ignore[attr-defined]  # an attribute of Ironclad's own
+        return request_id
 
-    def finish(self, request: HttpRequest, response: HttpResponseBase, started: float) -> None:
-        response[REQUEST_ID_HEADER] = request.request_id
+    def finish(
+        self, request: HttpRequest, response: HttpResponseBase, started: float, request_id: str
+    ) -> None:
+        response[REQUEST_ID_HEADER] = request_id
         if not logger.isEnabledFor(logging.INFO):
             return
         duration_ms = round((time.perf_counter() - started) * 1000, 2)
@@ -77,7 +80,7 @@ class RequestLogMiddleware:
             duration_ms,
             user_id or "-",
             extra={
-                "request_id": request.request_id,
+                "request_id": request_id,
                 "method": request.method,
                 "path": path,
                 "status": response.status_code,

@@ -9,8 +9,9 @@ models, so a renamed column cannot drift silently.
 """
 
 from collections import namedtuple
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from functools import cache
+from typing import Any, Protocol, cast
 
 from django.db import connection, models
 from django.db.models.expressions import Col
@@ -19,7 +20,10 @@ from django.db.models.expressions import Col
 def columns(model: type[models.Model], alias: str) -> str:
     """The model's columns, table-qualified, for a SELECT list (in concrete field order)."""
     quote = connection.ops.quote_name
-    return ", ".join(f"{quote(alias)}.{quote(field.column)}" for field in model._meta.concrete_fields)
+    # A concrete field always has a column (only relations and the like have none).
+    return ", ".join(
+        f"{quote(alias)}.{quote(cast(str, field.column))}" for field in model._meta.concrete_fields
+    )
 
 
 @cache
@@ -49,10 +53,21 @@ def read(model: type[models.Model], values: Sequence) -> models.Model:
     return model.from_db(connection.alias, _readers(model, connection.vendor)[0], _converted(model, values))
 
 
+class RecordType(Protocol):
+    """What `row_type` makes: a namedtuple class, its fields the model's attribute names."""
+
+    _fields: tuple[str, ...]
+
+    def _make(self, iterable: Iterable[Any], /) -> tuple[Any, ...]: ...
+
+
 @cache
-def row_type(model: type[models.Model]) -> type[tuple]:
+def row_type(model: type[models.Model]) -> RecordType:
     """A read-only record with the model's attribute names, for rows that are only displayed."""
-    return namedtuple(f"{model.__name__}Row", [field.attname for field in model._meta.concrete_fields])
+    # mypy takes a namedtuple whose field names are known only at run time for a plain tuple.
+    return namedtuple(  # type: ignore[return-value]
+        f"{model.__name__}Row", [field.attname for field in model._meta.concrete_fields]
+    )
 
 
 def fetch(sql: str, params: Sequence, *shape: type[models.Model] | int, records: bool = False) -> list[list]:

@@ -33,9 +33,14 @@ class FixedWindowThrottle(throttling.SimpleRateThrottle):
     """Rates read from the settings when a request is checked (DRF's classes keep the settings
     they saw first), counted per fixed window."""
 
-    @property
-    def THROTTLE_RATES(self) -> dict[str, str | None]:
-        return api_settings.DEFAULT_THROTTLE_RATES
+    # Set by SimpleRateThrottle from the rate: None when the rate is off (None).
+    num_requests: int | None
+    duration: int | None
+
+    @property  # DRF only reads it
+    def THROTTLE_RATES(self) -> dict[str, str | None]:  # type: ignore[override]
+        # The stubs type the rates as numbers; they are strings such as "600/min", or None.
+        return api_settings.DEFAULT_THROTTLE_RATES  # type: ignore[return-value]
 
     def allow_request(self, request: Request, view) -> bool:
         if self.rate is None:
@@ -47,6 +52,8 @@ class FixedWindowThrottle(throttling.SimpleRateThrottle):
 
     def allow_client(self, client: str) -> bool:
         """Count one request of `client` (a cache key) in the current window; False when over."""
+        if self.num_requests is None or self.duration is None:
+            return True  # no rate: callers check that first
         self.now = self.timer()
         window = int(self.now // self.duration)
         self.window_ends = (window + 1) * self.duration

@@ -29,7 +29,7 @@ def health_checks(db, settings, monkeypatch):
 
 def next_request() -> None:
     """What Django does between requests: the next one may check the connection again."""
-    connection.health_check_done = False
+    connection.health_check_done = False  # type: ignore[attr-defined]  # Django's; django-stubs lacks it
 
 
 def test_a_connection_used_a_moment_ago_is_not_checked(health_checks):

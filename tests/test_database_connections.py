@@ -40,6 +40,7 @@ async def _client(port: int, deadline: float, answers: Counter, served: set, num
         while time.monotonic() < deadline:
             if writer is None:
                 reader, writer = await asyncio.open_connection("127.0.0.1", port)
+            assert reader is not None
             writer.write(request)
             await writer.drain()
             status = int((await reader.readline()).split()[1])

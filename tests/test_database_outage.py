@@ -156,7 +156,9 @@ def cluster() -> Iterator[Cluster]:
     if os.geteuid() == 0:
         owner = pwd.getpwnam(PG_OS_USER)
         os.chown(directory, owner.pw_uid, owner.pw_gid)
-    cluster = Cluster(_pg_bindir(), directory, free_port())
+    bindir = _pg_bindir()
+    assert bindir is not None  # the module is skipped otherwise
+    cluster = Cluster(bindir, directory, free_port())
     try:
         cluster.run(
             "initdb", "-D", str(cluster.data), "-U", "postgres", "-A", "trust",

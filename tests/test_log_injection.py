@@ -115,6 +115,7 @@ def console(request) -> Iterator[Console]:
     """The root's console handler, with the formatter LOGGING configures for LOG_FORMAT=text or
     json (built the way dictConfig builds it), writing to a buffer for the test."""
     handler = logging.getHandlerByName("console")
+    assert isinstance(handler, logging.StreamHandler)
     assert handler in logging.getLogger().handlers
     formatter_config = dict(settings.LOGGING["formatters"][request.param])
     formatter = logging.config.DictConfigurator({}).configure_formatter(formatter_config)

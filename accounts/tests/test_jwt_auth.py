@@ -42,15 +42,16 @@ class KeyPair:
     def __init__(self, algorithm: str):
         self.algorithm = algorithm
         self.kid = generate_id()
+        self.private_key: ed25519.Ed25519PrivateKey | ec.EllipticCurvePrivateKey | rsa.RSAPrivateKey
         if algorithm == "EdDSA":
-            self.private_key = ed25519.Ed25519PrivateKey.generate()
-            self.public_jwk = json.loads(OKPAlgorithm.to_jwk(self.private_key.public_key()))
+            ed_key = self.private_key = ed25519.Ed25519PrivateKey.generate()
+            self.public_jwk = json.loads(OKPAlgorithm.to_jwk(ed_key.public_key()))
         elif algorithm == "ES256":
-            self.private_key = ec.generate_private_key(ec.SECP256R1())
-            self.public_jwk = json.loads(ECAlgorithm.to_jwk(self.private_key.public_key()))
+            ec_key = self.private_key = ec.generate_private_key(ec.SECP256R1())
+            self.public_jwk = json.loads(ECAlgorithm.to_jwk(ec_key.public_key()))
         else:
-            self.private_key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-            self.public_jwk = json.loads(RSAAlgorithm.to_jwk(self.private_key.public_key()))
+            rsa_key = self.private_key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+            self.public_jwk = json.loads(RSAAlgorithm.to_jwk(rsa_key.public_key()))
 
     def sign(self, claims: dict, **headers) -> str:
         return jwt.encode(

@@ -116,11 +116,13 @@ def harness() -> Path:
 @pytest.fixture
 def database_url() -> Iterator[str]:
     """A fresh, empty PostgreSQL database, dropped afterwards."""
-    admin_url = _server_url(_postgres_url(), "postgres")
+    server_url = _postgres_url()
+    assert server_url is not None  # the module is skipped otherwise
+    admin_url = _server_url(server_url, "postgres")
     name = f"ironclad_interop_{uuid.uuid4().hex[:10]}"
     with psycopg.connect(admin_url, autocommit=True) as conn:
         conn.execute(f'CREATE DATABASE "{name}"')
-    yield _server_url(_postgres_url(), name)
+    yield _server_url(server_url, name)
     with psycopg.connect(admin_url, autocommit=True) as conn:
         conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 

@@ -1,5 +1,6 @@
 import re
 from datetime import timedelta
+from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db.models import Q
@@ -40,7 +41,7 @@ class Command(BaseCommand):
             help="How long the token is valid: minutes (90) or 30s, 15m, 12h, 7d, 2w. Default: 1d.",
         )
 
-    def handle(self, *args, user: str, lifetime: str, **options) -> None:
+    def handle(self, *args: Any, user: str, lifetime: str | None, **options: Any) -> None:
         try:
             valid_for = DEFAULT_JWT_LIFETIME if lifetime is None else parse_lifetime(lifetime)
         except ValueError as error:
