@@ -8,8 +8,7 @@ class MessageInline(admin.TabularInline):
     """A conversation's messages as they were: operators read them, never edit them."""
 
     model = Message
-    fields = ["created_at", "role", "content", "tool_calls"]
-    readonly_fields = fields
+    fields = readonly_fields = ("created_at", "role", "content", "tool_calls")
     ordering = ["created_at", "id"]
     extra = 0
     can_delete = False

@@ -8,18 +8,29 @@ CHAT_OPENAI_TIMEOUT bounds the whole reply, CHAT_MAX_TOOL_ROUNDS the rounds of t
 import json
 import time
 from functools import lru_cache
-from typing import Any
+from typing import Any, cast
 
 import openai
 from django.conf import settings
 from django.db import connection
 from django.utils import timezone
+from openai.types.chat import (
+    ChatCompletionAssistantMessageParam,
+    ChatCompletionFunctionToolParam,
+    ChatCompletionMessage,
+    ChatCompletionMessageParam,
+    ChatCompletionMessageToolCallUnion,
+)
+from openai.types.chat import ChatCompletionMessageToolCallUnionParam as ToolCallParam
 
 from accounts.models import User
 from chat.assistant import AssistantTimeout, AssistantUnavailable, Reply, ToolCall, failures_report
 from chat.models import Message, Role
 from chat.tools import TOOL_SCHEMAS, run_tool
 from ironclad.untrusted import UntrustedInputError, parse_json, unsafe_text_reason
+
+# The tools' JSON schemas are the SDK's function tools; chat.tools builds them as plain JSON.
+_TOOLS = cast(list[ChatCompletionFunctionToolParam], TOOL_SCHEMAS)
 
 SYSTEM_PROMPT = (
     "You are the task assistant of a todo app. You manage the signed-in user's tasks only, with the "
@@ -62,7 +73,7 @@ class OpenAIAssistant:
 
     def reply(self, *, user: User, history: list[Message], message: str) -> Reply:
         deadline = time.monotonic() + self.timeout
-        messages = [
+        messages: list[ChatCompletionMessageParam] = [
             {"role": "system", "content": _system_prompt()},
             *_replayed(history),
             {"role": "user", "content": message},
@@ -84,7 +95,7 @@ class OpenAIAssistant:
                     )
         return Reply(content=_stopped(self.max_rounds, calls), tool_calls=calls)
 
-    def _complete(self, messages: list[dict[str, Any]], deadline: float):
+    def _complete(self, messages: list[ChatCompletionMessageParam], deadline: float) -> ChatCompletionMessage:
         """The model's next answer (failures_report adds the tool calls made so far to a failure)."""
         remaining = deadline - time.monotonic()
         if remaining <= 0:
@@ -92,7 +103,7 @@ class OpenAIAssistant:
         release_pooled_connection()
         try:
             completion = self.client.chat.completions.create(
-                model=self.model, messages=messages, tools=TOOL_SCHEMAS, timeout=remaining
+                model=self.model, messages=messages, tools=_TOOLS, timeout=remaining
             )
         except openai.APITimeoutError as error:
             raise AssistantTimeout() from error
@@ -139,13 +150,19 @@ def _run(user: User, requested: Any) -> ToolCall:
     return ToolCall(tool_name=name, arguments=arguments, result=run_tool(user, name, arguments))
 
 
-def _assistant_turn(content: str | None, tool_calls: list) -> dict[str, Any]:
-    return {"role": "assistant", "content": content, "tool_calls": [call.model_dump() for call in tool_calls]}
+def _assistant_turn(
+    content: str | None, tool_calls: list[ChatCompletionMessageToolCallUnion]
+) -> ChatCompletionAssistantMessageParam:
+    return {
+        "role": "assistant",
+        "content": content,
+        "tool_calls": [cast(ToolCallParam, call.model_dump()) for call in tool_calls],
+    }
 
 
-def _replayed(history: list[Message]) -> list[dict[str, Any]]:
+def _replayed(history: list[Message]) -> list[ChatCompletionMessageParam]:
     """Stored messages as chat completions messages; an answer's tool calls are replayed before it."""
-    replayed: list[dict[str, Any]] = []
+    replayed: list[ChatCompletionMessageParam] = []
     for message in history:
         if message.role == Role.USER:
             replayed.append({"role": "user", "content": message.content})

@@ -49,7 +49,7 @@ class Tool:
 class ToolError(Exception):
     """A call the tool refuses; `run_tool` answers it as {"error": message, "details"?: ...}."""
 
-    def __init__(self, message: str, details: dict | None = None) -> None:
+    def __init__(self, message: str, details: dict[str, Any] | None = None) -> None:
         super().__init__(message)
         self.details = details
 
@@ -60,9 +60,9 @@ class ToolError(Exception):
         return result
 
 
-def _validated(serializer: serializers.Serializer, what: str) -> dict[str, Any]:
+def _validated(serializer: serializers.Serializer[Any], what: str) -> dict[str, Any]:
     if serializer.is_valid():
-        return serializer.validated_data
+        return dict(serializer.validated_data)
     details = json.loads(json.dumps(serializer.errors))  # ErrorDetail and ReturnDict as plain JSON
     reasons = "; ".join(f"{field}: {' '.join(_messages(messages))}" for field, messages in details.items())
     raise ToolError(f"The {what} is invalid ({reasons}).", details)
@@ -158,9 +158,9 @@ _TASK_FIELDS = {
 }
 
 
-def _arguments(properties: dict, *, required: list[str] | None = None) -> dict:
+def _arguments(properties: dict[str, Any], *, required: list[str] | None = None) -> dict[str, Any]:
     """A tool's JSON schema: an object with these properties and no others."""
-    schema = {"type": "object", "properties": properties}
+    schema: dict[str, Any] = {"type": "object", "properties": properties}
     if required:
         schema["required"] = required
     schema["additionalProperties"] = False

@@ -8,6 +8,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from accounts.authentication import signed_in_user
 from accounts.permissions import OWN_PATH
 from chat import services
 from chat.assistant import get_assistant
@@ -37,11 +38,12 @@ class ChatView(StrictQueryParams, APIView):
         body.is_valid(raise_exception=True)
         message = body.validated_data["message"]
         conversation_id = body.validated_data.get("conversation_id")
+        user = signed_in_user(request)
         if conversation_id is None:
-            conversation = services.conversation_start(user=request.user, message=message)
+            conversation = services.conversation_start(user=user, message=message)
         else:
-            conversation = get_object_or_404(Conversation.objects.for_user(request.user), pk=conversation_id)
-        conversation.user = request.user  # it is: chat_turn need not load it again
+            conversation = get_object_or_404(Conversation.objects.for_user(user), pk=conversation_id)
+        conversation.user = user  # it is: chat_turn need not load it again
         # chat_turn fails with a ChatTurnFailed: the error answer names the conversation.
         reply = services.chat_turn(conversation=conversation, message=message, assistant=get_assistant())
         return Response(

@@ -9,8 +9,9 @@ import json
 from dataclasses import dataclass
 from datetime import datetime
 from functools import cache
+from typing import Any, Protocol, cast
 
-from django.db import connection
+from django.db import connection, models
 from django.utils import timezone
 
 from accounts.models import User
@@ -24,6 +25,37 @@ DEFAULT_ORDERING = "-created_at"
 ORDERED_BY_MEANING = {"priority": (Priority.LOW, Priority.MEDIUM, Priority.HIGH)}
 
 LIKE = {"postgresql": "ILIKE", "sqlite": "LIKE"}  # SQLite's LIKE ignores case already
+
+
+class TaskRecord(Protocol):
+    """A task as the list reads it, a read-only record (sql.row_type(Task)); a Task is one too."""
+
+    @property
+    def id(self) -> int: ...
+    @property
+    def title(self) -> str: ...
+    @property
+    def description(self) -> str: ...
+    @property
+    def completed(self) -> bool: ...
+    @property
+    def priority(self) -> str: ...
+    @property
+    def due_date(self) -> datetime | None: ...
+    @property
+    def category_id(self) -> int | None: ...
+    @property
+    def tags(self) -> Any: ...
+    @property
+    def recurrence(self) -> str: ...
+    @property
+    def completed_at(self) -> datetime | None: ...
+    @property
+    def created_at(self) -> datetime: ...
+    @property
+    def updated_at(self) -> datetime: ...
+    @property
+    def user_id(self) -> str: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,8 +74,15 @@ class TaskFilters:
     ordering: str = DEFAULT_ORDERING
 
 
+def _field(name: str) -> "models.Field[Any, Any]":
+    field = Task._meta.get_field(name)
+    if not isinstance(field, models.Field):
+        raise TypeError(f"{name!r} is not a column of a task")
+    return field
+
+
 def _order_expression(name: str) -> str:
-    column = f't."{Task._meta.get_field(name).column}"'
+    column = f't."{_field(name).column}"'
     meaning = ORDERED_BY_MEANING.get(name)
     if meaning is None:
         return column
@@ -58,19 +97,20 @@ def _order_by(ordering: str) -> str:
         raise ValueError(f"tasks cannot be ordered by {name!r}")
     direction = "DESC" if ordering.startswith("-") else "ASC"
     # A nullable field sorts its NULLs last; the others use their indexes as they are.
-    nulls = " NULLS LAST" if Task._meta.get_field(name).null else ""
+    nulls = " NULLS LAST" if _field(name).null else ""
     return f'{_order_expression(name)} {direction}{nulls}, t."id" {direction}'
 
 
 TASK_COLUMNS = sql.columns(Task, "t")
 
 
-def task_page(user: User, filters: TaskFilters, *, offset: int, limit: int) -> tuple[list[tuple], int]:
+def task_page(user: User, filters: TaskFilters, *, offset: int, limit: int) -> tuple[list[TaskRecord], int]:
     """One page of a user's tasks, and how many match `filters` in all.
 
     The tasks are read-only records with the model's attribute names (sql.row_type(Task)): they
     are only displayed, and building model instances was a third of the cost of reading them."""
-    conditions, params = ['t."userId" = %s'], [user.pk]
+    conditions: list[str] = ['t."userId" = %s']
+    params: list[object] = [user.pk]
 
     def where(condition: str, *values: object) -> None:
         conditions.append(condition)
@@ -116,4 +156,4 @@ def task_page(user: User, filters: TaskFilters, *, offset: int, limit: int) -> t
         f'FROM "task" t WHERE {where_clause} ORDER BY {_order_by(filters.ordering)} LIMIT %s OFFSET %s'
     )
     rows = sql.fetch(query, [*params, *params, limit, offset], Task, 1, records=True)
-    return [task for task, _ in rows], rows[0][1][0] if rows else 0
+    return [cast(TaskRecord, task) for task, _ in rows], rows[0][1][0] if rows else 0

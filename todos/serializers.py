@@ -1,7 +1,8 @@
 """Validation and representation of tasks and categories. Writes go through todos.services."""
 
 import re
-from datetime import UTC, date, datetime, time
+from datetime import UTC, date, datetime, time, tzinfo
+from typing import Any
 
 from django.db.models import Value
 from django.db.models.functions import Lower
@@ -24,6 +25,7 @@ from todos.models import (
     Recurrence,
     Task,
 )
+from todos.selectors import TaskRecord
 
 HEX_COLOR = re.compile(r"^#[0-9a-fA-F]{6}$")
 DAY_OR_MOMENT = re.compile(
@@ -39,9 +41,9 @@ def _timestamp(value: datetime | None) -> str | None:
     """
     if value is None:
         return None
-    zone = timezone.get_default_timezone()
-    if zone.key == "UTC":
-        zone = UTC  # the database's own UTC object: astimezone then returns the value as it is
+    default = timezone.get_default_timezone()
+    # For UTC the database's own UTC object: astimezone then returns the value as it is.
+    zone: tzinfo = UTC if default.key == "UTC" else default
     try:
         text = value.astimezone(zone).isoformat()
     except OverflowError:  # a row from before due dates had their range, at the end of time: UTC
@@ -162,7 +164,7 @@ class TaskSerializer(ModelSerializer):
         ]
         read_only_fields = ["completed_at", "created_at", "updated_at"]
 
-    def to_representation(self, task: Task) -> dict:
+    def to_representation(self, task: TaskRecord) -> dict[str, Any]:
         # Built by hand: lists render up to 100 tasks per request, and DRF's generic
         # field-by-field path cost 0.6 ms for 20. A test holds it equal to that path.
         return {
@@ -187,8 +189,10 @@ class TaskSerializer(ModelSerializer):
     def validate(self, attrs: dict) -> dict:
         # PUT replaces the whole task: what it leaves out returns to the model's default.
         if self.instance is not None and not self.partial:
-            writable = (field.source for field in self._writable_fields)
-            attrs = {name: Task._meta.get_field(name).get_default() for name in writable} | attrs
+            model_fields = {field.name: field for field in Task._meta.concrete_fields}
+            for field in self._writable_fields:
+                if field.source and field.source not in attrs:
+                    attrs[field.source] = model_fields[field.source].get_default()
         return attrs
 
 

@@ -3,6 +3,7 @@
 import calendar
 import copy
 from datetime import datetime, timedelta
+from typing import Any
 
 from django.db import transaction
 from django.utils import timezone
@@ -43,7 +44,7 @@ def next_due_date(due: datetime, recurrence: str) -> datetime | None:
     return next_due if in_due_range(next_due) else None
 
 
-def task_create(*, user: User, **fields) -> Task:
+def task_create(*, user: User, **fields: Any) -> Task:
     task = Task(user=user, **fields)
     if task.completed:
         task.completed_at = timezone.now()
@@ -52,7 +53,7 @@ def task_create(*, user: User, **fields) -> Task:
 
 
 @transaction.atomic
-def task_update(*, task: Task, **fields) -> Task:
+def task_update(*, task: Task, **fields: Any) -> Task:
     """Change a task; a change of `completed` goes through `task_set_completed`."""
     completed = fields.pop("completed", None)
     if fields:
@@ -89,7 +90,8 @@ def task_set_completed(*, task: Task, completed: bool | None = None) -> tuple[Ta
 
 
 def _create_next_occurrence(task: Task) -> Task | None:
-    due = next_due_date(task.due_date or task.completed_at, task.recurrence)
+    # A recurrence without a due date recurs from when it was done.
+    due = next_due_date(task.due_date or task.completed_at or timezone.now(), task.recurrence)
     if due is None:
         return None
     already = Task.objects.filter(

@@ -46,7 +46,7 @@ def make_message(db):
 
 def completion(content: str | None = None, tool_calls: list | None = None) -> dict:
     """A chat.completions response body as the OpenAI API sends it."""
-    message = {"role": "assistant", "content": content}
+    message: dict[str, object] = {"role": "assistant", "content": content}
     if tool_calls:
         message["tool_calls"] = tool_calls
     return {

@@ -64,7 +64,8 @@ ALICE_TASKS = 6
 
 
 def nothing_changed(w: World) -> bool:
-    return w.count() == ALICE_TASKS and w("milk").title == "Buy milk" and not w("milk").completed
+    milk = w("milk")
+    return w.count() == ALICE_TASKS and milk is not None and milk.title == "Buy milk" and not milk.completed
 
 
 CASES = [
