@@ -1,3 +1,5 @@
+from typing import TYPE_CHECKING
+
 from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest
@@ -5,11 +7,18 @@ from django.http import HttpRequest
 from accounts.models import Account, Session, User
 from ironclad.admin import ModelAdmin
 
+if TYPE_CHECKING:  # Django's admin classes take type arguments in django-stubs only, not at run time
+    _SessionInlineBase = admin.TabularInline[Session, User]
+else:
+    _SessionInlineBase = admin.TabularInline
 
-class SessionInline(admin.TabularInline):
+SESSION_INLINE_FIELDS = ("id", "created_at", "expires_at", "ip_address", "user_agent")
+
+
+class SessionInline(_SessionInlineBase):
     model = Session
-    fields = ["id", "created_at", "expires_at", "ip_address", "user_agent"]
-    readonly_fields = fields
+    fields = SESSION_INLINE_FIELDS
+    readonly_fields = SESSION_INLINE_FIELDS
     extra = 0
     can_delete = True
     show_change_link = True

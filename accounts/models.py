@@ -48,7 +48,7 @@ class User(models.Model):
         return self.email
 
 
-class OwnedQuerySet(models.QuerySet):
+class OwnedQuerySet[M: models.Model](models.QuerySet[M]):
     """Rows owned by one better-auth user (a `user` foreign key): the scope every view of the
     user's data starts from, so another user's row is a 404 by construction."""
 
