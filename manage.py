@@ -4,12 +4,29 @@
 import os
 import sys
 
+# These work without settings (Django lists its own commands and notes the settings' error).
+HELP = {"help", "--help", "-h", "version", "--version"}
+
 
 def main() -> None:
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "ironclad.settings")
+    from django.conf import settings
+    from django.core.exceptions import ImproperlyConfigured
     from django.core.management import execute_from_command_line
 
-    execute_from_command_line(sys.argv)
+    try:
+        if len(sys.argv) > 1 and sys.argv[1] not in HELP:
+            # Read the settings now, so that a mistake in them stops every command alike (`shell`
+            # would start without them).
+            settings.INSTALLED_APPS  # noqa: B018
+        execute_from_command_line(sys.argv)
+    except ImproperlyConfigured as error:
+        # A configuration mistake (a missing SECRET_KEY with DEBUG off, a bad rate, ...): its
+        # message names the variable; a traceback would only bury it. --traceback shows one.
+        if "--traceback" in sys.argv:
+            raise
+        print(f"Configuration error: {error}", file=sys.stderr)
+        sys.exit(1)
 
 
 if __name__ == "__main__":

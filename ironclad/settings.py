@@ -7,6 +7,7 @@ development default is used and a warning is printed.
 import re
 import sys
 from pathlib import Path
+from typing import Any
 
 from corsheaders.defaults import default_headers
 from django.core.exceptions import ImproperlyConfigured
@@ -193,8 +194,9 @@ BETTER_AUTH_JWKS_REFRESH_COOLDOWN = env.int("BETTER_AUTH_JWKS_REFRESH_COOLDOWN",
 JWT_ISSUER = env.str("JWT_ISSUER", default="")
 JWT_AUDIENCE = env.str("JWT_AUDIENCE", default="")
 
-# Origins trusted for credentialed cross-origin calls and for unsafe cookie requests.
-FRONTEND_ORIGIN = env.str("FRONTEND_ORIGIN", default="")
+# Origins trusted for credentialed cross-origin calls and for unsafe cookie requests. In
+# development the dashboard's usual address is trusted unless another is set; in production none.
+FRONTEND_ORIGIN = env.str("FRONTEND_ORIGIN", default="http://localhost:3000" if DEBUG else "")
 CORS_ORIGINS = env.list("CORS_ORIGINS", default=[])
 TRUSTED_ORIGINS = list(dict.fromkeys(o.rstrip("/") for o in [FRONTEND_ORIGIN, *CORS_ORIGINS] if o))
 CORS_ALLOWED_ORIGINS = TRUSTED_ORIGINS
@@ -321,7 +323,7 @@ SPECTACULAR_SETTINGS = {
 LOG_FORMAT = env.str("LOG_FORMAT", default="text")
 if LOG_FORMAT not in ("text", "json"):
     raise ImproperlyConfigured(f"LOG_FORMAT must be 'text' or 'json', not {LOG_FORMAT!r}.")
-LOGGING = {
+LOGGING: dict[str, Any] = {
     "version": 1,
     "disable_existing_loggers": False,
     "filters": {

@@ -1,17 +1,18 @@
 """The seed command: demo users better-auth can sign in, their data, and their printed credentials."""
 
 import re
-from datetime import timedelta
+from datetime import datetime, timedelta
 from io import StringIO
 
 import pytest
-from django.apps import apps
 from django.core.management import CommandError, call_command
 from django.utils import timezone
 from rest_framework.test import APIClient
 
 from accounts.models import Account, Session, User
 from accounts.passwords import verify_password
+from chat.models import Conversation, Message
+from todos.management.commands import seed as seed_module
 from todos.management.commands.seed import DEMO_PASSWORD
 from todos.models import Category, Task
 
@@ -211,19 +212,138 @@ def test_bad_options_are_errors(args, message):
     assert not User.objects.exists()
 
 
-@pytest.mark.skipif(not apps.is_installed("chat"), reason="the chat app is not installed")
-def test_a_conversation_when_chat_is_installed():
-    from chat.models import Conversation, Message
-
+def test_a_conversation_with_the_offline_assistant_listing_the_open_tasks():
     output = seed("--users", "1")
 
     assert "1 conversation" in printed(output)["alice@example.com"]["summary"]
     conversation = Conversation.objects.get(user__email="alice@example.com")
-    user_message, reply = Message.objects.filter(conversation=conversation)
-    assert (user_message.role, reply.role) == ("user", "assistant")
-    assert reply.tool_calls[0]["tool_name"] == "list_tasks"
+    assert conversation.title == "What's pending?"
+    question, reply = Message.objects.filter(conversation=conversation)
+    assert (question.role, question.content) == ("user", "What's pending?")
+    assert reply.role == "assistant"
+    # Every open task, oldest first, by id and title; none of the done ones.
+    open_tasks = Task.objects.filter(user__email="alice@example.com", completed=False).order_by("id")
+    heading, *lines = reply.content.splitlines()
+    assert heading == f"You have {len(open_tasks)} pending tasks:"
+    assert [line.split(" (")[0] for line in lines] == [f"- #{task.id} {task.title}" for task in open_tasks]
+    (call,) = reply.tool_calls
+    assert (call["tool_name"], call["arguments"]) == ("list_tasks", {"status": "pending"})
+    assert [task["id"] for task in call["result"]] == [task.id for task in open_tasks]
+
     seed("--users", "1")
     assert Conversation.objects.count() == 1
     seed("--users", "1", "--reset")
     assert Conversation.objects.count() == 1
     assert Message.objects.count() == 2
+
+
+# --- The shape of every demo user's tasks -------------------------------------------------
+
+
+def shape_of(email: str, now: datetime) -> dict[str, list[Task]]:
+    """A user's tasks by what the seed promises: overdue, due later today, recurring, done."""
+    tasks = list(Task.objects.filter(user__email=email))
+    today = timezone.localtime(now).date()
+    return {
+        "overdue": [t for t in tasks if not t.completed and t.due_date and t.due_date < now],
+        "due later today": [
+            t
+            for t in tasks
+            if not t.completed
+            and t.due_date
+            and t.due_date > now
+            and timezone.localtime(t.due_date).date() == today
+        ],
+        "recurring": [t for t in tasks if t.recurrence != "none"],
+        "done": [t for t in tasks if t.completed],
+    }
+
+
+@pytest.mark.parametrize("tasks", ["4", "5", "8", "25"])
+@pytest.mark.parametrize("seed_args", [[], ["--seed", "0"], ["--seed", "7"], ["--seed", "123456789"]])
+def test_every_demo_user_has_tasks_overdue_due_today_recurring_and_done(seed_args, tasks):
+    seed("--users", "3", "--tasks", tasks, *seed_args)
+    now = timezone.now()
+
+    for email in ("alice@example.com", "bob@example.com", "demo3@example.com"):
+        shape = shape_of(email, now)
+        assert all(shape.values()), (email, {kind: len(found) for kind, found in shape.items()})
+        # Only those two are overdue or due today: the rest is due later, or undated, or done.
+        assert len(shape["overdue"]) == len(shape["due later today"]) == 1
+        assert all(task.due_date for task in shape["recurring"])
+        assert all(not task.completed for task in shape["recurring"])
+
+
+def test_the_api_lists_exactly_one_overdue_and_one_due_today(settings):
+    settings.TIME_ZONE = "Pacific/Auckland"  # another day than UTC's for part of every day
+    credentials = printed(seed())
+    today = timezone.localdate().isoformat()
+
+    for email in ("alice@example.com", "bob@example.com"):
+        client = APIClient()
+        client.cookies.load(credentials[email]["cookie"])
+        overdue = client.get("/api/tasks?overdue=true").json()
+        due_today = client.get(f"/api/tasks?completed=false&due_after={today}&due_before={today}").json()
+        assert overdue["meta"]["total"] == due_today["meta"]["total"] == 1
+        assert overdue["data"][0]["id"] != due_today["data"][0]["id"]
+
+
+@pytest.mark.parametrize(
+    ("clock", "due_at"),
+    [("07:30", "17:00"), ("15:59", "17:00"), ("16:30", "23:59"), ("23:30", "23:59")],
+)
+def test_the_task_due_today_is_due_later_today_at_any_hour(settings, monkeypatch, clock, due_at):
+    settings.TIME_ZONE = "America/New_York"
+    hour, minute = map(int, clock.split(":"))
+    now = timezone.localtime().replace(hour=hour, minute=minute, second=0, microsecond=0)
+    monkeypatch.setattr(seed_module, "local_now", lambda: now)
+
+    seed("--users", "1", "--tasks", "4")
+
+    (due_today,) = shape_of("alice@example.com", now)["due later today"]
+    assert f"{timezone.localtime(due_today.due_date):%H:%M}" == due_at
+
+
+@pytest.mark.parametrize(
+    ("tasks", "kinds"),
+    [
+        ("1", {"overdue"}),
+        ("2", {"overdue", "due later today"}),
+        ("3", {"overdue", "due later today", "recurring"}),
+    ],
+)
+def test_fewer_than_four_tasks_have_the_first_kinds(tasks, kinds):
+    seed("--users", "1", "--tasks", tasks)
+
+    shape = shape_of("alice@example.com", timezone.now())
+    assert {kind for kind, found in shape.items() if found} == kinds
+
+
+def demo_data(email: str) -> list[tuple]:
+    fields = (
+        "title",
+        "description",
+        "completed",
+        "priority",
+        "due_date",
+        "category__name",
+        "tags",
+        "recurrence",
+    )
+    return list(Task.objects.filter(user__email=email).order_by("id").values_list(*fields))
+
+
+def test_without_a_seed_every_run_creates_the_same_data():
+    seed()
+    first = {email: demo_data(email) for email in ("alice@example.com", "bob@example.com")}
+    replies = list(Message.objects.order_by("id").values_list("content", flat=True))
+
+    seed("--reset")
+
+    assert {email: demo_data(email) for email in first} == first
+    assert first["alice@example.com"] != first["bob@example.com"]
+    # The same words; only the task ids differ.
+    renumbered = list(Message.objects.order_by("id").values_list("content", flat=True))
+    assert [re.sub(r"#\d+ ", "#N ", reply) for reply in renumbered] == [
+        re.sub(r"#\d+ ", "#N ", reply) for reply in replies
+    ]

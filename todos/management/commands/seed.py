@@ -1,8 +1,18 @@
+"""`manage.py seed`: demo users better-auth can sign in, with their categories, tasks and a
+conversation, and their printed credentials.
+
+Every demo user's tasks have the same shape whatever --seed and --tasks (4 or more) are: one open
+task overdue, one open task due later today (in TIME_ZONE), one recurring task and one done task.
+The rest are picked at random from TASK_IDEAS, neither overdue nor due today; --seed picks them
+(the same seed, the same tasks), and without it the default seed does, so every run is alike.
+"""
+
 import random
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import date, datetime, time, timedelta
+from enum import Enum
+from typing import Any
 
-from django.apps import apps
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import transaction
 from django.utils import timezone
@@ -11,6 +21,10 @@ from accounts.models import Account, Session, User
 from accounts.passwords import verify_password
 from accounts.services import CREDENTIAL_PROVIDER, session_create, user_create_with_password
 from accounts.tokens import mint_jwt, session_cookie_header
+from chat.models import Conversation
+from chat.offline import OfflineAssistant
+from chat.services import chat_turn, conversation_start
+from todos.dates import day_at, end_of_day
 from todos.models import Category, Priority, Recurrence, Task
 from todos.services import task_create
 
@@ -23,8 +37,15 @@ SEED_USER_AGENT = "ironclad seed"
 SESSION_REUSE_MARGIN = timedelta(days=1)
 # better-auth's default password length limits.
 PASSWORD_LENGTHS = range(8, 129)
+# Without --seed every run creates the same tasks (due dates move with the day it runs).
+DEFAULT_SEED = 1
+# What each demo user asked the assistant; the offline assistant's answer is stored with it.
+CONVERSATION_QUESTION = "What's pending?"
 
 CATEGORIES = [("Work", "#2563eb"), ("Home", "#16a34a"), ("Health", "#dc2626")]
+# Hours of the day the tasks are due at; a task due today is due at EVENING.
+DUE_HOURS = (9, 12, 17)
+EVENING = time(17, 0)
 
 
 @dataclass(frozen=True)
@@ -58,6 +79,25 @@ TASK_IDEAS = [
 ]
 
 
+class Kind(Enum):
+    """The tasks every demo user has, one of each (the first four of their list of ideas)."""
+
+    OVERDUE = "open, due one to three days ago"
+    DUE_TODAY = "open, due later today"
+    RECURRING = "recurring, open, due within a week"
+    DONE = "completed, was due in the past few days"
+
+
+SHAPE = (Kind.OVERDUE, Kind.DUE_TODAY, Kind.RECURRING, Kind.DONE)
+
+
+@dataclass(frozen=True)
+class TaskPlan:
+    idea: TaskIdea
+    round: int  # 0 the first time an idea is used; past len(TASK_IDEAS) tasks, 1, 2, ...
+    kind: Kind | None  # None: one of the random rest
+
+
 @dataclass
 class SeededUser:
     user: User
@@ -78,10 +118,11 @@ def demo_identity(number: int) -> tuple[str, str]:
 class Command(BaseCommand):
     help = (
         "Create demo users who can sign in through better-auth (email and password), with categories, "
-        "tasks and, when the chat app is installed, a conversation; then print each user's email, "
-        f"password, a session cookie and a JWT. Users: alice@example.com, bob@example.com, then "
-        f"demo3@example.com, ...; password {DEMO_PASSWORD!r} unless --password is given. Safe to run "
-        "twice: existing demo users are kept as they are (use --reset to recreate them)."
+        "tasks and a conversation with the assistant; then print each user's email, password, a "
+        "session cookie and a JWT. Users: alice@example.com, bob@example.com, then demo3@example.com, "
+        f"...; password {DEMO_PASSWORD!r} unless --password is given. Each user's tasks include one "
+        "overdue, one due later today, one recurring and one done. Safe to run twice: existing demo "
+        "users are kept as they are (use --reset to recreate them)."
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
@@ -100,12 +141,18 @@ class Command(BaseCommand):
             help="Delete the demo users (by email) and everything they own first, then recreate them.",
         )
         parser.add_argument(
-            "--seed", type=int, default=None, help="Random seed: the same seed gives the same tasks."
+            "--seed",
+            type=int,
+            default=DEFAULT_SEED,
+            help=f"Random seed (default {DEFAULT_SEED}): the same seed gives the same tasks.",
         )
 
-    def handle(
-        self, *args, users: int, tasks: int, password: str, reset: bool, seed: int | None, **options
-    ) -> None:
+    def handle(self, *args: str, **options: Any) -> None:
+        users: int = options["users"]
+        tasks: int = options["tasks"]
+        password: str = options["password"]
+        reset: bool = options["reset"]
+        seed: int = options["seed"]
         if users < 1:
             raise CommandError("--users must be at least 1.")
         if tasks < 0:
@@ -144,11 +191,9 @@ class Command(BaseCommand):
         if user is None:
             user = user_create_with_password(name=name, email=email, password=password)
             categories = create_categories(user)
-            created_tasks = create_tasks(user, categories, task_count, rng)
-            summary = f"created: {len(categories)} categories, {len(created_tasks)} tasks"
-            if apps.is_installed("chat"):
-                create_conversation(user, created_tasks)
-                summary += ", 1 conversation"
+            created_tasks = create_tasks(user, categories, plan_tasks(task_count, rng), rng, local_now())
+            create_conversation(user)
+            summary = f"created: {len(categories)} categories, {len(created_tasks)} tasks, 1 conversation"
             return SeededUser(user, True, password, seeded_session(user), summary)
 
         known_password = password if has_password(user, password) else None
@@ -163,10 +208,15 @@ class Command(BaseCommand):
         self.stdout.write(f"  jwt       {mint_jwt(item.user)}")
 
 
-def make_rng(seed: int | None, email: str) -> random.Random:
+def make_rng(seed: int, email: str) -> random.Random:
     # One generator per user, so a user's tasks do not depend on who else is seeded.
     # Demo data, not secrets: a plain PRNG is the point (it is reproducible).
-    return random.Random(None if seed is None else f"{seed}:{email}")  # noqa: S311
+    return random.Random(f"{seed}:{email}")  # noqa: S311
+
+
+def local_now() -> datetime:
+    """Now in TIME_ZONE: what "overdue" and "today" are measured from."""
+    return timezone.localtime()
 
 
 def has_password(user: User, password: str) -> bool:
@@ -189,20 +239,32 @@ def create_categories(user: User) -> dict[str, Category]:
     return {name: Category.objects.create(user=user, name=name, color=color) for name, color in CATEGORIES}
 
 
-def create_tasks(user: User, categories: dict[str, Category], count: int, rng: random.Random) -> list[Task]:
+def plan_tasks(count: int, rng: random.Random) -> list[TaskPlan]:
+    """`count` tasks: first one of each Kind in SHAPE (as many as fit), then the random rest, in
+    the order they are created (shuffled). Each idea is used once before any is used again."""
     recurring = [idea for idea in TASK_IDEAS if idea.recurrence != Recurrence.NONE]
     one_off = [idea for idea in TASK_IDEAS if idea.recurrence == Recurrence.NONE]
     rng.shuffle(recurring)
     rng.shuffle(one_off)
-    # Two recurring tasks up front, so that even a short list shows recurrence.
-    ideas = recurring[:2] + one_off + recurring[2:]
-    picked = [(ideas[i % len(ideas)], i // len(ideas)) for i in range(count)]
-    rng.shuffle(picked)
+    shaped = [one_off[0], one_off[1], recurring[0], one_off[2]]  # in the order of SHAPE
+    rest = one_off[3:] + recurring[1:]
+    rng.shuffle(rest)
+    ideas = shaped + rest
+    plans = [
+        TaskPlan(ideas[i % len(ideas)], i // len(ideas), SHAPE[i] if i < len(SHAPE) else None)
+        for i in range(count)
+    ]
+    rng.shuffle(plans)
+    return plans
 
-    today = timezone.localtime().replace(hour=0, minute=0, second=0, microsecond=0)
+
+def create_tasks(
+    user: User, categories: dict[str, Category], plans: list[TaskPlan], rng: random.Random, now: datetime
+) -> list[Task]:
     tasks = []
-    for index, (idea, round_) in enumerate(picked):
-        recurs = idea.recurrence != Recurrence.NONE
+    for plan in plans:
+        idea = plan.idea
+        completed, due = task_state(plan, rng, now)
         priority = rng.choice(Priority.values)
         tags = list(idea.tags)
         if priority == Priority.HIGH and rng.random() < 0.5:
@@ -210,42 +272,58 @@ def create_tasks(user: User, categories: dict[str, Category], count: int, rng: r
         tasks.append(
             task_create(
                 user=user,
-                title=idea.title if round_ == 0 else f"{idea.title} ({round_ + 1})",
+                title=idea.title if plan.round == 0 else f"{idea.title} ({plan.round + 1})",
                 description=idea.description,
                 priority=priority,
-                due_date=due_date(today, rng, required=recurs),
-                category=categories.get(idea.category),
+                due_date=due,
+                category=categories.get(idea.category) if idea.category else None,
                 tags=tags,
                 recurrence=idea.recurrence,
-                # About a third done; recurring ones stay open (completing one schedules the next).
-                completed=not recurs and index % 3 == 1,
+                completed=completed,
             )
         )
     return tasks
 
 
-def due_date(today: datetime, rng: random.Random, *, required: bool) -> datetime | None:
-    """No date for some tasks; otherwise between three days ago (overdue) and two weeks ahead."""
-    if not required and rng.random() < 0.3:
-        return None
-    return today + timedelta(days=rng.randint(-3, 14), hours=rng.choice([9, 12, 17]))
+def task_state(plan: TaskPlan, rng: random.Random, now: datetime) -> tuple[bool, datetime | None]:
+    """Whether the planned task is done, and its due date."""
+    today = now.date()
+    match plan.kind:
+        case Kind.OVERDUE:
+            return False, at(today - timedelta(days=rng.randint(1, 3)), rng)
+        case Kind.DUE_TODAY:
+            return False, later_today(now)
+        case Kind.RECURRING:
+            return False, at(today + timedelta(days=rng.randint(1, 7)), rng)
+        case Kind.DONE:
+            return True, at(today - timedelta(days=rng.randint(1, 5)), rng)
+        case None:
+            pass
+    # The rest: neither overdue nor due today, so those lists show exactly the tasks above.
+    # Recurring ones stay open (completing one schedules the next) and have a due date.
+    recurs = plan.idea.recurrence != Recurrence.NONE
+    if not recurs and rng.random() < 1 / 3:
+        return True, None if rng.random() < 0.5 else at(today - timedelta(days=rng.randint(1, 7)), rng)
+    if not recurs and rng.random() < 0.3:
+        return False, None
+    return False, at(today + timedelta(days=rng.randint(1, 14)), rng)
 
 
-def create_conversation(user: User, tasks: list[Task]) -> None:
-    from chat.models import Conversation, Message  # the chat app is optional here
+def at(day: date, rng: random.Random) -> datetime:
+    """`day` at one of DUE_HOURS, in TIME_ZONE."""
+    return day_at(day, time(rng.choice(DUE_HOURS)))
 
-    pending = [task for task in tasks if not task.completed]
-    listed = [{"id": task.id, "title": task.title, "completed": task.completed} for task in pending]
-    names = ", ".join(f"{task.title} (#{task.id})" for task in pending[:5])
-    if len(pending) > 5:
-        names += f" and {len(pending) - 5} more"
-    reply = f"You have {len(pending)} pending tasks: {names}." if pending else "You have no pending tasks."
-    conversation = Conversation.objects.create(user=user, title="What's pending?")
-    Message.objects.create(user=user, conversation=conversation, role="user", content="What's pending?")
-    Message.objects.create(
-        user=user,
-        conversation=conversation,
-        role="assistant",
-        content=reply,
-        tool_calls=[{"tool_name": "list_tasks", "arguments": {"status": "pending"}, "result": listed}],
-    )
+
+def later_today(now: datetime) -> datetime:
+    """Today at EVENING, or at the end of the day (23:59, shown as just "today") from an hour
+    before it: due later today, so not overdue."""
+    evening = day_at(now.date(), EVENING)
+    return evening if now <= evening - timedelta(hours=1) else end_of_day(now.date())
+
+
+def create_conversation(user: User) -> Conversation:
+    """One turn with the offline assistant, as POST /api/chat would store it: the question and the
+    assistant's answer listing the open tasks (oldest first), with its list_tasks call."""
+    conversation = conversation_start(user=user, message=CONVERSATION_QUESTION)
+    chat_turn(conversation=conversation, message=CONVERSATION_QUESTION, assistant=OfflineAssistant())
+    return conversation
