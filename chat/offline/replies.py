@@ -81,7 +81,7 @@ def listed(filters: dict[str, Any], tasks: ToolResult, now: datetime) -> str:
     kind += f"{filters['status']} " if filters["status"] != "all" else ""
     about = ""
     if filters.get("overdue"):
-        about = " that are overdue"
+        about = " that is overdue" if len(tasks) == 1 else " that are overdue"
     elif due_before := filters.get("due_before"):
         about = f" due by {describe_due(datetime.fromisoformat(due_before), now)}"
     if filters.get("search"):
