@@ -9,7 +9,7 @@ by hand rather than by ironclad/serve.py, gunicorn itself reads WEB_CONCURRENCY 
 and a blank value stops it.)
 
 gunicorn is not the default server: its sync workers are held by idle keep-alive connections
-(README "Deploying"). Put it behind a buffering proxy such as nginx.
+(docs/performance.md). Put it behind a buffering proxy such as nginx.
 """
 
 import os

@@ -1,5 +1,5 @@
-"""DRF authentication for people signed in with better-auth (README "Wiring the front end's
-better-auth to Ironclad"; the session and jwks tables: docs/database.md).
+"""DRF authentication for people signed in with better-auth (docs/better-auth.md; the session and
+jwks tables: docs/database.md).
 
 One class, one order: an `Authorization: Bearer` credential decides when present
 (a three-part JWT, else a better-auth session token); otherwise the better-auth

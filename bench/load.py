@@ -15,7 +15,7 @@ ordering=-priority&page_size=10, search=report), 15 % creates. Two runs:
 
 Each prints requests/s, p50/p95/p99 latency, errors (non-2xx answers and socket errors), lost
 writes (201 answers without a row in the table), the most PostgreSQL connections seen, and the
-CPU the load generator itself used (to show it is not the limit). See README "Deploying".
+CPU the load generator itself used (to show it is not the limit). See docs/performance.md.
 """
 
 import argparse

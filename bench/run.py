@@ -7,7 +7,7 @@ Creates (once) and seeds a PostgreSQL database, starts Ironclad with bin/docker-
 with wrk from a separate process over loopback. The yardstick is a bare Django JSON view served
 by gunicorn with 2 sync workers, measured at the start and at the end of the run; every scenario
 is reported as a ratio to it, so the figures hold on a noisy machine. Exits non-zero when any
-request failed. See README "Benchmark".
+request failed. See docs/performance.md.
 """
 
 import argparse

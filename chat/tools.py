@@ -1,7 +1,7 @@
 """The assistant's tools: thin adapters over todos.services, validated as the REST API validates.
 
 Every tool acts for the user the server binds (`run_tool(user, ...)`), never for one named in
-the arguments. Results follow the tool contract the README's "Chat assistant" shows:
+the arguments. Results follow the tool contract docs/chat.md shows:
 `{"task_id", "status", "title"}` for a write, a list of tasks for `list_tasks`, and
 `{"error": ...}` when a task is not the user's or the input is invalid.
 """

@@ -78,7 +78,7 @@ RETRY_AFTER_HEADER = {
 
 def canonical_paths(endpoints: list[tuple], **kwargs) -> list[tuple]:
     """Document each route once, without the optional trailing slash. The compatibility
-    prefix /api/{user_id}/... serves the same operations and is described in the README."""
+    prefix /api/{user_id}/... serves the same operations, for legacy front ends (docs/api.md)."""
     return [
         (path.rstrip("/") or "/", regex, method, view)
         for path, regex, method, view in endpoints

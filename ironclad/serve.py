@@ -7,7 +7,7 @@ SERVER names the server:
   behind a buffering proxy (nginx), which a container on Hugging Face Spaces or compose lacks.
 - uvicorn: ironclad/asgi.py, with psycopg's pool.
 
-Chosen by measurement (bench/load.py, bench/run.py; README "Deploying"). Every setting comes from
+Chosen by measurement (bench/load.py, bench/run.py; docs/performance.md). Every setting comes from
 the environment, where a blank value means the default (ironclad/env.py); .env.example documents
 each. The process becomes the server itself, so SIGTERM from Docker reaches it directly.
 """

@@ -2,7 +2,7 @@
 
 The ORM compiles a query anew on every call: for the session lookup and the task list page that
 compilation, plus the generic row handling, cost more CPU than everything else in the request
-(profiled in bench/; see README "Benchmark"). These queries have a fixed shape, so they are
+(profiled in bench/; see docs/performance.md). These queries have a fixed shape, so they are
 written once as SQL, and their rows become model instances (or, for rows only displayed,
 read-only records) through the same converters the ORM applies. Column lists come from the
 models, so a renamed column cannot drift silently.

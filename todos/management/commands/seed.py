@@ -28,7 +28,7 @@ from todos.dates import day_at, end_of_day
 from todos.models import Category, Priority, Recurrence, Task
 from todos.services import task_create
 
-# Documented in the README; demo accounts only.
+# Documented in docs/operations.md; demo accounts only.
 DEMO_PASSWORD = "ironclad-demo"  # noqa: S105
 NAMED_USERS = [("Alice", "alice@example.com"), ("Bob", "bob@example.com")]
 # Marks the sessions this command creates, so a second run prints the same cookie.
