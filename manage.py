@@ -4,8 +4,8 @@
 import os
 import sys
 
-# These work without settings (Django lists its own commands and notes the settings' error).
-HELP = {"help", "--help", "-h", "version", "--version"}
+# These run without settings (Django lists its own commands and notes the settings' error).
+RUN_WITHOUT_SETTINGS = {"help", "--help", "-h", "version", "--version"}
 
 
 def main() -> None:
@@ -13,11 +13,16 @@ def main() -> None:
     from django.conf import settings
     from django.core.exceptions import ImproperlyConfigured
     from django.core.management import execute_from_command_line
+    from django.core.management.base import CommandParser, handle_default_options
 
     try:
-        if len(sys.argv) > 1 and sys.argv[1] not in HELP:
+        if len(sys.argv) > 1 and sys.argv[1] not in RUN_WITHOUT_SETTINGS:
             # Read the settings now, so that a mistake in them stops every command alike (`shell`
-            # would start without them).
+            # would start without them); first, as Django would, take --settings and --pythonpath.
+            parser = CommandParser(add_help=False, allow_abbrev=False)
+            parser.add_argument("--settings")
+            parser.add_argument("--pythonpath")
+            handle_default_options(parser.parse_known_args(sys.argv[2:])[0])
             settings.INSTALLED_APPS  # noqa: B018
         execute_from_command_line(sys.argv)
     except ImproperlyConfigured as error:

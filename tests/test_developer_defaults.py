@@ -81,6 +81,14 @@ def test_traceback_shows_the_traceback():
     assert "ImproperlyConfigured: SECRET_KEY is not set" in result.stderr
 
 
+def test_the_settings_option_is_honoured():
+    # --settings names another module: the default one, which would refuse, is never read.
+    result = manage("check", "--settings=ironclad.typecheck_settings", DEBUG="false")
+
+    assert result.returncode == 0, result.stderr
+    assert "no issues" in result.stdout
+
+
 def test_help_still_lists_the_commands_and_the_mistake():
     result = manage("help", DEBUG="false")
 
