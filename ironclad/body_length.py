@@ -32,7 +32,7 @@ from django.core.handlers.asgi import ASGIRequest
 from django.http import HttpRequest, HttpResponseBase, JsonResponse
 
 from ironclad.api import error_response
-from ironclad.errors import PayloadTooLarge
+from ironclad.exceptions import PayloadTooLarge
 
 READ_SIZE = 64 * 1024
 

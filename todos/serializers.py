@@ -11,7 +11,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from ironclad.api import ModelSerializer, Serializer
-from ironclad.errors import Conflict
+from ironclad.exceptions import Conflict
 from ironclad.untrusted import BIGINT_MAX, whole_number
 from todos.dates import EARLIEST_DUE, END_OF_DAY, LATEST_DUE, day_at, in_due_range
 from todos.models import (
@@ -187,11 +187,11 @@ class TaskSerializer(ModelSerializer):
         return list(dict.fromkeys(tags))  # distinct, first occurrence wins
 
     def validate(self, attrs: dict) -> dict:
-        # PUT replaces the whole task: what it leaves out returns to the model's default.
+        # PUT replaces the whole task: a column it leaves out returns to the model's default.
         if self.instance is not None and not self.partial:
             model_fields = {field.name: field for field in Task._meta.concrete_fields}
             for field in self._writable_fields:
-                if field.source and field.source not in attrs:
+                if field.source in model_fields and field.source not in attrs:
                     attrs[field.source] = model_fields[field.source].get_default()
         return attrs
 
