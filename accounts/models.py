@@ -35,6 +35,8 @@ class User(models.Model):
 
     class Meta:
         db_table = "user"
+        # Apart from Django's own users, whom the admin calls operators (accounts/apps.py).
+        verbose_name = "app user"
         ordering = ["-created_at"]
         # Constraint and index names are better-auth's own (a plain `unique=True`
         # would also add a second, text_pattern_ops index on PostgreSQL).
