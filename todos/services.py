@@ -5,7 +5,7 @@ import copy
 from datetime import datetime, timedelta
 from typing import Any
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 
 from accounts.models import User
@@ -59,6 +59,8 @@ def task_update(*, task: Task, **fields: Any) -> Task:
     if fields:
         for name, value in fields.items():
             setattr(task, name, value)
+        if completed:  # the lock task_set_completed takes first, before the update locks the task
+            _hold_category_of_recurring(task)
         # Only the given fields: a concurrent completion must not be overwritten.
         task.save(update_fields=[*fields, "updated_at"])
     if completed is not None and completed != task.completed:
@@ -74,6 +76,7 @@ def task_set_completed(*, task: Task, completed: bool | None = None) -> tuple[Ta
     concurrent or repeated request see the task already completed, and an occurrence that
     already exists (completed, reopened, completed again) is not created twice.
     """
+    _hold_category_of_recurring(task)
     task = Task.objects.select_for_update().get(pk=task.pk)
     target = not task.completed if completed is None else completed
     if target == task.completed:
@@ -87,6 +90,17 @@ def task_set_completed(*, task: Task, completed: bool | None = None) -> tuple[Ta
     if target and task.recurrence != Recurrence.NONE:
         next_task = _create_next_occurrence(task)
     return task, next_task
+
+
+def _hold_category_of_recurring(task: Task) -> None:
+    """Before a recurring task is locked to be completed: keep its category from being deleted
+    until the transaction ends (PostgreSQL's FOR KEY SHARE, which inserting the next occurrence
+    takes anyway). Deleting a category locks it, then its tasks (ON DELETE SET NULL); completing
+    must lock in the same order, or the two deadlock. SQLite has one writer at a time."""
+    if task.recurrence == Recurrence.NONE or task.category_id is None or connection.vendor != "postgresql":
+        return
+    with connection.cursor() as cursor:
+        cursor.execute('SELECT 1 FROM "category" WHERE "id" = %s FOR KEY SHARE', [task.category_id])
 
 
 def _create_next_occurrence(task: Task) -> Task | None:

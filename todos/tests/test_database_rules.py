@@ -1,11 +1,13 @@
 """What the database itself guarantees, whoever writes to it (PostgreSQL)."""
 
 import threading
+import time
 from datetime import UTC, datetime
 
 import pytest
 from django.db import IntegrityError, connection, transaction
 
+from todos import services
 from todos.models import Category, Task
 
 pytestmark = [
@@ -102,3 +104,71 @@ def test_concurrent_duplicate_categories_leave_one(client_for, user):
     assert sorted(statuses).count(201) == 1
     assert set(statuses) <= {201, 400, 409}
     assert Category.objects.filter(user=user).count() == 1
+
+
+def wait_until_blocked_on_a_lock(statement: str) -> None:
+    """Until another connection's `statement` (its start) waits for a row lock."""
+    for _ in range(200):
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE %s",
+                [f"{statement}%"],
+            )
+            if cursor.fetchone()[0]:
+                return
+        time.sleep(0.02)
+    raise AssertionError(f"no {statement!r} waited for a lock")
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize(
+    ("path", "body"),
+    [("/api/tasks/{id}/complete", None), ("/api/tasks/{id}", {"completed": True, "title": "Stretch"})],
+    ids=["complete", "patch"],
+)
+def test_deleting_a_category_while_its_recurring_task_is_completed_does_not_deadlock(
+    client_for, user, make_category, make_task, monkeypatch, path, body
+):
+    """Completing locks the task, then inserts the next occurrence, which needs the category;
+    deleting the category locks it, then its tasks. Completion pauses in between here, while the
+    deletion waits: each would wait for the other unless both lock the category first."""
+    work = make_category(user)
+    task = make_task(user, category=work, recurrence="daily", due_date=datetime(2026, 12, 1, tzinfo=UTC))
+    completing, go_on = threading.Event(), threading.Event()
+    create_next_occurrence = services._create_next_occurrence
+
+    def paused(locked: Task) -> Task | None:
+        completing.set()
+        go_on.wait(10)
+        return create_next_occurrence(locked)
+
+    monkeypatch.setattr(services, "_create_next_occurrence", paused)
+    completer, deleter = client_for(user), client_for(user)
+    statuses: dict[str, int] = {}
+
+    def request(name: str, send) -> None:
+        try:
+            statuses[name] = send().status_code
+        finally:
+            connection.close()
+
+    complete = threading.Thread(
+        target=request, args=("complete", lambda: completer.patch(path.format(id=task.pk), body))
+    )
+    delete = threading.Thread(
+        target=request, args=("delete", lambda: deleter.delete(f"/api/categories/{work.pk}"))
+    )
+    complete.start()
+    assert completing.wait(10)
+    delete.start()
+    wait_until_blocked_on_a_lock('DELETE FROM "category"')
+    go_on.set()
+    complete.join()
+    delete.join()
+
+    assert statuses == {"complete": 200, "delete": 204}
+    assert not Category.objects.filter(pk=work.pk).exists()
+    assert [(t.completed, t.category_id) for t in Task.objects.order_by("id")] == [
+        (True, None),
+        (False, None),
+    ]
