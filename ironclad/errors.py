@@ -52,10 +52,11 @@ def assistant_error(failure: AssistantFailure) -> APIError:
 
 def exception_handler(exc: Exception, context: dict) -> Response:
     """Every error as {"error": {"code", "message", "details"}} with its status."""
-    turn_details: dict[str, object] = {}
     if isinstance(exc, ChatTurnFailed):  # answered as its error, naming the message's conversation
-        turn_details = {"conversation_id": exc.conversation_id}
-        exc = exc.error
+        answer = exception_handler(exc.error, context)
+        error = answer.data["error"]
+        error["details"] = {"conversation_id": exc.conversation_id, **error["details"]}
+        return answer
     if isinstance(exc, Http404 | ObjectDoesNotExist | ObjectNotUpdated):
         # The row went between a view's lookup and a service's locked re-read or update: a
         # concurrent DELETE.
@@ -79,19 +80,18 @@ def exception_handler(exc: Exception, context: dict) -> Response:
         logger.exception("unhandled error", exc_info=exc)
         set_rollback()
         return Response(
-            error_body("server_error", "An unexpected error occurred.", turn_details),
+            error_body("server_error", "An unexpected error occurred."),
             status=status.HTTP_500_INTERNAL_SERVER_ERROR,
         )
 
     if isinstance(exc, exceptions.ValidationError):
         details = exc.detail if isinstance(exc.detail, dict) else {"non_field_errors": exc.detail}
-        response.data = error_body("validation_error", "The request is invalid.", {**turn_details, **details})
+        response.data = error_body("validation_error", "The request is invalid.", details)
     elif isinstance(exc, exceptions.APIException):  # as every exception DRF's handler answers is
         codes = exc.get_codes()
         code = codes if isinstance(codes, str) else exc.default_code
         # An exception may carry details for the client, e.g. the chat's tool_calls.
-        carried = getattr(exc, "details", None) or {}
-        response.data = error_body(code, str(exc.detail), {**turn_details, **carried})
+        response.data = error_body(code, str(exc.detail), getattr(exc, "details", None))
     return response
 
 
