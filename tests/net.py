@@ -1,7 +1,10 @@
-"""Small helpers for tests that start real servers on loopback."""
+"""Small helpers for tests that run the project in other processes: servers on loopback,
+manage.py, the settings as a fresh process reads them, a copy of the project to run."""
 
+import json
 import os
 import re
+import shutil
 import signal
 import socket
 import subprocess
@@ -14,6 +17,9 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from email.message import Message
 from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+SECRETS = ("SECRET_KEY", "BETTER_AUTH_SECRET", "JWT_SECRET")
 
 
 def free_port() -> int:
@@ -94,9 +100,63 @@ def serving(command: list[str], *, env: dict[str, str], log: Path, cwd: Path) ->
             process.wait()
 
 
+def manage(*args: str, **env: str) -> subprocess.CompletedProcess:
+    """manage.py in a fresh process: the test environment without its secrets, plus `env`."""
+    inherited = {name: value for name, value in os.environ.items() if name not in SECRETS}
+    return subprocess.run(
+        [sys.executable, "manage.py", *args],
+        cwd=ROOT,
+        env={**inherited, "DJANGO_SETTINGS_MODULE": "ironclad.settings", **env},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+def settings_values(*names: str, clean: tuple[str, ...] = (), **env: str) -> dict:
+    """Settings as a fresh process sees them with this environment (without the variables in `clean`)."""
+    values = f"{{name: getattr(settings, name) for name in {names!r}}}"
+    script = f"import json; from django.conf import settings; print(json.dumps({values}, default=str))"
+    inherited = {key: value for key, value in os.environ.items() if key not in clean}
+    result = subprocess.run(
+        [sys.executable, "-c", f"import django; django.setup(); {script}"],
+        cwd=ROOT,
+        env={**inherited, "DJANGO_SETTINGS_MODULE": "ironclad.settings", **env},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout)
+
+
+def fresh_checkout(parent: Path) -> Path:
+    """The project as a new developer clones it, in `parent`/ironclad, with this run's virtualenv as
+    its .venv (so that bin/dev installs nothing new)."""
+    checkout = parent / "ironclad"
+    not_cloned = shutil.ignore_patterns(
+        ".git", ".venv", "node_modules", "staticfiles", "db.sqlite3*", ".env", "__pycache__", ".*_cache",
+        ".schemathesis",
+    )  # fmt: skip
+    shutil.copytree(ROOT, checkout, ignore=not_cloned)
+    (checkout / ".venv").symlink_to(Path(sys.prefix))
+    return checkout
+
+
+def new_terminal_env() -> dict[str, str]:
+    """This process's environment as a new terminal has it: nothing the settings read, and no
+    virtualenv activated, so that a bare `python` fails there as it would for a new user."""
+    named = {*env_example(), "ENV_FILE", "DJANGO_SETTINGS_MODULE", "VIRTUAL_ENV"}
+    env = {name: value for name, value in os.environ.items() if name not in named}
+    venv_bin = (Path(sys.prefix) / "bin").resolve()
+    paths = env.get("PATH", "").split(os.pathsep)
+    env["PATH"] = os.pathsep.join(path for path in paths if path and Path(path).resolve() != venv_bin)
+    return env
+
+
 def env_example() -> dict[str, str]:
     """.env.example's variables as `docker run --env-file` passes them: blank ones included."""
-    lines = (Path(__file__).resolve().parent.parent / ".env.example").read_text().splitlines()
+    lines = (ROOT / ".env.example").read_text().splitlines()
     return dict(line.split("=", 1) for line in lines if re.match(r"[A-Z_]+=", line))
 
 

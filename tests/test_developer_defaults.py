@@ -3,31 +3,12 @@ development default of FRONTEND_ORIGIN, and the admin's names for the two kinds 
 
 import json
 import os
-import shutil
 import subprocess
-import sys
-from pathlib import Path
 
 import pytest
 from django.contrib.auth import get_user_model
 
-from tests.net import free_port, get, serving
-
-ROOT = Path(__file__).resolve().parent.parent
-SECRETS = ("SECRET_KEY", "BETTER_AUTH_SECRET", "JWT_SECRET")
-
-
-def manage(*args: str, **env: str) -> subprocess.CompletedProcess:
-    """manage.py in a fresh process: the test environment without its secrets, plus `env`."""
-    inherited = {name: value for name, value in os.environ.items() if name not in SECRETS}
-    return subprocess.run(
-        [sys.executable, "manage.py", *args],
-        cwd=ROOT,
-        env={**inherited, "DJANGO_SETTINGS_MODULE": "ironclad.settings", **env},
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+from tests.net import free_port, fresh_checkout, get, manage, serving, settings_values
 
 
 def test_the_suite_reads_no_env_file():
@@ -102,28 +83,6 @@ def test_help_still_lists_the_commands_and_the_mistake():
 ORIGIN_SETTINGS = ("FRONTEND_ORIGIN", "TRUSTED_ORIGINS", "CORS_ALLOWED_ORIGINS")
 
 
-def origin_settings(**env: str) -> dict:
-    """The origin settings as a fresh process sees them, with FRONTEND_ORIGIN and CORS_ORIGINS
-    only as `env` gives them (the test run sets FRONTEND_ORIGIN)."""
-    inherited = {
-        name: value for name, value in os.environ.items() if name not in ("FRONTEND_ORIGIN", "CORS_ORIGINS")
-    }
-    script = (
-        "import json, django; django.setup(); from django.conf import settings; "
-        f"print(json.dumps({{name: getattr(settings, name) for name in {ORIGIN_SETTINGS!r}}}))"
-    )
-    result = subprocess.run(
-        [sys.executable, "-c", script],
-        cwd=ROOT,
-        env={**inherited, "DJANGO_SETTINGS_MODULE": "ironclad.settings", **env},
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
-    assert result.returncode == 0, result.stderr
-    return json.loads(result.stdout)
-
-
 LOCALHOST = "http://localhost:3000"
 
 
@@ -147,7 +106,8 @@ LOCALHOST = "http://localhost:3000"
     ],
 )
 def test_frontend_origin_defaults_to_localhost_3000_in_development_only(env, origin):
-    values = origin_settings(**env)
+    # The test run sets FRONTEND_ORIGIN: here only `env` does.
+    values = settings_values(*ORIGIN_SETTINGS, clean=("FRONTEND_ORIGIN", "CORS_ORIGINS"), **env)
 
     assert values["FRONTEND_ORIGIN"] == origin
     trusted = [origin] if origin else []
@@ -176,18 +136,6 @@ def test_the_admin_index_names_operators_and_app_users_apart(client, db):
 
 
 # --- bin/dev ----------------------------------------------------------------------------------------
-
-
-def fresh_checkout(tmp_path: Path) -> Path:
-    """The project as a new developer clones it, with this run's virtualenv as its .venv (so that
-    bin/dev installs nothing new)."""
-    checkout = tmp_path / "ironclad"
-    ignored = shutil.ignore_patterns(
-        ".git", ".venv", "node_modules", "staticfiles", "db.sqlite3", "__pycache__", ".env", ".*_cache"
-    )
-    shutil.copytree(ROOT, checkout, ignore=ignored)
-    (checkout / ".venv").symlink_to(Path(sys.prefix))
-    return checkout
 
 
 def shell_env(**extra: str) -> dict[str, str]:

@@ -33,7 +33,6 @@ import os
 import re
 import shutil
 import subprocess
-import sys
 import unicodedata
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -42,7 +41,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import ON_POSTGRES
-from tests.net import env_example, free_port, wait_for_health
+from tests.net import free_port, fresh_checkout, new_terminal_env, wait_for_health
 
 ROOT = Path(__file__).resolve().parent.parent
 PAGES = [
@@ -53,17 +52,6 @@ PAGES = [
 ]
 DOCUMENTED_PORT = "7860"
 SHELL_LANGUAGES = {"", "sh", "shell", "console", "zsh", "shell-session", "bash-session", "terminal"}
-NOT_COPIED = shutil.ignore_patterns(
-    ".git",
-    ".venv",
-    "node_modules",
-    "staticfiles",
-    "db.sqlite3*",
-    ".env",
-    "__pycache__",
-    ".*_cache",
-    ".schemathesis",
-)
 STATUS_MARK = "ironclad-docs-http-status"
 
 # What legitimately differs between the run shown in the docs and this one, replaced in both the
@@ -279,17 +267,6 @@ def test_every_relative_link_leads_to_a_file_and_heading_that_exist():
 # --- running the commands --------------------------------------------------------------------
 
 
-def clean_environment() -> dict[str, str]:
-    """This process's environment as a new terminal has it: nothing the settings read, and no
-    virtualenv activated, so that a bare `python` in the docs fails here as it would there."""
-    named = {*env_example(), "ENV_FILE", "DJANGO_SETTINGS_MODULE", "VIRTUAL_ENV"}
-    env = {name: value for name, value in os.environ.items() if name not in named}
-    venv_bin = (Path(sys.prefix) / "bin").resolve()
-    paths = env.get("PATH", "").split(os.pathsep)
-    env["PATH"] = os.pathsep.join(path for path in paths if path and Path(path).resolve() != venv_bin)
-    return env
-
-
 @dataclass
 class QuickStart:
     folder: Path
@@ -312,12 +289,10 @@ def quick_start(tmp_path_factory) -> Iterator[QuickStart]:
         pytest.fail("the docs' commands use curl and jq: install them")
     [server_block] = [block for block in all_blocks() if block.marker == "server"]
     work = tmp_path_factory.mktemp("docs")
-    folder = work / "ironclad"
-    shutil.copytree(ROOT, folder, ignore=NOT_COPIED)
-    (folder / ".venv").symlink_to(Path(sys.prefix))  # this virtualenv: nothing to download
+    folder = fresh_checkout(work)
 
     port = free_port()
-    env = clean_environment()
+    env = new_terminal_env()
     log = work / "server.log"
     with log.open("w") as sink:
         server = subprocess.Popen(

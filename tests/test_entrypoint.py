@@ -9,7 +9,6 @@
 """
 
 import json
-import os
 import re
 import shutil
 import signal
@@ -26,7 +25,16 @@ import pytest
 
 from chat.tests.conftest import FakeLLM, completion
 from tests.conftest import ON_POSTGRES
-from tests.net import env_example, free_port, get, migrate, server_env, serving
+from tests.net import (
+    env_example,
+    free_port,
+    fresh_checkout,
+    get,
+    migrate,
+    new_terminal_env,
+    server_env,
+    serving,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 ENTRYPOINT = ROOT / "bin" / "docker-entrypoint.sh"
@@ -239,16 +247,9 @@ def test_the_server_command_alone_serves_the_admin_and_docs(server_name, tmp_pat
 def test_a_copied_env_example_keeps_the_quick_start_working(tmp_path):
     """The README's quick start, bin/dev (development, SQLite), in a checkout where `.env` was
     copied from `.env.example`: its production values (DEBUG=false, HTTPS) must not get in the way."""
-    checkout = tmp_path / "ironclad"
-    ignored = shutil.ignore_patterns(
-        ".git", ".venv", ".mypy_cache", "node_modules", "staticfiles", "db.sqlite3", "__pycache__", ".env"
-    )
-    shutil.copytree(ROOT, checkout, ignore=ignored)
+    checkout = fresh_checkout(tmp_path)
     shutil.copy(checkout / ".env.example", checkout / ".env")
-    (checkout / ".venv").symlink_to(Path(sys.prefix))  # this virtualenv: nothing to download
-    # A fresh shell: nothing .env.example names comes from the test run's own environment.
-    named = {*env_example(), "DJANGO_SETTINGS_MODULE", "ENV_FILE"}
-    env = {name: value for name, value in os.environ.items() if name not in named}
+    env = new_terminal_env()
     env["PORT"] = str(free_port())
 
     with serving(["bin/dev"], env=env, log=tmp_path / "dev.log", cwd=checkout) as server:

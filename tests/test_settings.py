@@ -1,29 +1,14 @@
 """Start-up configuration: secrets are required in production, defaulted (loudly) in development."""
 
-import json
-import os
 import subprocess
-import sys
-from pathlib import Path
 
 import pytest
 
-from tests.net import env_example
-
-ROOT = Path(__file__).resolve().parent.parent
-SECRETS = ("SECRET_KEY", "BETTER_AUTH_SECRET", "JWT_SECRET")
+from tests.net import ROOT, SECRETS, env_example, manage, settings_values
 
 
 def run_check(**env: str) -> subprocess.CompletedProcess:
-    clean = {key: value for key, value in os.environ.items() if key not in SECRETS}
-    return subprocess.run(
-        [sys.executable, "manage.py", "check"],
-        cwd=ROOT,
-        env={**clean, "DJANGO_SETTINGS_MODULE": "ironclad.settings", **env},
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    return manage("check", **env)
 
 
 @pytest.mark.parametrize("missing", ["SECRET_KEY", "BETTER_AUTH_SECRET"])
@@ -51,23 +36,6 @@ def test_production_start_up_with_secrets_passes():
 
     assert result.returncode == 0, result.stderr
     assert "WARNING" not in result.stderr
-
-
-def settings_values(*names: str, clean: tuple[str, ...] = (), **env: str) -> dict:
-    """Settings as a fresh process sees them with this environment (without the variables in `clean`)."""
-    values = f"{{name: getattr(settings, name) for name in {names!r}}}"
-    script = f"import json; from django.conf import settings; print(json.dumps({values}, default=str))"
-    inherited = {key: value for key, value in os.environ.items() if key not in clean}
-    result = subprocess.run(
-        [sys.executable, "-c", f"import django; django.setup(); {script}"],
-        cwd=ROOT,
-        env={**inherited, "DJANGO_SETTINGS_MODULE": "ironclad.settings", **env},
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
-    assert result.returncode == 0, result.stderr
-    return json.loads(result.stdout)
 
 
 def database_settings(**env: str) -> dict:
