@@ -20,21 +20,16 @@ from rest_framework.views import set_rollback
 from chat.assistant import AssistantFailure, AssistantTimeout
 from chat.services import ChatTurnFailed
 from ironclad.api import error_body, error_response
-from ironclad.exceptions import APIError, Conflict, DatabaseUnavailable, PayloadTooLarge
+from ironclad.exceptions import (
+    APIError,
+    AssistantTimeoutError,
+    AssistantUnavailableError,
+    Conflict,
+    DatabaseUnavailable,
+    PayloadTooLarge,
+)
 
 logger = logging.getLogger(__name__)
-
-
-class AssistantUnavailableError(APIError):
-    status_code = status.HTTP_502_BAD_GATEWAY
-    default_detail = "The assistant is unavailable. Your message was saved; try again shortly."
-    default_code = "assistant_unavailable"
-
-
-class AssistantTimeoutError(APIError):
-    status_code = status.HTTP_504_GATEWAY_TIMEOUT
-    default_detail = "The assistant took too long to answer. Your message was saved; try again."
-    default_code = "assistant_timeout"
 
 
 def assistant_error(failure: AssistantFailure) -> APIError:
