@@ -54,17 +54,17 @@ def task_create(*, user: User, **fields: Any) -> Task:
 
 @transaction.atomic
 def task_update(*, task: Task, **fields: Any) -> Task:
-    """Change a task; a change of `completed` goes through `task_set_completed`."""
+    """Change a task; a change of `completed` goes through `task_set_completed`'s steps."""
     completed = fields.pop("completed", None)
+    for name, value in fields.items():
+        setattr(task, name, value)
+    if completed:
+        _hold_category_of_recurring(task)  # before the update below locks the task
     if fields:
-        for name, value in fields.items():
-            setattr(task, name, value)
-        if completed:  # the lock task_set_completed takes first, before the update locks the task
-            _hold_category_of_recurring(task)
         # Only the given fields: a concurrent completion must not be overwritten.
         task.save(update_fields=[*fields, "updated_at"])
     if completed is not None and completed != task.completed:
-        task, _ = task_set_completed(task=task, completed=completed)
+        task, _ = _set_completed(task, completed)
     return task
 
 
@@ -76,7 +76,12 @@ def task_set_completed(*, task: Task, completed: bool | None = None) -> tuple[Ta
     concurrent or repeated request see the task already completed, and an occurrence that
     already exists (completed, reopened, completed again) is not created twice.
     """
-    _hold_category_of_recurring(task)
+    if completed is not False:  # True, or None: toggled, perhaps to completed
+        _hold_category_of_recurring(task)
+    return _set_completed(task, completed)
+
+
+def _set_completed(task: Task, completed: bool | None) -> tuple[Task, Task | None]:
     task = Task.objects.select_for_update().get(pk=task.pk)
     target = not task.completed if completed is None else completed
     if target == task.completed:
