@@ -1,9 +1,10 @@
-"""The assistant's tools: thin adapters over todos.services, validated as the REST API validates.
+"""The task tools: thin adapters over todos.services, validated as the REST API validates.
 
-Every tool acts for the user the server binds (`run_tool(user, ...)`), never for one named in
-the arguments. Results follow the tool contract docs/chat.md shows:
-`{"task_id", "status", "title"}` for a write, a list of tasks for `list_tasks`, and
-`{"error": ...}` when a task is not the user's or the input is invalid.
+One registry (`TOOLS`) serves the chat assistant (chat.offline, chat.openai_provider) and the MCP
+server (chat.mcp_server): adding a tool here adds it to both. Every tool acts for the user the
+server binds (`run_tool(user, ...)`), never for one named in the arguments. Results follow the
+tool contract docs/chat.md shows: `{"task_id", "status", "title"}` for a write, a list of tasks
+for `list_tasks`, and `{"error": ...}` when a task is not the user's or the input is invalid.
 """
 
 import json
@@ -12,15 +13,17 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.db import transaction
+from django.db.models.functions import Lower
 from rest_framework import serializers
 
 from accounts.models import User
-from ironclad.untrusted import whole_number
+from ironclad.exceptions import Conflict
+from ironclad.untrusted import UntrustedInputError, check_json, whole_number
 from todos import services
 from todos.filters import TaskListParams
 from todos.models import Category, Priority, Recurrence, Task
-from todos.selectors import task_page
-from todos.serializers import TaskSerializer
+from todos.selectors import ORDERABLE_FIELDS, task_page
+from todos.serializers import CategorySerializer, TaskSerializer
 
 LIST_LIMIT = 50
 # A listed task, as the assistant reads it: the REST API's task without these fields, which would
@@ -35,8 +38,18 @@ ToolResult = dict[str, Any] | list[dict[str, Any]]
 class Tool:
     name: str
     description: str
-    parameters: dict[str, Any]
+    parameters: dict[str, Any]  # JSON Schema of the arguments
     function: Callable[..., ToolResult]
+    # JSON Schema of a result: an object. A tool whose result is a list declares the object MCP
+    # sends it in, `{listed_as: [...]}`, since MCP's structured results are objects.
+    result: dict[str, Any]
+    listed_as: str | None = None
+    # What a client may assume (MCP's tool annotations): a read-only tool changes nothing; a
+    # destructive one may overwrite or delete; an idempotent one has no further effect when
+    # called again with the same arguments.
+    read_only: bool = False
+    destructive: bool = False
+    idempotent: bool = False
 
     def schema(self) -> dict[str, Any]:
         """The tool as an OpenAI function tool."""
@@ -85,17 +98,19 @@ def _own_task(user: User, task_id: Any) -> Task:
     return task
 
 
+def _own_category_id(user: User, name: Any) -> int:
+    category = Category.objects.for_user(user).filter(name__iexact=str(name).strip()).first()
+    if category is None:
+        raise ToolError(f"You have no category named {name!r}. list_categories shows yours.")
+    return category.pk
+
+
 def _task_body(user: User, arguments: dict[str, Any]) -> dict[str, Any]:
     """Tool arguments as the REST API's task body: a category is named here, the API takes its id."""
     body = dict(arguments)
     if "category" in body:
         name = body.pop("category")
-        body["category_id"] = None
-        if name not in (None, ""):
-            category = Category.objects.for_user(user).filter(name__iexact=str(name).strip()).first()
-            if category is None:
-                raise ToolError(f"You have no category named {name!r}.")
-            body["category_id"] = category.pk
+        body["category_id"] = None if name in (None, "") else _own_category_id(user, name)
     return body
 
 
@@ -109,7 +124,10 @@ def add_task(user: User, **arguments: Any) -> dict[str, Any]:
 
 
 def list_tasks(user: User, **arguments: Any) -> list[dict[str, Any]]:
-    params = TaskListParams(data={"ordering": "created_at", **arguments})
+    query = {"ordering": "created_at", **arguments}
+    if query.get("category") not in (None, ""):
+        query["category"] = _own_category_id(user, query["category"])
+    params = TaskListParams(data=query)
     _validated(params, "filter")
     tasks, _total = task_page(user, params.filters, offset=0, limit=LIST_LIMIT)
     listed = []
@@ -142,7 +160,23 @@ def update_task(user: User, *, task_id: Any, **changes: Any) -> dict[str, Any]:
     return _written(services.task_update(task=task, **_validated(serializer, "task")), "updated")
 
 
+def list_categories(user: User) -> list[dict[str, Any]]:
+    categories = Category.objects.for_user(user).order_by(Lower("name"), "pk")
+    return [{"id": category.pk, "name": category.name, "color": category.color} for category in categories]
+
+
+def add_category(user: User, **arguments: Any) -> dict[str, Any]:
+    serializer = CategorySerializer(data=arguments, context={"user": user})
+    try:
+        _validated(serializer, "category")
+    except Conflict:  # the name is taken, in any case
+        raise ToolError(f"You already have a category named {arguments['name']!r}.") from None
+    category = serializer.save(user=user)  # as the REST API's CategoryViewSet saves it
+    return {"category_id": category.pk, "status": "created", "name": category.name}
+
+
 _TASK_ID = {"type": "integer", "description": "The task's id, as list_tasks shows it."}
+_CATEGORY_NAME = {"type": "string", "description": "The name of one of the user's categories, any case."}
 # A task's fields as tool arguments: the REST API's writable fields, but a category goes by its name.
 _TASK_FIELDS = {
     "title": {"type": "string", "description": "1-200 characters."},
@@ -152,9 +186,28 @@ _TASK_FIELDS = {
         "type": ["string", "null"],
         "description": "ISO 8601 date or date-time, e.g. 2026-12-01 or 2026-12-01T17:00:00+01:00.",
     },
-    "category": {"type": ["string", "null"], "description": "The name of one of the user's categories."},
+    "category": {
+        **_CATEGORY_NAME,
+        "type": ["string", "null"],
+        "description": _CATEGORY_NAME["description"] + " null: none.",
+    },
     "tags": {"type": "array", "items": {"type": "string"}, "description": "Up to 20 distinct tags."},
     "recurrence": {"type": "string", "enum": Recurrence.values},
+}
+_TASK_FILTERS = {
+    "status": {"type": "string", "enum": ["all", "pending", "completed"], "description": "Default: all."},
+    "priority": {"type": "string", "enum": Priority.values},
+    "category": _CATEGORY_NAME,
+    "tag": {"type": "string", "description": "Tasks with this tag."},
+    "search": {"type": "string", "description": "Words in the title or description, any case."},
+    "due_after": {"type": "string", "description": "Due at or after (ISO 8601; a date: from its start)."},
+    "due_before": {"type": "string", "description": "Due at or before (ISO 8601; a date: by its end)."},
+    "overdue": {"type": "boolean", "description": "true: open tasks past their due date."},
+    "ordering": {
+        "type": "string",
+        "enum": [*ORDERABLE_FIELDS, *(f"-{field}" for field in ORDERABLE_FIELDS)],
+        "description": "Default created_at (oldest first); '-' for descending; priority sorts high first.",
+    },
 }
 
 
@@ -167,53 +220,127 @@ def _arguments(properties: dict[str, Any], *, required: list[str] | None = None)
     return schema
 
 
+def _object(properties: dict[str, Any], *, optional: tuple[str, ...] = ()) -> dict[str, Any]:
+    """A result's JSON schema: an object with these properties, all present but `optional`."""
+    return {
+        "type": "object",
+        "properties": properties,
+        "required": [name for name in properties if name not in optional],
+    }
+
+
+def _written_result(status: str, **extra: Any) -> dict[str, Any]:
+    return _object(
+        {"task_id": {"type": "integer"}, "status": {"const": status}, "title": {"type": "string"}, **extra},
+        optional=tuple(extra),
+    )
+
+
+_NULLABLE_STRING = {"type": ["string", "null"]}
+_LISTED_TASK = _object(
+    {
+        "id": {"type": "integer"},
+        "title": {"type": "string"},
+        "completed": {"type": "boolean"},
+        "priority": {"type": "string", "enum": Priority.values},
+        "due_date": {**_NULLABLE_STRING, "description": "ISO 8601 date-time."},
+        "category_id": {"type": ["integer", "null"]},
+        "tags": {"type": "array", "items": {"type": "string"}},
+        "recurrence": {"type": "string", "enum": Recurrence.values},
+    }
+)
+_LISTED_CATEGORY = _object({"id": {"type": "integer"}, "name": {"type": "string"}, "color": _NULLABLE_STRING})
+
 TOOLS = {
     tool.name: tool
     for tool in (
         Tool(
             name="add_task",
-            description="Create a task for the user.",
+            description="Create a task for the user. Name a category to file it there.",
             parameters=_arguments(_TASK_FIELDS, required=["title"]),
             function=add_task,
+            result=_written_result("created"),
         ),
         Tool(
             name="list_tasks",
-            description="List the user's tasks, oldest first (at most 50).",
-            parameters=_arguments(
-                {
-                    "status": {"type": "string", "enum": ["all", "pending", "completed"]},
-                    "priority": {"type": "string", "enum": Priority.values},
-                    "search": {"type": "string", "description": "Words in the title or description."},
-                    "due_before": {"type": "string", "description": "Due at or before (ISO 8601)."},
-                    "overdue": {"type": "boolean", "description": "true: open tasks past their due date."},
-                }
-            ),
+            description=f"List the user's tasks, oldest first (at most {LIST_LIMIT}); the filters narrow it.",
+            parameters=_arguments(_TASK_FILTERS),
             function=list_tasks,
+            result=_object({"tasks": {"type": "array", "items": _LISTED_TASK}}),
+            listed_as="tasks",
+            read_only=True,
         ),
         Tool(
             name="complete_task",
-            description="Mark one of the user's tasks as done.",
+            description=(
+                "Mark one of the user's tasks as done. A recurring task's next occurrence is created "
+                "once (next_task_id); completing it again changes nothing."
+            ),
             parameters=_arguments({"task_id": _TASK_ID}, required=["task_id"]),
             function=complete_task,
+            result=_written_result("completed", next_task_id={"type": "integer"}),
+            idempotent=True,
         ),
         Tool(
             name="delete_task",
-            description="Delete one of the user's tasks.",
+            description="Delete one of the user's tasks, for good.",
             parameters=_arguments({"task_id": _TASK_ID}, required=["task_id"]),
             function=delete_task,
+            result=_written_result("deleted"),
+            destructive=True,
+            idempotent=True,
         ),
         Tool(
             name="update_task",
-            description="Change fields of one of the user's tasks; completed=false reopens it.",
+            description=(
+                "Change fields of one of the user's tasks: category sets its category by name (null: "
+                "none); completed=false reopens it."
+            ),
             parameters=_arguments(
                 {"task_id": _TASK_ID, **_TASK_FIELDS, "completed": {"type": "boolean"}}, required=["task_id"]
             ),
             function=update_task,
+            result=_written_result("updated"),
+            destructive=True,
+            idempotent=True,
+        ),
+        Tool(
+            name="list_categories",
+            description="List the user's categories, by name.",
+            parameters=_arguments({}),
+            function=list_categories,
+            result=_object({"categories": {"type": "array", "items": _LISTED_CATEGORY}}),
+            listed_as="categories",
+            read_only=True,
+        ),
+        Tool(
+            name="add_category",
+            description="Create a category for the user; names are unique in any case.",
+            parameters=_arguments(
+                {
+                    "name": {"type": "string", "description": "1-100 characters."},
+                    "color": {**_NULLABLE_STRING, "description": "A colour of the form #rrggbb."},
+                },
+                required=["name"],
+            ),
+            function=add_category,
+            result=_object(
+                {
+                    "category_id": {"type": "integer"},
+                    "status": {"const": "created"},
+                    "name": {"type": "string"},
+                }
+            ),
         ),
     )
 }
 
 TOOL_SCHEMAS = [tool.schema() for tool in TOOLS.values()]
+
+
+def is_error(result: ToolResult) -> bool:
+    """Whether a tool's result is a refusal ({"error": ...}) rather than what the tool does."""
+    return isinstance(result, dict) and "error" in result
 
 
 def run_tool(user: User, name: str, arguments: Any) -> ToolResult:
@@ -223,6 +350,10 @@ def run_tool(user: User, name: str, arguments: Any) -> ToolResult:
         return {"error": f"There is no tool named {name!r}."}
     if not isinstance(arguments, dict):
         return {"error": "The arguments must be a JSON object."}
+    try:
+        check_json(arguments)  # e.g. a NUL, which PostgreSQL refuses with an error
+    except UntrustedInputError as error:
+        return {"error": f"The arguments are invalid: the object {error}."}
     unexpected = sorted(set(arguments) - set(tool.parameters["properties"]))
     if unexpected:
         return {"error": f"Unexpected arguments: {', '.join(unexpected)}."}

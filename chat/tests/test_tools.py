@@ -3,7 +3,7 @@
 import pytest
 
 from chat.tools import TOOL_SCHEMAS, TOOLS, run_tool
-from todos.models import Task
+from todos.models import Category, Task
 
 
 class TestAddTask:
@@ -26,7 +26,7 @@ class TestAddTask:
 
         result = run_tool(user, "add_task", {"title": "x", "category": "Bob's"})
 
-        assert result == {"error": 'You have no category named "Bob\'s".'}
+        assert result == {"error": 'You have no category named "Bob\'s". list_categories shows yours.'}
         assert not Task.objects.exists()
 
     @pytest.mark.parametrize(
@@ -135,7 +135,79 @@ class TestOtherTools:
         assert not Task.objects.filter(completed=True).exists()
 
 
+class TestListFilters:
+    def test_a_category_by_name_a_tag_and_a_due_range(self, user, other_user, make_task, make_category):
+        work = make_category(user, "Work")
+        make_category(other_user, "Play")
+        filed = make_task(user, "Filed", category=work, tags=["q4"], due_date="2026-12-02T10:00:00Z")
+        make_task(user, "Loose", tags=["q4"], due_date="2026-12-20T10:00:00Z")
+
+        def titles(**arguments):
+            return [task["title"] for task in run_tool(user, "list_tasks", arguments)]
+
+        assert titles(category="work") == ["Filed"]
+        assert titles(tag="q4") == ["Filed", "Loose"]
+        assert titles(due_after="2026-12-02", due_before="2026-12-02") == ["Filed"]
+        assert titles(due_after="2026-12-03") == ["Loose"]
+        assert titles(ordering="-due_date") == ["Loose", "Filed"]
+        assert run_tool(user, "list_tasks", {"category": "Play"}) == {
+            "error": "You have no category named 'Play'. list_categories shows yours."
+        }
+
+    def test_bad_filters_are_explained(self, user):
+        result = run_tool(user, "list_tasks", {"status": "someday", "due_before": "soon"})
+
+        assert result["error"].startswith("The filter is invalid (status: ")
+        assert set(result["details"]) == {"status", "due_before"}
+
+
+class TestCategoryTools:
+    def test_list_is_mine_by_name(self, user, other_user, make_category):
+        home = make_category(user, "home")
+        work = make_category(user, "Work", color="#112233")
+        make_category(other_user, "Bob's")
+
+        assert run_tool(user, "list_categories", {}) == [
+            {"id": home.pk, "name": "home", "color": None},
+            {"id": work.pk, "name": "Work", "color": "#112233"},
+        ]
+
+    def test_add_then_file_a_task_there_by_name(self, user, make_task):
+        task = make_task(user, "Report")
+
+        added = run_tool(user, "add_category", {"name": "Work", "color": "#AABBCC"})
+        updated = run_tool(user, "update_task", {"task_id": task.pk, "category": "work"})
+
+        category = Category.objects.get()
+        assert added == {"category_id": category.pk, "status": "created", "name": "Work"}
+        assert (category.user, category.color) == (user, "#aabbcc")
+        assert updated["status"] == "updated"
+        task.refresh_from_db()
+        assert task.category == category
+        run_tool(user, "update_task", {"task_id": task.pk, "category": None})
+        task.refresh_from_db()
+        assert task.category is None
+
+    def test_a_taken_name_or_a_bad_colour_is_refused(self, user, make_category):
+        make_category(user, "Work")
+
+        assert run_tool(user, "add_category", {"name": "WORK"}) == {
+            "error": "You already have a category named 'WORK'."
+        }
+        result = run_tool(user, "add_category", {"name": "Play", "color": "red"})
+        assert result["details"] == {"color": ["Use a colour of the form #rrggbb."]}
+        assert Category.objects.count() == 1
+
+
 class TestCalls:
+    def test_text_a_database_cannot_store_is_refused(self, user):
+        result = run_tool(user, "list_tasks", {"category": "Wo\x00rk"})
+
+        assert result == {
+            "error": "The arguments are invalid: the object holds a text that contains a NUL character "
+            "(\\u0000), which is not accepted."
+        }
+
     def test_unknown_tool(self, user):
         assert run_tool(user, "drop_database", {}) == {"error": "There is no tool named 'drop_database'."}
 
@@ -152,6 +224,8 @@ class TestCalls:
             "complete_task",
             "delete_task",
             "update_task",
+            "list_categories",
+            "add_category",
         ]
         for schema in TOOL_SCHEMAS:
             assert schema["type"] == "function"
