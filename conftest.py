@@ -1,6 +1,7 @@
 """Shared fixtures. Test secrets are set here, before Django reads its settings."""
 
 import os
+from collections.abc import Iterator
 from datetime import timedelta
 
 import django
@@ -114,3 +115,31 @@ def alice_client(client_for, user):
 @pytest.fixture
 def bob_client(client_for, other_user):
     return client_for(other_user)
+
+
+@pytest.fixture
+def fresh_throttle_counts(monkeypatch) -> Iterator[None]:
+    """No request counted yet, and a clock stopped mid-window, so that no window boundary falls
+    inside a test and resets its counts."""
+    from django.core.cache import cache
+
+    from ironclad.throttling import FixedWindowThrottle
+
+    monkeypatch.setattr(FixedWindowThrottle, "timer", staticmethod(lambda: 1_800_000_030.0))
+    cache.clear()
+    yield
+    cache.clear()
+
+
+@pytest.fixture
+def rates(settings):
+    """Set throttle rates for this test; DRF reloads its settings when REST_FRAMEWORK changes."""
+
+    def set_rates(**scopes: str) -> None:
+        current = settings.REST_FRAMEWORK
+        settings.REST_FRAMEWORK = {
+            **current,
+            "DEFAULT_THROTTLE_RATES": {**current["DEFAULT_THROTTLE_RATES"], **scopes},
+        }
+
+    return set_rates

@@ -104,18 +104,8 @@ class BetterAuthAuthentication(BaseAuthentication):
             raise
 
     def authenticate_credentials(self, request: Request) -> tuple[User, object] | None:
-        header = get_authorization_header(request).split()
-        if header and header[0].lower() == b"bearer":
-            if len(header) != 2:
-                raise InvalidToken("The Authorization header must be `Bearer <token>`.")
-            try:
-                credential = header[1].decode("ascii")
-            except UnicodeDecodeError:
-                raise InvalidToken("The bearer token contains invalid characters.") from None
-            if credential.count(".") == 2:
-                return authenticate_jwt(credential)
-            return authenticate_bearer_session(credential)
-
+        if bearer := bearer_credential(request):
+            return bearer
         cookie = session_cookie(request)
         if cookie is None:
             return None
@@ -123,6 +113,23 @@ class BetterAuthAuthentication(BaseAuthentication):
         if request.method not in SAFE_METHODS:
             enforce_trusted_origin(request)
         return user, session
+
+
+def bearer_credential(request: Request) -> tuple[User, object] | None:
+    """The user of an `Authorization: Bearer` credential: a three-part JWT, else a better-auth
+    session token. None without one; InvalidToken (or SessionExpired) when it does not hold."""
+    header = get_authorization_header(request).split()
+    if not header or header[0].lower() != b"bearer":
+        return None
+    if len(header) != 2:
+        raise InvalidToken("The Authorization header must be `Bearer <token>`.")
+    try:
+        credential = header[1].decode("ascii")
+    except UnicodeDecodeError:
+        raise InvalidToken("The bearer token contains invalid characters.") from None
+    if credential.count(".") == 2:
+        return authenticate_jwt(credential)
+    return authenticate_bearer_session(credential)
 
 
 def signed_in_user(request: Request) -> User:
@@ -195,9 +202,14 @@ def enforce_trusted_origin(request: Request) -> None:
         origin = f"{parts.scheme}://{parts.netloc}" if parts.scheme and parts.netloc else ""
     if not origin:
         raise UntrustedOrigin("A cookie-authenticated write needs an Origin or Referer header.")
-    own_origin = f"{request.scheme}://{request.get_host()}"
-    if origin.rstrip("/") not in (*settings.TRUSTED_ORIGINS, own_origin):
+    if not is_trusted_origin(request, origin):
         raise UntrustedOrigin(f"The origin {origin!r} is not trusted.")
+
+
+def is_trusted_origin(request: Request, origin: str) -> bool:
+    """Whether `origin` is the front end's (TRUSTED_ORIGINS) or this server's own."""
+    own_origin = f"{request.scheme}://{request.get_host()}"
+    return origin.rstrip("/") in (*settings.TRUSTED_ORIGINS, own_origin)
 
 
 # --- JWTs ------------------------------------------------------------------

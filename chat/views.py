@@ -1,17 +1,28 @@
 from typing import Any
 
+from django.conf import settings
+from django.http import HttpRequest, HttpResponseBase, JsonResponse
 from django.shortcuts import get_object_or_404
+from django.views.decorators.http import require_safe
 from drf_spectacular.utils import extend_schema
 from rest_framework import mixins, viewsets
 from rest_framework.decorators import action
+from rest_framework.permissions import IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from accounts.authentication import signed_in_user
+from accounts.authentication import (
+    BetterAuthAuthentication,
+    UntrustedOrigin,
+    bearer_credential,
+    is_trusted_origin,
+    signed_in_user,
+)
 from accounts.permissions import OWN_PATH
 from chat import services
 from chat.assistant import get_assistant
+from chat.mcp_server import answer_http
 from chat.models import Conversation
 from chat.serializers import (
     ChatRequestSerializer,
@@ -80,3 +91,54 @@ class ConversationViewSet(
         conversation = self.get_object()
         page = self.paginate_queryset(conversation.messages.order_by("created_at", "id"))
         return self.get_paginated_response(MessageSerializer(page, many=True).data)
+
+
+# --- MCP (chat.mcp_server) --------------------------------------------------------------------
+
+MCP_METADATA_PATH = "/.well-known/oauth-protected-resource/mcp"
+
+
+class McpAuthentication(BetterAuthAuthentication):
+    """The REST API's bearer credentials (a JWT or a better-auth session token); not the session
+    cookie, which a browser would send on its own. A 401 names the resource's metadata (RFC 9728),
+    where an MCP client learns which authorization server gives tokens."""
+
+    def authenticate_credentials(self, request: Request) -> tuple[Any, object] | None:
+        return bearer_credential(request)
+
+    def authenticate_header(self, request: Request) -> str:
+        return f'Bearer resource_metadata="{request.build_absolute_uri(MCP_METADATA_PATH)}"'
+
+
+@extend_schema(exclude=True)  # MCP's own protocol, not a REST route (docs/mcp.md)
+class McpView(APIView):
+    """MCP's streamable HTTP transport: POST a JSON-RPC message, get the answer as JSON. Stateless:
+    no session, no stream to GET (405, as the transport allows)."""
+
+    authentication_classes = [McpAuthentication]
+    permission_classes = [IsAuthenticated]
+
+    def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
+        # The MCP specification: refuse a browser's request from an origin not trusted (DNS
+        # rebinding), before anything else.
+        origin = request.headers.get("Origin")
+        if origin is not None and (origin == "null" or not is_trusted_origin(request, origin)):
+            raise UntrustedOrigin(f"Requests to /mcp from the origin {origin[:100]!r} are not accepted.")
+        super().initial(request, *args, **kwargs)
+
+    def post(self, request: Request, *args: Any, **kwargs: Any) -> HttpResponseBase:
+        return answer_http(signed_in_user(request), request._request)
+
+
+@require_safe
+def mcp_resource_metadata(request: HttpRequest) -> HttpResponseBase:
+    """OAuth 2.0 Protected Resource Metadata (RFC 9728) of /mcp: the resource, and the front end's
+    better-auth as the server that issues its tokens, when BETTER_AUTH_URL names it."""
+    metadata: dict[str, Any] = {
+        "resource": request.build_absolute_uri("/mcp"),
+        "bearer_methods_supported": ["header"],
+        "resource_name": "Ironclad",
+    }
+    if settings.BETTER_AUTH_URL:
+        metadata["authorization_servers"] = [settings.BETTER_AUTH_URL]
+    return JsonResponse(metadata, headers={"Cache-Control": "public, max-age=3600"})

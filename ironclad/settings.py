@@ -193,6 +193,11 @@ BETTER_AUTH_JWKS_CACHE_SECONDS = env.int("BETTER_AUTH_JWKS_CACHE_SECONDS", defau
 BETTER_AUTH_JWKS_REFRESH_COOLDOWN = env.int("BETTER_AUTH_JWKS_REFRESH_COOLDOWN", default=30)
 JWT_ISSUER = env.str("JWT_ISSUER", default="")
 JWT_AUDIENCE = env.str("JWT_AUDIENCE", default="")
+# The front end's better-auth (its base URL, e.g. https://app.example.com/api/auth): MCP clients
+# are sent there for a token (/.well-known/oauth-protected-resource/mcp names it).
+BETTER_AUTH_URL = env.str("BETTER_AUTH_URL", default="").rstrip("/")
+if BETTER_AUTH_URL and not BETTER_AUTH_URL.startswith(("https://", "http://")):
+    raise ImproperlyConfigured(f"BETTER_AUTH_URL must be an http(s) URL, not {BETTER_AUTH_URL!r}.")
 
 # Origins trusted for credentialed cross-origin calls and for unsafe cookie requests. In
 # development the dashboard's usual address is trusted unless another is set; in production none.
@@ -202,9 +207,10 @@ TRUSTED_ORIGINS = list(dict.fromkeys(o.rstrip("/") for o in [FRONTEND_ORIGIN, *C
 CORS_ALLOWED_ORIGINS = TRUSTED_ORIGINS
 CORS_ALLOW_CREDENTIALS = True
 # The front end may send its own request id and read ours and the throttle's wait.
-CORS_ALLOW_HEADERS = (*default_headers, "x-request-id")
-CORS_EXPOSE_HEADERS = ["X-Request-ID", "Retry-After"]
-CORS_URLS_REGEX = r"^/api/.*$"
+CORS_ALLOW_HEADERS = (*default_headers, "x-request-id", "mcp-protocol-version")
+CORS_EXPOSE_HEADERS = ["X-Request-ID", "Retry-After", "WWW-Authenticate"]
+# The API, the MCP endpoint and its metadata (a browser-based MCP client reads both).
+CORS_URLS_REGEX = r"^/(api/.*|mcp/?|\.well-known/oauth-protected-resource(/mcp)?/?)$"
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
 
 # --- Security (production defaults when DEBUG is off) ------------------------
@@ -349,5 +355,9 @@ LOGGING: dict[str, Any] = {
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
     # Django's own records reach the root's handler only: its default console handler (DEBUG on)
     # would write each of them a second time, unformatted.
-    "loggers": {"django": {"handlers": []}},
+    "loggers": {
+        "django": {"handlers": []},
+        # The MCP SDK says at INFO that it starts and stops, once per /mcp request.
+        "mcp": {"level": "WARNING"},
+    },
 }

@@ -3,6 +3,7 @@ from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from accounts.admin_login import limit_failed_sign_ins
+from chat.views import McpView, mcp_resource_metadata
 from ironclad.errors import api_not_found
 from ironclad.health import health
 
@@ -21,6 +22,12 @@ urlpatterns = [
     re_path(r"^api/(?P<user_id>[^/]+)/", include(("chat.urls", "chat"), namespace="compat-chat")),
     # [\s\S], not ".": a path may hold a (percent-encoded) newline.
     re_path(r"^api/(?P<path>[\s\S]*)$", api_not_found),
+    # Agents (docs/mcp.md): MCP's streamable HTTP transport, and where its clients learn how to
+    # get a token (RFC 9728: the resource's own path after the well-known one, or none).
+    re_path(r"^mcp/?$", McpView.as_view(), name="mcp"),
+    re_path(
+        r"^\.well-known/oauth-protected-resource(?:/mcp)?/?$", mcp_resource_metadata, name="mcp-metadata"
+    ),
 ]
 
 handler400 = "ironclad.errors.bad_request"

@@ -139,7 +139,7 @@ class TestListFilters:
     def test_a_category_by_name_a_tag_and_a_due_range(self, user, other_user, make_task, make_category):
         work = make_category(user, "Work")
         make_category(other_user, "Play")
-        filed = make_task(user, "Filed", category=work, tags=["q4"], due_date="2026-12-02T10:00:00Z")
+        make_task(user, "Filed", category=work, tags=["q4"], due_date="2026-12-02T10:00:00Z")
         make_task(user, "Loose", tags=["q4"], due_date="2026-12-20T10:00:00Z")
 
         def titles(**arguments):

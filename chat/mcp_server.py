@@ -1,0 +1,207 @@
+"""The task tools (chat.tools) as an MCP server: the official SDK's low-level Server, bound to one
+user. The tools, their schemas and their validation are the chat assistant's; this module only
+speaks MCP (docs/mcp.md).
+
+Two transports:
+- Streamable HTTP at /mcp (chat.views.McpView): Django authenticates, throttles and logs the
+  request as any other, then `answer_http` lets the SDK's stateless transport answer it, within
+  the view, with JSON. Nothing outlives the request, so any worker and any server (granian's
+  WSGI, gunicorn, uvicorn's ASGI, runserver) can answer any request, and the REST API's path is
+  not touched.
+- stdio: `manage.py mcp --user ...` (`serve_stdio`).
+
+The SDK is asynchronous and Django's ORM is not: a tool runs in the request's own thread
+(asgiref's `sync_to_async(thread_sensitive=True)` from inside `async_to_sync`), on that thread's
+database connection, as the REST views do.
+"""
+
+import json
+import logging
+from collections.abc import Callable
+from typing import Any
+
+import mcp_types as types
+from asgiref.sync import async_to_sync, sync_to_async
+from django.conf import settings
+from django.db import DatabaseError, IntegrityError, close_old_connections
+from django.http import HttpRequest, HttpResponse
+from mcp.server import Server, ServerRequestContext
+from mcp.server.stdio import stdio_server
+from mcp.server.streamable_http_manager import StreamableHTTPSessionManager
+from mcp.server.transport_security import TransportSecuritySettings
+from mcp.shared.exceptions import MCPError
+from starlette.types import Message, Scope
+
+from accounts.models import User
+from chat.tools import TOOLS, Tool, ToolResult, is_error, run_tool
+
+logger = logging.getLogger(__name__)
+
+SERVER_NAME = "ironclad"
+INSTRUCTIONS = (
+    "Ironclad keeps the signed-in user's tasks and categories. Every tool acts for that user only. "
+    "Tasks go by id: find one with list_tasks (its filters narrow the list) before changing it; "
+    "categories go by name (list_categories shows them)."
+)
+# The request's Host was checked by Django (ALLOWED_HOSTS) and its Origin by McpView.
+_CHECKED_BY_DJANGO = TransportSecuritySettings(enable_dns_rebinding_protection=False)
+# Credentials stay with Django: the SDK is given none.
+_NOT_FORWARDED = frozenset({b"authorization", b"cookie", b"content-length"})
+
+
+def listed_tool(tool: Tool) -> types.Tool:
+    """A registry tool as MCP lists it: its schemas and what a client may assume of it."""
+    return types.Tool(
+        name=tool.name,
+        description=tool.description,
+        input_schema=tool.parameters,
+        output_schema=tool.result,
+        annotations=types.ToolAnnotations(
+            read_only_hint=tool.read_only,
+            destructive_hint=tool.destructive,
+            idempotent_hint=tool.idempotent,
+            open_world_hint=False,  # only the user's own tasks, nothing beyond Ironclad
+        ),
+    )
+
+
+LISTED_TOOLS = [listed_tool(tool) for tool in TOOLS.values()]
+
+
+def tool_result(tool: Tool, result: ToolResult) -> types.CallToolResult:
+    """A tool's result as MCP answers it: a refusal is an error result whose text a model can act
+    on; anything else is structured content (a list under its `listed_as` key) and the same JSON
+    as text, for clients that read only text."""
+    if is_error(result):
+        assert isinstance(result, dict)  # noqa: S101 - is_error says so
+        return types.CallToolResult(content=[types.TextContent(text=result["error"])], is_error=True)
+    structured = result if isinstance(result, dict) else {tool.listed_as: result}
+    text = json.dumps(structured, ensure_ascii=False)
+    return types.CallToolResult(content=[types.TextContent(text=text)], structured_content=structured)
+
+
+def call_tool(user: User, tool: Tool, arguments: dict[str, Any]) -> ToolResult:
+    """run_tool, with the database's failures as refusals too: an MCP client sees a tool error it
+    can retry, never a broken response."""
+    try:
+        return run_tool(user, tool.name, arguments)
+    except IntegrityError:
+        logger.info("mcp: %s conflicted with a concurrent change", tool.name)
+        return {"error": "The change conflicts with another made at the same time. Try again."}
+    except DatabaseError as error:
+        logger.warning("mcp: database unavailable during %s: %s", tool.name, error.__class__.__name__)
+        return {"error": "The database is unavailable right now. Try again shortly."}
+
+
+def mcp_server(user: User, *, between_calls: Callable[[], None] | None = None) -> Server:
+    """An MCP server whose tools act for `user`. `between_calls` runs before and after each tool
+    call, in the tool's thread (the stdio command keeps its database connection fresh with it)."""
+
+    async def list_tools(
+        ctx: ServerRequestContext[Any], params: types.PaginatedRequestParams | None
+    ) -> types.ListToolsResult:
+        return types.ListToolsResult(tools=LISTED_TOOLS)
+
+    def run(tool: Tool, arguments: dict[str, Any]) -> ToolResult:
+        if between_calls is not None:
+            between_calls()
+        try:
+            return call_tool(user, tool, arguments)
+        finally:
+            if between_calls is not None:
+                between_calls()
+
+    async def call(
+        ctx: ServerRequestContext[Any], params: types.CallToolRequestParams
+    ) -> types.CallToolResult:
+        tool = TOOLS.get(params.name)
+        if tool is None:  # a protocol error, as the MCP specification asks for an unknown tool
+            raise MCPError(types.INVALID_PARAMS, f"There is no tool named {params.name!r}.")
+        result = await sync_to_async(run, thread_sensitive=True)(tool, params.arguments or {})
+        return tool_result(tool, result)
+
+    return Server(
+        SERVER_NAME,
+        version=settings.VERSION,
+        title="Ironclad tasks",
+        instructions=INSTRUCTIONS,
+        on_list_tools=list_tools,
+        on_call_tool=call,
+    )
+
+
+# --- Streamable HTTP --------------------------------------------------------------------------
+
+
+def answer_http(user: User, request: HttpRequest) -> HttpResponse:
+    """The SDK's answer to one streamable HTTP request (stateless, JSON), for `user`."""
+    status, headers, body = async_to_sync(_exchange)(mcp_server(user), _asgi_scope(request), request.body)
+    response = HttpResponse(body, status=status)
+    for name, value in headers:
+        if name.lower() != b"content-length":
+            response[name.decode("latin-1")] = value.decode("latin-1")
+    return response
+
+
+async def _exchange(server: Server, scope: Scope, body: bytes) -> tuple[int, list[Any], bytes]:
+    """Run the SDK's streamable HTTP transport on one request; its status, headers and body."""
+    manager = StreamableHTTPSessionManager(
+        app=server, json_response=True, stateless=True, security_settings=_CHECKED_BY_DJANGO
+    )
+    answer: dict[str, Any] = {"status": 500, "headers": [], "body": bytearray()}
+    request_sent = False
+
+    async def receive() -> Message:
+        nonlocal request_sent
+        if not request_sent:
+            request_sent = True
+            return {"type": "http.request", "body": body, "more_body": False}
+        return {"type": "http.disconnect"}  # the JSON answer is complete by now
+
+    async def send(message: Message) -> None:
+        if message["type"] == "http.response.start":
+            answer["status"], answer["headers"] = message["status"], message.get("headers", [])
+        elif message["type"] == "http.response.body":
+            answer["body"] += message.get("body", b"")
+
+    async with manager.run():
+        await manager.handle_request(scope, receive, send)
+    return answer["status"], answer["headers"], bytes(answer["body"])
+
+
+def _asgi_scope(request: HttpRequest) -> Scope:
+    headers = [
+        (name.lower().encode("latin-1"), value.encode("latin-1"))
+        for name, value in request.headers.items()
+        if name.lower().encode("latin-1") not in _NOT_FORWARDED
+    ]
+    return {
+        "type": "http",
+        "asgi": {"version": "3.0", "spec_version": "2.3"},
+        "http_version": "1.1",
+        "method": request.method,
+        "scheme": request.scheme,
+        "path": request.path,
+        "raw_path": request.path.encode(),
+        "root_path": "",
+        "query_string": request.META.get("QUERY_STRING", "").encode("latin-1"),
+        "headers": headers,
+        "client": (request.META.get("REMOTE_ADDR", ""), 0),
+        "server": (request.get_host(), None),
+    }
+
+
+# --- stdio ------------------------------------------------------------------------------------
+
+
+def serve_stdio(user: User) -> None:
+    """Serve MCP over stdin and stdout for `user` until the client closes stdin."""
+    # Each call is like a request: a connection that died while the client was idle (a remote
+    # database closes idle ones) is replaced, as Django does between requests.
+    server = mcp_server(user, between_calls=close_old_connections)
+
+    async def serve() -> None:
+        async with stdio_server() as (read_stream, write_stream):
+            await server.run(read_stream, write_stream, server.create_initialization_options())
+
+    async_to_sync(serve)()

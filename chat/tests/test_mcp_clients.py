@@ -1,0 +1,354 @@
+"""The MCP server through the official SDK's own clients: streamable HTTP against Ironclad served as
+deployed (granian, two workers, DEBUG off; on PostgreSQL when the suite runs on it), and stdio
+against `manage.py mcp`. Every tool is called, and the database is read afterwards."""
+
+import asyncio
+import json
+import re
+import sqlite3
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, closing
+from dataclasses import dataclass
+from email.message import Message
+from typing import Any
+
+import httpx2
+import jwt
+import psycopg
+import pytest
+from mcp import Client, StdioServerParameters
+from mcp.client.streamable_http import streamable_http_client
+from mcp.shared.exceptions import MCPError
+
+from chat.tools import TOOLS
+from tests.conftest import ON_POSTGRES, new_postgres_database
+from tests.net import ROOT, free_port, migrate, server_env, serving
+
+BETTER_AUTH_URL = "http://127.0.0.1:3000/api/auth"
+MODES = ["legacy", "auto"]  # the initialize handshake, and the 2026-07-28 protocol's discovery
+
+
+@dataclass
+class Live:
+    url: str
+    env: dict[str, str]
+    database_url: str
+    alice: str  # a JWT, as `manage.py issue_token` prints it
+    bob: str
+
+    def rows(self, sql: str, *params: Any) -> list[tuple]:
+        """Rows of the server's database (SQL written with %s placeholders)."""
+        if self.database_url.startswith("postgres"):
+            with psycopg.connect(self.database_url, autocommit=True) as conn:
+                return conn.execute(sql, params).fetchall()
+        with closing(sqlite3.connect(self.database_url.removeprefix("sqlite:///"))) as conn:
+            return conn.execute(sql.replace("%s", "?"), params).fetchall()
+
+    def user_id(self, email: str) -> str:
+        return self.rows('SELECT id FROM "user" WHERE email = %s', email)[0][0]
+
+
+def run_manage(env: dict[str, str], *args: str) -> str:
+    result = subprocess.run(
+        [sys.executable, "manage.py", *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120
+    )
+    assert result.returncode == 0, result.stderr
+    return result.stdout.strip()
+
+
+@pytest.fixture(scope="module")
+def database_url(tmp_path_factory) -> Iterator[str]:
+    if ON_POSTGRES:
+        with new_postgres_database() as url:
+            yield url
+    else:
+        yield f"sqlite:///{tmp_path_factory.mktemp('mcp') / 'db.sqlite3'}"
+
+
+@pytest.fixture(scope="module")
+def live(database_url, tmp_path_factory) -> Iterator[Live]:
+    folder = tmp_path_factory.mktemp("mcp-server")
+    (folder / "static").mkdir()
+    env = server_env(
+        port=free_port(),
+        database_url=database_url,
+        static_root=folder / "static",
+        HTTPS_ONLY="false",
+        WEB_CONCURRENCY="2",  # two processes: a stateless server answers whichever gets a request
+        BETTER_AUTH_URL=BETTER_AUTH_URL,
+    )
+    migrate(env, cwd=ROOT)
+    run_manage(env, "seed")  # alice@example.com and bob@example.com, with tasks and categories
+    tokens = {email: run_manage(env, "issue_token", f"{email}@example.com") for email in ("alice", "bob")}
+    log = folder / "server.log"
+    with serving([sys.executable, "-m", "ironclad.serve"], env=env, log=log, cwd=ROOT) as server:
+        yield Live(f"{server.url}/mcp", env, database_url, tokens["alice"], tokens["bob"])
+    written = log.read_text()
+    assert "Traceback" not in written, written
+    assert not re.search(r" /mcp 5\d\d ", written), written
+
+
+@asynccontextmanager
+async def connected(live: Live, token: str, mode: str = "auto") -> AsyncIterator[Client]:
+    http = httpx2.AsyncClient(headers={"Authorization": f"Bearer {token}"}, timeout=30)
+    async with http, Client(streamable_http_client(live.url, http_client=http), mode=mode) as client:
+        yield client
+
+
+def structured(result) -> Any:
+    assert not result.is_error, result.content
+    # The same JSON as text, for clients that read only text.
+    assert json.loads(result.content[0].text) == result.structured_content
+    return result.structured_content
+
+
+def error_text(result) -> str:
+    assert result.is_error, result
+    return result.content[0].text
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_initialize_and_list_the_tools_with_their_schemas_and_annotations(live, mode):
+    async def scenario():
+        async with connected(live, live.alice, mode) as client:
+            return client.protocol_version, client.server_info, (await client.list_tools()).tools
+
+    protocol_version, server_info, tools = asyncio.run(scenario())
+
+    assert protocol_version == ("2025-11-25" if mode == "legacy" else "2026-07-28")
+    assert server_info is not None and server_info.name == "ironclad"
+    assert [tool.name for tool in tools] == list(TOOLS)
+    for tool in tools:
+        declared = TOOLS[tool.name]
+        assert tool.input_schema == declared.parameters
+        assert tool.output_schema == declared.result
+        assert tool.annotations is not None
+        hints = (
+            tool.annotations.read_only_hint,
+            tool.annotations.destructive_hint,
+            tool.annotations.idempotent_hint,
+        )
+        assert hints == (declared.read_only, declared.destructive, declared.idempotent)
+        assert tool.annotations.open_world_hint is False
+        assert not {name for name in tool.input_schema["properties"] if "user" in name}, (
+            "no tool takes a user"
+        )
+    annotations = {tool.name: tool.annotations for tool in tools}
+    assert annotations["list_tasks"].read_only_hint and annotations["list_categories"].read_only_hint
+    assert annotations["delete_task"].destructive_hint and annotations["delete_task"].idempotent_hint
+    assert not annotations["add_task"].read_only_hint and not annotations["add_task"].idempotent_hint
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_every_tool_acts_on_the_database_for_the_signed_in_user(live, mode):
+    alice = live.user_id("alice@example.com")
+    title = f"Buy stamps ({mode})"
+    category = f"Errands {mode}"
+
+    async def scenario():
+        async with connected(live, live.alice, mode) as client:
+            added_category = structured(
+                await client.call_tool("add_category", {"name": category, "color": "#00AA00"})
+            )
+            added = structured(
+                await client.call_tool(
+                    "add_task",
+                    {
+                        "title": title,
+                        "category": category.upper(),
+                        "priority": "HIGH",
+                        "due_date": "2026-12-24",
+                        "recurrence": "weekly",
+                        "tags": ["post"],
+                    },
+                )
+            )
+            task_id = added["task_id"]
+            by_category = structured(await client.call_tool("list_tasks", {"category": category}))
+            by_tag = structured(
+                await client.call_tool(
+                    "list_tasks", {"tag": "post", "status": "pending", "due_before": "2026-12-24"}
+                )
+            )
+            categories = structured(await client.call_tool("list_categories", {}))
+            updated = structured(
+                await client.call_tool("update_task", {"task_id": task_id, "title": f"{title} and envelopes"})
+            )
+            completed = structured(await client.call_tool("complete_task", {"task_id": task_id}))
+            again = structured(await client.call_tool("complete_task", {"task_id": task_id}))
+            deleted = structured(
+                await client.call_tool("delete_task", {"task_id": completed["next_task_id"]})
+            )
+            return added_category, added, by_category, by_tag, categories, updated, completed, again, deleted
+
+    added_category, added, by_category, by_tag, categories, updated, completed, again, deleted = asyncio.run(
+        scenario()
+    )
+
+    task_id = added["task_id"]
+    assert added == {"task_id": task_id, "status": "created", "title": title}
+    assert added_category["status"] == "created"
+    assert live.rows('SELECT "userId", color FROM category WHERE id = %s', added_category["category_id"]) == [
+        (alice, "#00aa00")
+    ]
+    assert [task["id"] for task in by_category["tasks"]] == [task_id]
+    assert task_id in [task["id"] for task in by_tag["tasks"]]
+    assert category in [listed["name"] for listed in categories["categories"]]
+    assert updated == {"task_id": task_id, "status": "updated", "title": f"{title} and envelopes"}
+    assert completed["status"] == "completed" and "next_task_id" in completed
+    assert "next_task_id" not in again, "a repeated completion creates no second occurrence"
+    assert deleted == {
+        "task_id": completed["next_task_id"],
+        "status": "deleted",
+        "title": f"{title} and envelopes",
+    }
+    [(owner, saved_title, priority, done, recurrence, category_id)] = live.rows(
+        'SELECT "userId", title, priority, completed, recurrence, "categoryId" FROM task WHERE id = %s',
+        task_id,
+    )
+    assert (owner, saved_title, priority, bool(done), recurrence) == (
+        alice,
+        f"{title} and envelopes",
+        "high",
+        True,
+        "weekly",
+    )
+    assert category_id == added_category["category_id"]
+    assert live.rows("SELECT count(*) FROM task WHERE title = %s", f"{title} and envelopes") == [(1,)]
+
+
+def test_alices_token_never_reaches_bobs_tasks(live):
+    bob = live.user_id("bob@example.com")
+    bobs_tasks = sorted(live.rows('SELECT id, title, completed FROM task WHERE "userId" = %s', bob))
+    first = bobs_tasks[0][0]
+
+    async def scenario():
+        async with connected(live, live.bob) as client:
+            structured(await client.call_tool("add_category", {"name": "Bob's own"}))
+        async with connected(live, live.alice) as client:
+            refusals = [
+                error_text(await client.call_tool("complete_task", {"task_id": first})),
+                error_text(await client.call_tool("delete_task", {"task_id": first})),
+                error_text(await client.call_tool("update_task", {"task_id": first, "title": "Hacked"})),
+                error_text(await client.call_tool("update_task", {"task_id": str(first), "completed": True})),
+            ]
+            listed = structured(await client.call_tool("list_tasks", {"status": "all"}))
+            filed = error_text(
+                await client.call_tool("add_task", {"title": "In Bob's category", "category": "Bob's own"})
+            )
+            return refusals, listed, filed
+
+    refusals, listed, filed = asyncio.run(scenario())
+
+    assert refusals == [f"Task {first} was not found among your tasks."] * 4
+    assert not {task["id"] for task in listed["tasks"]} & {task_id for task_id, _title, _done in bobs_tasks}
+    assert filed == 'You have no category named "Bob\'s own". list_categories shows yours.'
+    assert sorted(live.rows('SELECT id, title, completed FROM task WHERE "userId" = %s', bob)) == bobs_tasks
+    assert not live.rows("SELECT id FROM task WHERE title = %s", "In Bob's category")
+
+
+def test_a_call_the_tool_refuses_is_an_error_result_a_model_can_act_on(live):
+    alice = live.user_id("alice@example.com")
+
+    async def scenario():
+        async with connected(live, live.alice) as client:
+            results = [
+                error_text(await client.call_tool("add_task", {"title": ""})),
+                error_text(await client.call_tool("add_task", {"title": "x", "user_id": alice})),
+                error_text(await client.call_tool("list_tasks", {"due_before": "next week"})),
+                error_text(await client.call_tool("delete_task", {})),
+            ]
+            with pytest.raises(MCPError, match="There is no tool named 'drop_tables'"):
+                await client.call_tool("drop_tables", {})
+            return results
+
+    assert asyncio.run(scenario()) == [
+        "The task is invalid (title: This field may not be blank.).",
+        "Unexpected arguments: user_id.",
+        "The filter is invalid (due_before: Use YYYY-MM-DD, or YYYY-MM-DDThh:mm[:ss[.ffffff]] "
+        "with Z, ±hh:mm or nothing.).",
+        "Missing arguments: task_id.",
+    ]
+    assert not live.rows("SELECT id FROM task WHERE title = %s", "x")
+
+
+def post(url: str, token: str | None) -> tuple[int, Message]:
+    request = urllib.request.Request(  # noqa: S310 - a loopback URL
+        url,
+        data=json.dumps({"jsonrpc": "2.0", "id": 1, "method": "tools/list"}).encode(),
+        headers={"Content-Type": "application/json", "Accept": "application/json, text/event-stream"},
+        method="POST",
+    )
+    if token is not None:
+        request.add_header("Authorization", f"Bearer {token}")
+    try:
+        with urllib.request.urlopen(request, timeout=30) as response:  # noqa: S310 - a loopback URL
+            return response.status, response.headers
+    except urllib.error.HTTPError as error:
+        return error.code, error.headers
+
+
+def test_without_a_valid_token_the_server_answers_401_naming_its_metadata(live):
+    alice = live.user_id("alice@example.com")
+    secret = live.env["BETTER_AUTH_SECRET"]
+    expired = jwt.encode({"sub": alice, "exp": int(time.time()) - 60}, secret, "HS256")
+    forged = jwt.encode({"sub": alice, "exp": int(time.time()) + 600}, "not-the-secret-" * 3, "HS256")
+    base = live.url.removesuffix("/mcp")
+
+    for token in (None, forged, expired, "made-up-session-token"):
+        status, headers = post(live.url, token)
+        assert status == 401, token
+        assert headers["WWW-Authenticate"] == (
+            f'Bearer resource_metadata="{base}/.well-known/oauth-protected-resource/mcp"'
+        )
+    assert post(live.url, live.alice)[0] == 200
+
+    with urllib.request.urlopen(f"{base}/.well-known/oauth-protected-resource/mcp", timeout=30) as response:  # noqa: S310
+        metadata = json.load(response)
+    assert metadata["resource"] == live.url
+    assert metadata["authorization_servers"] == [BETTER_AUTH_URL]
+
+
+def test_the_stdio_command_serves_the_same_tools_for_its_user(live):
+    alice = live.user_id("alice@example.com")
+    server = StdioServerParameters(
+        command=sys.executable,
+        args=["manage.py", "mcp", "--user", "alice@example.com"],
+        env=live.env,
+        cwd=str(ROOT),
+    )
+
+    async def scenario():
+        async with Client(server) as client:
+            tools = (await client.list_tools()).tools
+            added = structured(await client.call_tool("add_task", {"title": "Over stdio", "priority": "low"}))
+            completed = structured(await client.call_tool("complete_task", {"task_id": added["task_id"]}))
+            return tools, added, completed
+
+    tools, added, completed = asyncio.run(scenario())
+
+    assert [tool.name for tool in tools] == list(TOOLS)
+    assert completed == {"task_id": added["task_id"], "status": "completed", "title": "Over stdio"}
+    [(owner, done)] = live.rows('SELECT "userId", completed FROM task WHERE id = %s', added["task_id"])
+    assert (owner, bool(done)) == (alice, True)
+
+
+def test_the_stdio_command_needs_a_known_user(live):
+    result = subprocess.run(
+        [sys.executable, "manage.py", "mcp", "--user", "nobody@example.com"],
+        cwd=ROOT,
+        env=live.env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        stdin=subprocess.DEVNULL,
+    )
+
+    assert result.returncode == 1
+    assert "No user has the email address or id 'nobody@example.com'." in result.stderr
+    assert result.stdout == ""

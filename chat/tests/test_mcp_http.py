@@ -1,0 +1,203 @@
+"""/mcp as HTTP sees it: the REST API's bearer credentials, a 401 that names the resource
+metadata, the MCP specification's Origin rule, the per-user throttle, and the RFC 9728 document.
+The protocol itself, with the SDK's own clients against a live server: test_mcp_clients.py."""
+
+import json
+from datetime import timedelta
+
+import jwt
+import pytest
+
+from accounts.tokens import mint_jwt
+from todos.models import Task
+
+ACCEPT = "application/json, text/event-stream"
+METADATA_URL = "http://testserver/.well-known/oauth-protected-resource/mcp"
+CHALLENGE = f'Bearer resource_metadata="{METADATA_URL}"'
+LIST_TOOLS = {"jsonrpc": "2.0", "id": 1, "method": "tools/list"}
+
+
+def rpc(client, message: dict, token: str | None = None, **headers: str):
+    if token is not None:
+        headers["HTTP_AUTHORIZATION"] = f"Bearer {token}"
+    return client.post(
+        "/mcp",
+        data=json.dumps(message),
+        content_type="application/json",
+        HTTP_ACCEPT=ACCEPT,
+        HTTP_MCP_PROTOCOL_VERSION="2025-11-25",
+        **headers,
+    )
+
+
+def call(name: str, arguments: dict) -> dict:
+    return {
+        "jsonrpc": "2.0",
+        "id": 2,
+        "method": "tools/call",
+        "params": {"name": name, "arguments": arguments},
+    }
+
+
+@pytest.fixture
+def token(user) -> str:
+    return mint_jwt(user)
+
+
+class TestCredentials:
+    def test_a_jwt_lists_the_tools(self, client, token):
+        response = rpc(client, LIST_TOOLS, token)
+
+        assert response.status_code == 200, response.content
+        assert response["Content-Type"] == "application/json"
+        names = [tool["name"] for tool in response.json()["result"]["tools"]]
+        assert names[:5] == ["add_task", "list_tasks", "complete_task", "delete_task", "update_task"]
+
+    def test_a_bearer_session_token_acts_for_its_user(self, client, user, session, session_cookie):
+        response = rpc(client, call("add_task", {"title": "By session"}), session_cookie(session.token))
+
+        assert response.status_code == 200, response.content
+        assert Task.objects.get().user == user
+
+    @pytest.mark.parametrize(
+        "credential",
+        [
+            pytest.param(None, id="none"),
+            pytest.param("not-a-session", id="unknown session token"),
+            pytest.param(jwt.encode({"sub": "x", "exp": 4102444800}, "a" * 40, "HS256"), id="forged jwt"),
+        ],
+    )
+    def test_without_a_valid_credential_401_names_the_metadata(self, client, user, credential):
+        response = rpc(client, LIST_TOOLS, credential)
+
+        assert response.status_code == 401
+        assert response["WWW-Authenticate"] == CHALLENGE
+        assert response.json()["error"]["code"] in {"not_authenticated", "invalid_token"}
+
+    def test_an_expired_jwt_is_401(self, client, user):
+        expired = mint_jwt(user, lifetime=timedelta(seconds=-1))
+
+        response = rpc(client, call("add_task", {"title": "Late"}), expired)
+
+        assert (response.status_code, response["WWW-Authenticate"]) == (401, CHALLENGE)
+        assert response.json()["error"]["message"] == "The token has expired."
+        assert not Task.objects.exists()
+
+    def test_the_session_cookie_is_not_a_credential_here(self, client, session, session_cookie):
+        client.cookies["better-auth.session_token"] = session_cookie(session.token)
+
+        response = rpc(client, call("add_task", {"title": "By cookie"}))
+
+        assert response.status_code == 401
+        assert not Task.objects.exists()
+
+    def test_the_schema_behind_a_proxy_is_https(self, client, user, settings):
+        settings.SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+
+        response = rpc(client, LIST_TOOLS, HTTP_X_FORWARDED_PROTO="https", SERVER_PORT="443")
+
+        assert response["WWW-Authenticate"] == CHALLENGE.replace("http://", "https://")
+
+
+class TestOrigin:
+    @pytest.mark.parametrize("origin", ["http://evil.example", "null", "http://localhost:3000.evil.example"])
+    def test_an_untrusted_origin_is_refused_before_anything_runs(self, client, token, origin):
+        response = rpc(client, call("add_task", {"title": "Rebound"}), token, HTTP_ORIGIN=origin)
+
+        assert response.status_code == 403
+        assert response.json()["error"]["code"] == "untrusted_origin"
+        assert not Task.objects.exists()
+
+    def test_an_untrusted_origin_without_a_credential_is_403_too(self, client):
+        assert rpc(client, LIST_TOOLS, HTTP_ORIGIN="http://evil.example").status_code == 403
+
+    @pytest.mark.parametrize("origin", ["http://localhost:3000", "http://testserver"])
+    def test_the_front_end_and_this_server_are_trusted(self, client, token, origin):
+        assert rpc(client, LIST_TOOLS, token, HTTP_ORIGIN=origin).status_code == 200
+
+
+class TestHttp:
+    @pytest.mark.parametrize("method", ["get", "delete", "put"])
+    def test_a_stateless_server_only_takes_posts(self, client, token, method):
+        response = getattr(client, method)("/mcp", HTTP_AUTHORIZATION=f"Bearer {token}", HTTP_ACCEPT=ACCEPT)
+
+        assert response.status_code == 405
+        assert response["Allow"] == "POST, OPTIONS"
+
+    def test_no_session_is_kept(self, client, token):
+        response = rpc(client, LIST_TOOLS, token)
+
+        assert "Mcp-Session-Id" not in response
+
+    def test_with_and_without_a_trailing_slash(self, client, token):
+        response = client.post(
+            "/mcp/",
+            data=json.dumps(LIST_TOOLS),
+            content_type="application/json",
+            HTTP_ACCEPT=ACCEPT,
+            HTTP_AUTHORIZATION=f"Bearer {token}",
+        )
+
+        assert response.status_code == 200
+
+    def test_a_message_that_is_not_json_rpc_is_the_sdks_400(self, client, token):
+        response = client.post(
+            "/mcp",
+            data="{",
+            content_type="application/json",
+            HTTP_ACCEPT=ACCEPT,
+            HTTP_AUTHORIZATION=f"Bearer {token}",
+        )
+
+        assert response.status_code == 400
+        assert response.json()["error"]["code"] == -32700  # JSON-RPC's parse error
+
+    def test_a_database_text_it_cannot_store_is_a_tool_error(self, client, token):
+        response = rpc(client, call("add_task", {"title": "Nul\x00"}), token)
+
+        result = response.json()["result"]
+        assert result["isError"] is True
+        assert "NUL" in result["content"][0]["text"]
+        assert not Task.objects.exists()
+
+    def test_the_throttle_counts_per_user(self, client, token, other_user, rates, fresh_throttle_counts):
+        rates(user="3/min")
+        bobs = mint_jwt(other_user)
+
+        statuses = [rpc(client, LIST_TOOLS, token).status_code for _ in range(4)]
+
+        assert statuses == [200, 200, 200, 429]
+        assert rpc(client, LIST_TOOLS, bobs).status_code == 200
+
+
+class TestResourceMetadata:
+    @pytest.mark.parametrize(
+        "path", ["/.well-known/oauth-protected-resource/mcp", "/.well-known/oauth-protected-resource"]
+    )
+    def test_names_the_resource_and_better_auth(self, client, settings, path):
+        settings.BETTER_AUTH_URL = "https://app.example.com/api/auth"
+
+        response = client.get(path)
+
+        assert response.status_code == 200
+        assert response.json() == {
+            "resource": "http://testserver/mcp",
+            "authorization_servers": ["https://app.example.com/api/auth"],
+            "bearer_methods_supported": ["header"],
+            "resource_name": "Ironclad",
+        }
+
+    def test_without_better_auth_url_no_authorization_server_is_named(self, client, settings):
+        settings.BETTER_AUTH_URL = ""
+
+        assert "authorization_servers" not in client.get("/.well-known/oauth-protected-resource/mcp").json()
+
+    def test_a_browser_client_of_a_trusted_origin_may_read_it(self, client):
+        response = client.get(
+            "/.well-known/oauth-protected-resource/mcp", HTTP_ORIGIN="http://localhost:3000"
+        )
+
+        assert response["Access-Control-Allow-Origin"] == "http://localhost:3000"
+
+    def test_only_read(self, client):
+        assert client.post("/.well-known/oauth-protected-resource/mcp").status_code == 405
