@@ -42,6 +42,18 @@ end
 }
 
 
+MCP_CALL = """
+wrk.method = "POST"
+wrk.headers["Content-Type"] = "application/json"
+wrk.headers["Accept"] = "application/json, text/event-stream"
+wrk.body = '%s'
+"""
+MCP_MESSAGES = {
+    "MCP tools/list": '{"jsonrpc": "2.0", "id": 1, "method": "tools/list"}',
+    "MCP list_tasks, 50 rows": '{"jsonrpc": "2.0", "id": 1, "method": "tools/call", '
+    '"params": {"name": "list_tasks", "arguments": {}}}',
+}
+
 # (name, path, headers, lua script)
 Scenario = tuple[str, str, list[str], str | None]
 
@@ -104,7 +116,12 @@ def run_wrk(args, url: str, headers: list[str], script: str | None, duration: in
     }
 
 
-def scenarios(seeded: dict) -> list[Scenario]:
+def serves_mcp(project: Path | None) -> bool:
+    """Whether the checkout served has the MCP server (a --project from before it has not)."""
+    return ((project or ROOT) / "chat" / "mcp_server.py").exists()
+
+
+def scenarios(seeded: dict, *, mcp: bool) -> list[Scenario]:
     """(name, path, headers, lua script) in the order they run on each server."""
     ids = ", ".join(map(str, seeded["toggle_ids"]))
     plan = [BARE]
@@ -117,6 +134,9 @@ def scenarios(seeded: dict) -> list[Scenario]:
         cookie = seeded[who]["cookie"]
         plan.append((f"{action} (cookie)", task_path, [f"Cookie: {cookie}", f"Origin: {ORIGIN}"], script))
         plan.append((f"{action} (JWT)", task_path, [f"Authorization: Bearer {seeded[who]['jwt']}"], script))
+    if mcp:
+        reader = [f"Authorization: Bearer {seeded['reader']['jwt']}"]
+        plan += [(f"{name} (JWT)", "/mcp", reader, MCP_CALL % body) for name, body in MCP_MESSAGES.items()]
     return plan
 
 
@@ -154,7 +174,7 @@ def main() -> None:
     for variant in args.variant or [""]:
         label = deployed.describe(variant, args.project)
         with deployed.running(deployed.with_variant(env, variant), label=label, project=args.project) as base:
-            measured.append((variant, measure(args, base, scenarios(seeded))))
+            measured.append((variant, measure(args, base, scenarios(seeded, mcp=serves_mcp(args.project)))))
     last = yardstick(args, env, "yardstick (again)")
 
     bare_rps = (first["rps"] + last["rps"]) / 2

@@ -23,7 +23,7 @@ from typing import Any
 import mcp_types as types
 from asgiref.sync import async_to_sync, sync_to_async
 from django.conf import settings
-from django.db import DatabaseError, IntegrityError, close_old_connections
+from django.db import IntegrityError, InterfaceError, OperationalError, close_old_connections
 from django.http import HttpRequest, HttpResponse
 from mcp.server import Server, ServerRequestContext
 from mcp.server.stdio import stdio_server
@@ -45,8 +45,11 @@ INSTRUCTIONS = (
 )
 # The request's Host was checked by Django (ALLOWED_HOSTS) and its Origin by McpView.
 _CHECKED_BY_DJANGO = TransportSecuritySettings(enable_dns_rebinding_protection=False)
-# Credentials stay with Django: the SDK is given none.
-_NOT_FORWARDED = frozenset({b"authorization", b"cookie", b"content-length"})
+# Credentials stay with Django: the SDK is given none. The answer is always one JSON document, so
+# the SDK is told that is all the client accepts: a request only a stream could answer (the
+# 2026-07-28 protocol's subscriptions/listen) gets its 406 rather than a stream that never ends.
+_NOT_FORWARDED = frozenset({b"authorization", b"cookie", b"content-length", b"accept"})
+_ACCEPT_JSON = (b"accept", b"application/json")
 
 
 def listed_tool(tool: Tool) -> types.Tool:
@@ -55,7 +58,7 @@ def listed_tool(tool: Tool) -> types.Tool:
         name=tool.name,
         description=tool.description,
         input_schema=tool.parameters,
-        output_schema=tool.result,
+        output_schema=tool.result_schema,
         annotations=types.ToolAnnotations(
             read_only_hint=tool.read_only,
             destructive_hint=tool.destructive,
@@ -70,54 +73,56 @@ LISTED_TOOLS = [listed_tool(tool) for tool in TOOLS.values()]
 
 def tool_result(tool: Tool, result: ToolResult) -> types.CallToolResult:
     """A tool's result as MCP answers it: a refusal is an error result whose text a model can act
-    on; anything else is structured content (a list under its `listed_as` key) and the same JSON
-    as text, for clients that read only text."""
+    on; anything else is structured content (a list under its `list_key`) and the same JSON as
+    text, for clients that read only text."""
     if is_error(result):
-        assert isinstance(result, dict)  # noqa: S101 - is_error says so
         return types.CallToolResult(content=[types.TextContent(text=result["error"])], is_error=True)
-    structured = result if isinstance(result, dict) else {tool.listed_as: result}
+    structured = result if isinstance(result, dict) else {tool.list_key: result}
     text = json.dumps(structured, ensure_ascii=False)
     return types.CallToolResult(content=[types.TextContent(text=text)], structured_content=structured)
 
 
-def call_tool(user: User, tool: Tool, arguments: dict[str, Any]) -> ToolResult:
-    """run_tool, with the database's failures as refusals too: an MCP client sees a tool error it
-    can retry, never a broken response."""
+def run_tool_for_agent(user: User, tool: Tool, arguments: dict[str, Any]) -> ToolResult:
+    """run_tool, with every failure as a refusal: an MCP client gets a tool error it can act on
+    (retry, or report), never a protocol error that carries an exception's text."""
     try:
         return run_tool(user, tool.name, arguments)
     except IntegrityError:
         logger.info("mcp: %s conflicted with a concurrent change", tool.name)
         return {"error": "The change conflicts with another made at the same time. Try again."}
-    except DatabaseError as error:
-        logger.warning("mcp: database unavailable during %s: %s", tool.name, error.__class__.__name__)
-        return {"error": "The database is unavailable right now. Try again shortly."}
+    except (OperationalError, InterfaceError) as error:  # an outage, or a lock held too long
+        logger.warning("mcp: the database failed during %s: %s", tool.name, error.__class__.__name__)
+        return {"error": "The database could not complete this call right now. Try again shortly."}
+    except Exception:
+        logger.exception("mcp: %s failed", tool.name)
+        return {"error": "Ironclad failed to run this tool; the failure is logged. Try again later."}
 
 
 def mcp_server(user: User, *, between_calls: Callable[[], None] | None = None) -> Server:
     """An MCP server whose tools act for `user`. `between_calls` runs before and after each tool
     call, in the tool's thread (the stdio command keeps its database connection fresh with it)."""
 
-    async def list_tools(
+    async def handle_list_tools(
         ctx: ServerRequestContext[Any], params: types.PaginatedRequestParams | None
     ) -> types.ListToolsResult:
         return types.ListToolsResult(tools=LISTED_TOOLS)
 
-    def run(tool: Tool, arguments: dict[str, Any]) -> ToolResult:
+    def run_between_calls(tool: Tool, arguments: dict[str, Any]) -> ToolResult:
         if between_calls is not None:
             between_calls()
         try:
-            return call_tool(user, tool, arguments)
+            return run_tool_for_agent(user, tool, arguments)
         finally:
             if between_calls is not None:
                 between_calls()
 
-    async def call(
+    async def handle_call_tool(
         ctx: ServerRequestContext[Any], params: types.CallToolRequestParams
     ) -> types.CallToolResult:
         tool = TOOLS.get(params.name)
         if tool is None:  # a protocol error, as the MCP specification asks for an unknown tool
             raise MCPError(types.INVALID_PARAMS, f"There is no tool named {params.name!r}.")
-        result = await sync_to_async(run, thread_sensitive=True)(tool, params.arguments or {})
+        result = await sync_to_async(run_between_calls, thread_sensitive=True)(tool, params.arguments or {})
         return tool_result(tool, result)
 
     return Server(
@@ -125,8 +130,8 @@ def mcp_server(user: User, *, between_calls: Callable[[], None] | None = None) -
         version=settings.VERSION,
         title="Ironclad tasks",
         instructions=INSTRUCTIONS,
-        on_list_tools=list_tools,
-        on_call_tool=call,
+        on_list_tools=handle_list_tools,
+        on_call_tool=handle_call_tool,
     )
 
 
@@ -148,7 +153,7 @@ async def _exchange(server: Server, scope: Scope, body: bytes) -> tuple[int, lis
     manager = StreamableHTTPSessionManager(
         app=server, json_response=True, stateless=True, security_settings=_CHECKED_BY_DJANGO
     )
-    answer: dict[str, Any] = {"status": 500, "headers": [], "body": bytearray()}
+    answer: dict[str, Any] = {"status": None, "headers": [], "body": bytearray()}
     request_sent = False
 
     async def receive() -> Message:
@@ -166,6 +171,8 @@ async def _exchange(server: Server, scope: Scope, body: bytes) -> tuple[int, lis
 
     async with manager.run():
         await manager.handle_request(scope, receive, send)
+    if answer["status"] is None:
+        raise RuntimeError("the MCP transport sent no response")
     return answer["status"], answer["headers"], bytes(answer["body"])
 
 
@@ -182,12 +189,11 @@ def _asgi_scope(request: HttpRequest) -> Scope:
         "method": request.method,
         "scheme": request.scheme,
         "path": request.path,
-        "raw_path": request.path.encode(),
         "root_path": "",
         "query_string": request.META.get("QUERY_STRING", "").encode("latin-1"),
-        "headers": headers,
+        "headers": [*headers, _ACCEPT_JSON],
         "client": (request.META.get("REMOTE_ADDR", ""), 0),
-        "server": (request.get_host(), None),
+        "server": (request.get_host().rsplit(":", 1)[0], int(request.get_port())),
     }
 
 

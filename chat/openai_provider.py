@@ -26,7 +26,7 @@ from openai.types.chat import ChatCompletionMessageToolCallUnionParam as ToolCal
 from accounts.models import User
 from chat.assistant import AssistantTimeout, AssistantUnavailable, Reply, ToolCall, failures_report
 from chat.models import Message, Role
-from chat.tools import TOOL_SCHEMAS, run_tool
+from chat.tools import TOOL_SCHEMAS, is_error, run_tool
 from ironclad.untrusted import UntrustedInputError, parse_json, unsafe_text_reason
 
 # The tools' JSON schemas are the SDK's function tools; chat.tools builds them as plain JSON.
@@ -197,7 +197,7 @@ def _replayed(history: list[Message]) -> list[ChatCompletionMessageParam]:
 
 def _stopped(max_rounds: int, calls: list[ToolCall]) -> str:
     """The answer when the model still wanted tools after the last round: what was done, plainly."""
-    done = [call for call in calls if not (isinstance(call.result, dict) and "error" in call.result)]
+    done = [call for call in calls if not is_error(call.result)]
     failed = len(calls) - len(done)
     summary = "; ".join(call.summary() for call in done)
     return (

@@ -10,8 +10,9 @@ for `list_tasks`, and `{"error": ...}` when a task is not the user's or the inpu
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeGuard
 
+from django.core.exceptions import ObjectDoesNotExist, ObjectNotUpdated
 from django.db import transaction
 from django.db.models.functions import Lower
 from rest_framework import serializers
@@ -41,12 +42,12 @@ class Tool:
     parameters: dict[str, Any]  # JSON Schema of the arguments
     function: Callable[..., ToolResult]
     # JSON Schema of a result: an object. A tool whose result is a list declares the object MCP
-    # sends it in, `{listed_as: [...]}`, since MCP's structured results are objects.
-    result: dict[str, Any]
-    listed_as: str | None = None
+    # sends it in, `{list_key: [...]}`, since MCP's structured results are objects.
+    result_schema: dict[str, Any]
+    list_key: str | None = None
     # What a client may assume (MCP's tool annotations): a read-only tool changes nothing; a
-    # destructive one may overwrite or delete; an idempotent one has no further effect when
-    # called again with the same arguments.
+    # destructive one may lose what the user wrote (overwrite or delete it); an idempotent one has
+    # no further effect when called again with the same arguments.
     read_only: bool = False
     destructive: bool = False
     idempotent: bool = False
@@ -220,7 +221,7 @@ def _arguments(properties: dict[str, Any], *, required: list[str] | None = None)
     return schema
 
 
-def _object(properties: dict[str, Any], *, optional: tuple[str, ...] = ()) -> dict[str, Any]:
+def _object_schema(properties: dict[str, Any], *, optional: tuple[str, ...] = ()) -> dict[str, Any]:
     """A result's JSON schema: an object with these properties, all present but `optional`."""
     return {
         "type": "object",
@@ -230,14 +231,14 @@ def _object(properties: dict[str, Any], *, optional: tuple[str, ...] = ()) -> di
 
 
 def _written_result(status: str, **extra: Any) -> dict[str, Any]:
-    return _object(
+    return _object_schema(
         {"task_id": {"type": "integer"}, "status": {"const": status}, "title": {"type": "string"}, **extra},
         optional=tuple(extra),
     )
 
 
 _NULLABLE_STRING = {"type": ["string", "null"]}
-_LISTED_TASK = _object(
+_LISTED_TASK = _object_schema(
     {
         "id": {"type": "integer"},
         "title": {"type": "string"},
@@ -249,7 +250,9 @@ _LISTED_TASK = _object(
         "recurrence": {"type": "string", "enum": Recurrence.values},
     }
 )
-_LISTED_CATEGORY = _object({"id": {"type": "integer"}, "name": {"type": "string"}, "color": _NULLABLE_STRING})
+_LISTED_CATEGORY = _object_schema(
+    {"id": {"type": "integer"}, "name": {"type": "string"}, "color": _NULLABLE_STRING}
+)
 
 TOOLS = {
     tool.name: tool
@@ -259,15 +262,15 @@ TOOLS = {
             description="Create a task for the user. Name a category to file it there.",
             parameters=_arguments(_TASK_FIELDS, required=["title"]),
             function=add_task,
-            result=_written_result("created"),
+            result_schema=_written_result("created"),
         ),
         Tool(
             name="list_tasks",
             description=f"List the user's tasks, oldest first (at most {LIST_LIMIT}); the filters narrow it.",
             parameters=_arguments(_TASK_FILTERS),
             function=list_tasks,
-            result=_object({"tasks": {"type": "array", "items": _LISTED_TASK}}),
-            listed_as="tasks",
+            result_schema=_object_schema({"tasks": {"type": "array", "items": _LISTED_TASK}}),
+            list_key="tasks",
             read_only=True,
         ),
         Tool(
@@ -278,7 +281,7 @@ TOOLS = {
             ),
             parameters=_arguments({"task_id": _TASK_ID}, required=["task_id"]),
             function=complete_task,
-            result=_written_result("completed", next_task_id={"type": "integer"}),
+            result_schema=_written_result("completed", next_task_id={"type": "integer"}),
             idempotent=True,
         ),
         Tool(
@@ -286,7 +289,7 @@ TOOLS = {
             description="Delete one of the user's tasks, for good.",
             parameters=_arguments({"task_id": _TASK_ID}, required=["task_id"]),
             function=delete_task,
-            result=_written_result("deleted"),
+            result_schema=_written_result("deleted"),
             destructive=True,
             idempotent=True,
         ),
@@ -300,7 +303,7 @@ TOOLS = {
                 {"task_id": _TASK_ID, **_TASK_FIELDS, "completed": {"type": "boolean"}}, required=["task_id"]
             ),
             function=update_task,
-            result=_written_result("updated"),
+            result_schema=_written_result("updated"),
             destructive=True,
             idempotent=True,
         ),
@@ -309,8 +312,8 @@ TOOLS = {
             description="List the user's categories, by name.",
             parameters=_arguments({}),
             function=list_categories,
-            result=_object({"categories": {"type": "array", "items": _LISTED_CATEGORY}}),
-            listed_as="categories",
+            result_schema=_object_schema({"categories": {"type": "array", "items": _LISTED_CATEGORY}}),
+            list_key="categories",
             read_only=True,
         ),
         Tool(
@@ -324,7 +327,7 @@ TOOLS = {
                 required=["name"],
             ),
             function=add_category,
-            result=_object(
+            result_schema=_object_schema(
                 {
                     "category_id": {"type": "integer"},
                     "status": {"const": "created"},
@@ -338,7 +341,7 @@ TOOLS = {
 TOOL_SCHEMAS = [tool.schema() for tool in TOOLS.values()]
 
 
-def is_error(result: ToolResult) -> bool:
+def is_error(result: ToolResult) -> TypeGuard[dict[str, Any]]:
     """Whether a tool's result is a refusal ({"error": ...}) rather than what the tool does."""
     return isinstance(result, dict) and "error" in result
 
@@ -366,3 +369,5 @@ def run_tool(user: User, name: str, arguments: Any) -> ToolResult:
             return tool.function(user, **arguments)
     except ToolError as error:
         return error.as_result()
+    except (ObjectDoesNotExist, ObjectNotUpdated):  # found, then deleted by a concurrent request
+        return {"error": "It was deleted while this call ran; list again to see what is left."}

@@ -3,6 +3,7 @@ from typing import Any
 from django.conf import settings
 from django.http import HttpRequest, HttpResponseBase, JsonResponse
 from django.shortcuts import get_object_or_404
+from django.urls import reverse
 from django.views.decorators.http import require_safe
 from drf_spectacular.utils import extend_schema
 from rest_framework import mixins, viewsets
@@ -22,7 +23,6 @@ from accounts.authentication import (
 from accounts.permissions import OWN_PATH
 from chat import services
 from chat.assistant import get_assistant
-from chat.mcp_server import answer_http
 from chat.models import Conversation
 from chat.serializers import (
     ChatRequestSerializer,
@@ -95,8 +95,6 @@ class ConversationViewSet(
 
 # --- MCP (chat.mcp_server) --------------------------------------------------------------------
 
-MCP_METADATA_PATH = "/.well-known/oauth-protected-resource/mcp"
-
 
 class McpAuthentication(BetterAuthAuthentication):
     """The REST API's bearer credentials (a JWT or a better-auth session token); not the session
@@ -107,7 +105,22 @@ class McpAuthentication(BetterAuthAuthentication):
         return bearer_credential(request)
 
     def authenticate_header(self, request: Request) -> str:
-        return f'Bearer resource_metadata="{request.build_absolute_uri(MCP_METADATA_PATH)}"'
+        return f'Bearer resource_metadata="{request.build_absolute_uri(reverse("mcp-metadata"))}"'
+
+
+def refuse_untrusted_origin(request: Request) -> None:
+    """The MCP specification's defence against DNS rebinding: a browser's request (it has an
+    Origin) must come from the front end's origins or this server's own. Its own only when
+    ALLOWED_HOSTS names the hosts: with "*" (DEBUG), a rebinding page's Host would pass as ours."""
+    origin = request.headers.get("Origin")
+    if origin is None:
+        return
+    if "*" in settings.ALLOWED_HOSTS:
+        trusted = origin.rstrip("/") in settings.TRUSTED_ORIGINS
+    else:
+        trusted = is_trusted_origin(request, origin)
+    if not trusted:
+        raise UntrustedOrigin(f"Requests to /mcp from the origin {origin[:100]!r} are not accepted.")
 
 
 @extend_schema(exclude=True)  # MCP's own protocol, not a REST route (docs/mcp.md)
@@ -119,14 +132,14 @@ class McpView(APIView):
     permission_classes = [IsAuthenticated]
 
     def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
-        # The MCP specification: refuse a browser's request from an origin not trusted (DNS
-        # rebinding), before anything else.
-        origin = request.headers.get("Origin")
-        if origin is not None and (origin == "null" or not is_trusted_origin(request, origin)):
-            raise UntrustedOrigin(f"Requests to /mcp from the origin {origin[:100]!r} are not accepted.")
+        refuse_untrusted_origin(request)  # before anything else runs
         super().initial(request, *args, **kwargs)
 
     def post(self, request: Request, *args: Any, **kwargs: Any) -> HttpResponseBase:
+        # Imported on the first MCP request: the SDK costs each worker 28 MB and 0.3 s at start,
+        # which a deployment that serves no agent need not pay.
+        from chat.mcp_server import answer_http
+
         return answer_http(signed_in_user(request), request._request)
 
 
@@ -135,7 +148,7 @@ def mcp_resource_metadata(request: HttpRequest) -> HttpResponseBase:
     """OAuth 2.0 Protected Resource Metadata (RFC 9728) of /mcp: the resource, and the front end's
     better-auth as the server that issues its tokens, when BETTER_AUTH_URL names it."""
     metadata: dict[str, Any] = {
-        "resource": request.build_absolute_uri("/mcp"),
+        "resource": request.build_absolute_uri(reverse("mcp")),
         "bearer_methods_supported": ["header"],
         "resource_name": "Ironclad",
     }

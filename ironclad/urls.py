@@ -23,11 +23,11 @@ urlpatterns = [
     # [\s\S], not ".": a path may hold a (percent-encoded) newline.
     re_path(r"^api/(?P<path>[\s\S]*)$", api_not_found),
     # Agents (docs/mcp.md): MCP's streamable HTTP transport, and where its clients learn how to
-    # get a token (RFC 9728: the resource's own path after the well-known one, or none).
+    # get a token (RFC 9728: the resource's path after the well-known one; some clients ask at the
+    # well-known path alone).
     re_path(r"^mcp/?$", McpView.as_view(), name="mcp"),
-    re_path(
-        r"^\.well-known/oauth-protected-resource(?:/mcp)?/?$", mcp_resource_metadata, name="mcp-metadata"
-    ),
+    re_path(r"^\.well-known/oauth-protected-resource/mcp/?$", mcp_resource_metadata, name="mcp-metadata"),
+    re_path(r"^\.well-known/oauth-protected-resource/?$", mcp_resource_metadata),
 ]
 
 handler400 = "ironclad.errors.bad_request"

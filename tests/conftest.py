@@ -1,4 +1,5 @@
 import os
+import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -6,6 +7,7 @@ from urllib.parse import urlsplit
 
 import psycopg
 import pytest
+from django.db import connection
 
 DATABASE_URL = os.environ.get("DATABASE_URL", "")
 ON_POSTGRES = DATABASE_URL.startswith(("postgres://", "postgresql://"))
@@ -31,3 +33,17 @@ def fresh_database() -> Iterator[str]:
     """The URL of an empty PostgreSQL database on the test server, dropped afterwards."""
     with new_postgres_database() as url:
         yield url
+
+
+def wait_until_blocked_on_a_lock(statement: str) -> None:
+    """Until another connection's `statement` (its start) waits for a row lock."""
+    for _ in range(200):
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE %s",
+                [f"{statement}%"],
+            )
+            if cursor.fetchone()[0]:
+                return
+        time.sleep(0.02)
+    raise AssertionError(f"no {statement!r} waited for a lock")

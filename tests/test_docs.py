@@ -18,8 +18,9 @@ How they are run: each page, from its first block to its last, in one bash sessi
 or function a block defines serves the next ones), in the copy's folder, with `set -eo pipefail`,
 after the database has been put back as the quick start left it: every page works after the quick
 start, whatever was read before it. `127.0.0.1:7860` and `localhost:7860` are rewritten to the
-server's port. The environment is this process's without every variable `.env.example` names (the
-test suite's secrets, DATABASE_URL...) and without an activated virtualenv, as in a new terminal:
+server's port (and the server's port back to 7860 in what the commands print). The environment is
+this process's without every variable `.env.example` names (the test suite's secrets,
+DATABASE_URL...) and without an activated virtualenv, as in a new terminal:
 the commands read the `.env` bin/dev wrote.
 
 What is checked, per step: every command exits 0; every HTTP answer curl got is below 500, and one
@@ -384,7 +385,10 @@ def test_the_commands_of_the_page_work_as_shown(page, quick_start, tmp_path):
 
     problems = []
     for index, (_, step) in enumerate(steps):
-        out = (tmp_path / f"{index}.out").read_text()
+        # The server's own URLs in its answers name the port it runs on, as the commands did.
+        out = (
+            (tmp_path / f"{index}.out").read_text().replace(f"127.0.0.1:{quick_start.port}", "127.0.0.1:7860")
+        )
         err = (tmp_path / f"{index}.err").read_text()
         statuses = [int(code) for code in re.findall(rf"^{STATUS_MARK} (\d+)$", err, re.MULTILINE)]
         shows_error = step.shown is not None and '{"error"' in "\n".join(step.shown)

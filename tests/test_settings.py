@@ -89,7 +89,7 @@ def test_every_blank_variable_means_its_default():
     blank = dict.fromkeys(env_example(), "")
     values = settings_values(
         "DEBUG", "ALLOWED_HOSTS", "SECURE_SSL_REDIRECT", "SECURE_HSTS_SECONDS", "DATA_UPLOAD_MAX_MEMORY_SIZE",
-        "REST_FRAMEWORK", "DATABASES", "CHAT_OPENAI_TIMEOUT", "TIME_ZONE", "STATIC_ROOT",
+        "REST_FRAMEWORK", "DATABASES", "CHAT_OPENAI_TIMEOUT", "TIME_ZONE", "STATIC_ROOT", "BETTER_AUTH_URL",
         **{**blank, "SECRET_KEY": "s" * 50, "BETTER_AUTH_SECRET": "b" * 40},
     )  # fmt: skip
 
@@ -105,6 +105,7 @@ def test_every_blank_variable_means_its_default():
     assert values["DATABASES"]["default"]["ENGINE"] == "django.db.backends.sqlite3"
     assert (values["CHAT_OPENAI_TIMEOUT"], values["TIME_ZONE"]) == (30.0, "UTC")
     assert values["STATIC_ROOT"] == str(ROOT / "staticfiles")
+    assert values["BETTER_AUTH_URL"] == ""
 
 
 HTTPS_SETTINGS = ("SECURE_SSL_REDIRECT", "SECURE_HSTS_SECONDS", "SESSION_COOKIE_SECURE", "CSRF_COOKIE_SECURE")
@@ -131,3 +132,20 @@ def test_one_variable_switches_https_only(env, expected):
     )
 
     assert [values[name] for name in HTTPS_SETTINGS] == expected
+
+
+def test_better_auth_url_must_be_a_web_address():
+    result = run_check(DEBUG="true", BETTER_AUTH_URL="app.example.com/api/auth")
+
+    assert result.returncode == 1
+    assert result.stderr.strip().endswith(
+        "Configuration error: BETTER_AUTH_URL must be an http(s) URL, not 'app.example.com/api/auth'."
+    )
+
+
+def test_better_auth_url_loses_a_trailing_slash():
+    values = settings_values(
+        "BETTER_AUTH_URL", DEBUG="true", BETTER_AUTH_URL="https://app.example.com/api/auth/"
+    )
+
+    assert values["BETTER_AUTH_URL"] == "https://app.example.com/api/auth"

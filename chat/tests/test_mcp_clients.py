@@ -126,7 +126,7 @@ def test_initialize_and_list_the_tools_with_their_schemas_and_annotations(live, 
     for tool in tools:
         declared = TOOLS[tool.name]
         assert tool.input_schema == declared.parameters
-        assert tool.output_schema == declared.result
+        assert tool.output_schema == declared.result_schema
         assert tool.annotations is not None
         hints = (
             tool.annotations.read_only_hint,
@@ -275,6 +275,41 @@ def test_a_call_the_tool_refuses_is_an_error_result_a_model_can_act_on(live):
         "Missing arguments: task_id.",
     ]
     assert not live.rows("SELECT id FROM task WHERE title = %s", "x")
+
+
+@pytest.mark.parametrize("server", ["uvicorn", "gunicorn"])
+def test_the_other_servers_serve_it_too(live, server, tmp_path):
+    """granian serves the fixture's server; uvicorn serves ironclad/asgi.py (Django's ASGI handler
+    runs the view in a thread, and the tool runs back in that thread), gunicorn the WSGI app."""
+    env = {**live.env, "SERVER": server, "PORT": str(free_port()), "WEB_CONCURRENCY": "1"}
+    log = tmp_path / "server.log"
+    with serving([sys.executable, "-m", "ironclad.serve"], env=env, log=log, cwd=ROOT) as other:
+        other_live = Live(f"{other.url}/mcp", env, live.database_url, live.alice, live.bob)
+
+        async def scenario():
+            async with connected(other_live, live.alice) as client:
+                tools = (await client.list_tools()).tools
+                return tools, structured(await client.call_tool("add_task", {"title": f"Served by {server}"}))
+
+        tools, added = asyncio.run(scenario())
+
+    assert [tool.name for tool in tools] == list(TOOLS)
+    assert live.rows("SELECT title FROM task WHERE id = %s", added["task_id"]) == [(f"Served by {server}",)]
+    assert "Traceback" not in log.read_text()
+
+
+def test_a_stream_is_refused_cleanly_by_a_stateless_server(live):
+    """The 2026-07-28 protocol's subscriptions/listen wants a stream that outlives the request: this
+    server has none to give, and says so (406) rather than failing."""
+
+    async def scenario():
+        async with connected(live, live.alice) as client:
+            with pytest.raises(MCPError):
+                async with client.listen(tools_list_changed=True):
+                    pass
+            return structured(await client.call_tool("list_categories", {}))
+
+    assert asyncio.run(scenario())["categories"]
 
 
 def post(url: str, token: str | None) -> tuple[int, Message]:

@@ -3,12 +3,19 @@ metadata, the MCP specification's Origin rule, the per-user throttle, and the RF
 The protocol itself, with the SDK's own clients against a live server: test_mcp_clients.py."""
 
 import json
+import threading
 from datetime import timedelta
+from urllib.parse import urlsplit
 
 import jwt
+import psycopg
 import pytest
+from django.db import connection
+from django.test import Client
 
 from accounts.tokens import mint_jwt
+from chat.tools import TOOLS
+from tests.conftest import DATABASE_URL, ON_POSTGRES, wait_until_blocked_on_a_lock
 from todos.models import Task
 
 ACCEPT = "application/json, text/event-stream"
@@ -24,9 +31,7 @@ def rpc(client, message: dict, token: str | None = None, **headers: str):
         "/mcp",
         data=json.dumps(message),
         content_type="application/json",
-        HTTP_ACCEPT=ACCEPT,
-        HTTP_MCP_PROTOCOL_VERSION="2025-11-25",
-        **headers,
+        **{"HTTP_ACCEPT": ACCEPT, "HTTP_MCP_PROTOCOL_VERSION": "2025-11-25", **headers},
     )
 
 
@@ -50,8 +55,7 @@ class TestCredentials:
 
         assert response.status_code == 200, response.content
         assert response["Content-Type"] == "application/json"
-        names = [tool["name"] for tool in response.json()["result"]["tools"]]
-        assert names[:5] == ["add_task", "list_tasks", "complete_task", "delete_task", "update_task"]
+        assert [tool["name"] for tool in response.json()["result"]["tools"]] == list(TOOLS)
 
     def test_a_bearer_session_token_acts_for_its_user(self, client, user, session, session_cookie):
         response = rpc(client, call("add_task", {"title": "By session"}), session_cookie(session.token))
@@ -74,6 +78,14 @@ class TestCredentials:
         assert response["WWW-Authenticate"] == CHALLENGE
         assert response.json()["error"]["code"] in {"not_authenticated", "invalid_token"}
 
+    def test_an_expired_session_token_is_401(self, client, user, make_session, session_cookie):
+        expired = make_session(user, expires_in=timedelta(days=-1))
+
+        response = rpc(client, LIST_TOOLS, session_cookie(expired.token))
+
+        assert (response.status_code, response["WWW-Authenticate"]) == (401, CHALLENGE)
+        assert response.json()["error"]["code"] == "session_expired"
+
     def test_an_expired_jwt_is_401(self, client, user):
         expired = mint_jwt(user, lifetime=timedelta(seconds=-1))
 
@@ -91,7 +103,7 @@ class TestCredentials:
         assert response.status_code == 401
         assert not Task.objects.exists()
 
-    def test_the_schema_behind_a_proxy_is_https(self, client, user, settings):
+    def test_behind_a_tls_proxy_the_metadata_url_is_https(self, client, user, settings):
         settings.SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 
         response = rpc(client, LIST_TOOLS, HTTP_X_FORWARDED_PROTO="https", SERVER_PORT="443")
@@ -106,6 +118,17 @@ class TestOrigin:
 
         assert response.status_code == 403
         assert response.json()["error"]["code"] == "untrusted_origin"
+        assert not Task.objects.exists()
+
+    def test_a_dns_rebinding_page_is_not_its_own_origin_when_any_host_is_allowed(
+        self, client, token, settings
+    ):
+        settings.ALLOWED_HOSTS = ["*"]  # as with DEBUG on
+        rebound = {"HTTP_HOST": "rebound.example:7860", "HTTP_ORIGIN": "http://rebound.example:7860"}
+
+        response = rpc(client, call("add_task", {"title": "Rebound"}), token, **rebound)
+
+        assert response.status_code == 403
         assert not Task.objects.exists()
 
     def test_an_untrusted_origin_without_a_credential_is_403_too(self, client):
@@ -201,3 +224,55 @@ class TestResourceMetadata:
 
     def test_only_read(self, client):
         assert client.post("/.well-known/oauth-protected-resource/mcp").status_code == 405
+
+
+@pytest.mark.skipif(not ON_POSTGRES, reason="row locks are proven on PostgreSQL")
+def test_a_database_failure_is_a_tool_error_to_retry(client, transactional_db, user, make_task):
+    """A task locked by another transaction past lock_timeout: PostgreSQL refuses the update, and
+    the agent gets a tool error it can retry, not a broken response."""
+    task = make_task(user, "Locked")
+    test_database = urlsplit(DATABASE_URL)._replace(path=f"/{connection.settings_dict['NAME']}").geturl()
+    with psycopg.connect(test_database) as other:
+        other.execute("SELECT id FROM task WHERE id = %s FOR UPDATE", [task.pk])
+        with connection.cursor() as cursor:
+            cursor.execute("SET lock_timeout = '100ms'")
+        response = rpc(client, call("complete_task", {"task_id": task.pk}), mint_jwt(user))
+
+    result = response.json()["result"]
+    assert (response.status_code, result["isError"]) == (200, True)
+    assert (
+        result["content"][0]["text"]
+        == "The database could not complete this call right now. Try again shortly."
+    )
+    task.refresh_from_db()
+    assert task.completed is False
+
+
+def complete_in_a_thread_of_its_own(task: Task, user):
+    try:
+        return rpc(Client(), call("complete_task", {"task_id": task.pk}), mint_jwt(user))
+    finally:
+        connection.close()  # this thread's own connection
+
+
+@pytest.mark.skipif(not ON_POSTGRES, reason="row locks are proven on PostgreSQL")
+def test_a_task_deleted_while_a_call_waits_for_it_is_a_tool_error(transactional_db, user, make_task):
+    """complete_task finds the task, then waits for its row lock while another request deletes it."""
+    task = make_task(user, "Going")
+    test_database = urlsplit(DATABASE_URL)._replace(path=f"/{connection.settings_dict['NAME']}").geturl()
+    answers = []
+    with psycopg.connect(test_database) as other:
+        other.execute("SELECT id FROM task WHERE id = %s FOR UPDATE", [task.pk])
+        caller = threading.Thread(target=lambda: answers.append(complete_in_a_thread_of_its_own(task, user)))
+        caller.start()
+        wait_until_blocked_on_a_lock('SELECT "task"')
+        other.execute("DELETE FROM task WHERE id = %s", [task.pk])
+        other.commit()
+        caller.join(timeout=30)
+
+    [response] = answers
+    result = response.json()["result"]
+    assert result["isError"] is True
+    assert (
+        result["content"][0]["text"] == "It was deleted while this call ran; list again to see what is left."
+    )

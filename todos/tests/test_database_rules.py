@@ -1,12 +1,12 @@
 """What the database itself guarantees, whoever writes to it (PostgreSQL)."""
 
 import threading
-import time
 from datetime import UTC, datetime
 
 import pytest
 from django.db import IntegrityError, connection, transaction
 
+from tests.conftest import wait_until_blocked_on_a_lock
 from todos import services
 from todos.models import Category, Task
 
@@ -104,20 +104,6 @@ def test_concurrent_duplicate_categories_leave_one(client_for, user):
     assert sorted(statuses).count(201) == 1
     assert set(statuses) <= {201, 400, 409}
     assert Category.objects.filter(user=user).count() == 1
-
-
-def wait_until_blocked_on_a_lock(statement: str) -> None:
-    """Until another connection's `statement` (its start) waits for a row lock."""
-    for _ in range(200):
-        with connection.cursor() as cursor:
-            cursor.execute(
-                "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE %s",
-                [f"{statement}%"],
-            )
-            if cursor.fetchone()[0]:
-                return
-        time.sleep(0.02)
-    raise AssertionError(f"no {statement!r} waited for a lock")
 
 
 @pytest.mark.django_db(transaction=True)
