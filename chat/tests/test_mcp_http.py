@@ -175,6 +175,17 @@ class TestHttp:
         assert response.status_code == 400
         assert response.json()["error"]["code"] == -32700  # JSON-RPC's parse error
 
+    @pytest.mark.parametrize(
+        "params",
+        [{"name": "drop_tables", "arguments": {}}, {"name": "list_tasks", "arguments": ["pending"]}],
+        ids=["unknown tool", "arguments not an object"],
+    )
+    def test_only_what_the_protocol_refuses_is_a_json_rpc_error(self, client, token, params):
+        response = rpc(client, {"jsonrpc": "2.0", "id": 3, "method": "tools/call", "params": params}, token)
+
+        assert response.status_code == 200
+        assert response.json()["error"]["code"] == -32602  # invalid params
+
     def test_a_database_text_it_cannot_store_is_a_tool_error(self, client, token):
         response = rpc(client, call("add_task", {"title": "Nul\x00"}), token)
 
