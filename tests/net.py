@@ -50,7 +50,15 @@ _opener = urllib.request.build_opener(_NoRedirects)
 
 def get(url: str, **headers: str) -> Response:
     """GET `url`; every status (redirects included) comes back as a Response."""
-    request = urllib.request.Request(url, headers=headers)  # noqa: S310 - loopback servers the test started
+    return _answer(urllib.request.Request(url, headers=headers))  # noqa: S310 - loopback servers the test started
+
+
+def post(url: str, body: bytes, headers: dict[str, str]) -> Response:
+    """POST `body` to `url`; every status comes back as a Response."""
+    return _answer(urllib.request.Request(url, data=body, headers=headers, method="POST"))  # noqa: S310
+
+
+def _answer(request: urllib.request.Request) -> Response:
     try:
         with _opener.open(request, timeout=10) as response:
             return Response(response.status, response.headers, response.read())

@@ -6,15 +6,11 @@ import asyncio
 import json
 import re
 import sqlite3
-import subprocess
 import sys
 import time
-import urllib.error
-import urllib.request
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager, closing
 from dataclasses import dataclass
-from email.message import Message
 from typing import Any
 
 import httpx2
@@ -27,7 +23,7 @@ from mcp.shared.exceptions import MCPError
 
 from chat.tools import TOOLS
 from tests.conftest import ON_POSTGRES, new_postgres_database
-from tests.net import ROOT, free_port, migrate, server_env, serving
+from tests.net import ROOT, Response, free_port, get, manage, migrate, post, server_env, serving
 
 BETTER_AUTH_URL = "http://127.0.0.1:3000/api/auth"
 MODES = ["legacy", "auto"]  # the initialize handshake, and the 2026-07-28 protocol's discovery
@@ -54,9 +50,7 @@ class Live:
 
 
 def run_manage(env: dict[str, str], *args: str) -> str:
-    result = subprocess.run(
-        [sys.executable, "manage.py", *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120
-    )
+    result = manage(*args, **env)
     assert result.returncode == 0, result.stderr
     return result.stdout.strip()
 
@@ -312,20 +306,11 @@ def test_a_stream_is_refused_cleanly_by_a_stateless_server(live):
     assert asyncio.run(scenario())["categories"]
 
 
-def post(url: str, token: str | None) -> tuple[int, Message]:
-    request = urllib.request.Request(  # noqa: S310 - a loopback URL
-        url,
-        data=json.dumps({"jsonrpc": "2.0", "id": 1, "method": "tools/list"}).encode(),
-        headers={"Content-Type": "application/json", "Accept": "application/json, text/event-stream"},
-        method="POST",
-    )
+def list_tools_with(url: str, token: str | None) -> Response:
+    headers = {"Content-Type": "application/json", "Accept": "application/json, text/event-stream"}
     if token is not None:
-        request.add_header("Authorization", f"Bearer {token}")
-    try:
-        with urllib.request.urlopen(request, timeout=30) as response:  # noqa: S310 - a loopback URL
-            return response.status, response.headers
-    except urllib.error.HTTPError as error:
-        return error.code, error.headers
+        headers["Authorization"] = f"Bearer {token}"
+    return post(url, json.dumps({"jsonrpc": "2.0", "id": 1, "method": "tools/list"}).encode(), headers)
 
 
 def test_without_a_valid_token_the_server_answers_401_naming_its_metadata(live):
@@ -336,15 +321,14 @@ def test_without_a_valid_token_the_server_answers_401_naming_its_metadata(live):
     base = live.url.removesuffix("/mcp")
 
     for token in (None, forged, expired, "made-up-session-token"):
-        status, headers = post(live.url, token)
-        assert status == 401, token
-        assert headers["WWW-Authenticate"] == (
+        answer = list_tools_with(live.url, token)
+        assert answer.status == 401, token
+        assert answer.headers["WWW-Authenticate"] == (
             f'Bearer resource_metadata="{base}/.well-known/oauth-protected-resource/mcp"'
         )
-    assert post(live.url, live.alice)[0] == 200
+    assert list_tools_with(live.url, live.alice).status == 200
 
-    with urllib.request.urlopen(f"{base}/.well-known/oauth-protected-resource/mcp", timeout=30) as response:  # noqa: S310
-        metadata = json.load(response)
+    metadata = json.loads(get(f"{base}/.well-known/oauth-protected-resource/mcp").body)
     assert metadata["resource"] == live.url
     assert metadata["authorization_servers"] == [BETTER_AUTH_URL]
 
@@ -374,15 +358,7 @@ def test_the_stdio_command_serves_the_same_tools_for_its_user(live):
 
 
 def test_the_stdio_command_needs_a_known_user(live):
-    result = subprocess.run(
-        [sys.executable, "manage.py", "mcp", "--user", "nobody@example.com"],
-        cwd=ROOT,
-        env=live.env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        stdin=subprocess.DEVNULL,
-    )
+    result = manage("mcp", "--user", "nobody@example.com", **live.env)
 
     assert result.returncode == 1
     assert "No user has the email address or id 'nobody@example.com'." in result.stderr
