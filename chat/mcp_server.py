@@ -177,11 +177,10 @@ async def _exchange(server: Server, scope: Scope, body: bytes) -> tuple[int, lis
 
 
 def _asgi_scope(request: HttpRequest) -> Scope:
-    headers = [
-        (name.lower().encode("latin-1"), value.encode("latin-1"))
-        for name, value in request.headers.items()
-        if name.lower().encode("latin-1") not in _NOT_FORWARDED
-    ]
+    encoded = (
+        (name.lower().encode("latin-1"), value.encode("latin-1")) for name, value in request.headers.items()
+    )
+    headers = [(name, value) for name, value in encoded if name not in _NOT_FORWARDED]
     return {
         "type": "http",
         "asgi": {"version": "3.0", "spec_version": "2.3"},

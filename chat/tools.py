@@ -237,6 +237,11 @@ def _written_result(status: str, **extra: Any) -> dict[str, Any]:
     )
 
 
+def _listed_as(key: str, items: dict[str, Any]) -> dict[str, Any]:
+    """A listing tool's result: its list, sent to MCP clients as the object {key: [...]}."""
+    return {"result_schema": _object_schema({key: {"type": "array", "items": items}}), "list_key": key}
+
+
 _NULLABLE_STRING = {"type": ["string", "null"]}
 _LISTED_TASK = _object_schema(
     {
@@ -269,8 +274,7 @@ TOOLS = {
             description=f"List the user's tasks, oldest first (at most {LIST_LIMIT}); the filters narrow it.",
             parameters=_arguments(_TASK_FILTERS),
             function=list_tasks,
-            result_schema=_object_schema({"tasks": {"type": "array", "items": _LISTED_TASK}}),
-            list_key="tasks",
+            **_listed_as("tasks", _LISTED_TASK),
             read_only=True,
         ),
         Tool(
@@ -312,8 +316,7 @@ TOOLS = {
             description="List the user's categories, by name.",
             parameters=_arguments({}),
             function=list_categories,
-            result_schema=_object_schema({"categories": {"type": "array", "items": _LISTED_CATEGORY}}),
-            list_key="categories",
+            **_listed_as("categories", _LISTED_CATEGORY),
             read_only=True,
         ),
         Tool(
