@@ -3,7 +3,7 @@
 One registry (`TOOLS`) serves the chat assistant (chat.offline, chat.openai_provider) and the MCP
 server (chat.mcp_server): adding a tool here adds it to both. Every tool acts for the user the
 server binds (`run_tool(user, ...)`), never for one named in the arguments. Results follow the
-tool contract docs/chat.md shows: `{"task_id", "status", "title"}` for a write, a list of tasks
+tool contract docs/chat.md shows: `{"task_id", "status", "title", "etag"}` for a write, a list of tasks
 for `list_tasks`, and `{"error": ...}` when a task is not the user's or the input is invalid.
 """
 
@@ -18,6 +18,7 @@ from django.db.models.functions import Lower
 from rest_framework import serializers
 
 from accounts.models import User
+from ironclad.conditional import etag_of
 from ironclad.exceptions import Conflict
 from ironclad.untrusted import UntrustedInputError, check_json, whole_number
 from todos import services
@@ -116,7 +117,12 @@ def _task_body(user: User, arguments: dict[str, Any]) -> dict[str, Any]:
 
 
 def _written(task: Task, status: str) -> dict[str, Any]:
-    return {"task_id": task.pk, "status": status, "title": task.title}
+    """A write's result; but for a deletion, with the task's new ETag, as the REST API gives it
+    (an agent may send it in If-Match there)."""
+    result = {"task_id": task.pk, "status": status, "title": task.title}
+    if status != "deleted":
+        result["etag"] = etag_of(TaskSerializer().to_representation(task))
+    return result
 
 
 def add_task(user: User, **arguments: Any) -> dict[str, Any]:
@@ -173,7 +179,8 @@ def add_category(user: User, **arguments: Any) -> dict[str, Any]:
     except Conflict:  # the name is taken, in any case
         raise ToolError(f"You already have a category named {arguments['name']!r}.") from None
     category = serializer.save(user=user)  # as the REST API's CategoryViewSet saves it
-    return {"category_id": category.pk, "status": "created", "name": category.name}
+    etag = etag_of(CategorySerializer(category).data)
+    return {"category_id": category.pk, "status": "created", "name": category.name, "etag": etag}
 
 
 _TASK_ID = {"type": "integer", "description": "The task's id, as list_tasks shows it."}
@@ -230,9 +237,19 @@ def _object_schema(properties: dict[str, Any], *, optional: tuple[str, ...] = ()
     }
 
 
+_ETAG = {"type": "string", "description": "The object's ETag, as the REST API's ETag header gives it."}
+
+
 def _written_result(status: str, **extra: Any) -> dict[str, Any]:
+    etag = {} if status == "deleted" else {"etag": _ETAG}
     return _object_schema(
-        {"task_id": {"type": "integer"}, "status": {"const": status}, "title": {"type": "string"}, **extra},
+        {
+            "task_id": {"type": "integer"},
+            "status": {"const": status},
+            "title": {"type": "string"},
+            **etag,
+            **extra,
+        },
         optional=tuple(extra),
     )
 
@@ -335,6 +352,7 @@ TOOLS = {
                     "category_id": {"type": "integer"},
                     "status": {"const": "created"},
                     "name": {"type": "string"},
+                    "etag": _ETAG,
                 }
             ),
         ),

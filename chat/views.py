@@ -30,7 +30,9 @@ from chat.serializers import (
     ConversationSerializer,
     MessageSerializer,
 )
+from idempotency.decorators import idempotent
 from ironclad.api import OBJECT_ID, StrictQueryParams
+from ironclad.conditional import ConditionalObjects
 
 
 class ChatView(StrictQueryParams, APIView):
@@ -44,6 +46,7 @@ class ChatView(StrictQueryParams, APIView):
     error_statuses = ["404", "502", "504"]  # 404: an unknown conversation_id
 
     @extend_schema(request=ChatRequestSerializer, responses=ChatResponseSerializer, operation_id="chat")
+    @idempotent(atomic=False)  # the message is kept first, each tool call commits on its own
     def post(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         body = ChatRequestSerializer(data=request.data)
         body.is_valid(raise_exception=True)
@@ -69,6 +72,7 @@ class ChatView(StrictQueryParams, APIView):
 
 
 class ConversationViewSet(
+    ConditionalObjects,
     StrictQueryParams,
     mixins.ListModelMixin,
     mixins.RetrieveModelMixin,
@@ -80,10 +84,15 @@ class ConversationViewSet(
     serializer_class = ConversationSerializer
     permission_classes = OWN_PATH
     paginated_actions = ("list", "messages")
+    etag_actions = ("retrieve",)
     lookup_value_regex = OBJECT_ID  # ASCII only: \d would take "٣"
 
     def get_queryset(self):
         return Conversation.objects.for_user(self.request.user)
+
+    def destroy(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        with self.write_transaction():
+            return super().destroy(request, *args, **kwargs)
 
     @extend_schema(responses=MessageSerializer(many=True))
     @action(detail=True, methods=["get"], serializer_class=MessageSerializer)

@@ -45,3 +45,49 @@ class AssistantTimeoutError(APIError):
     status_code = status.HTTP_504_GATEWAY_TIMEOUT
     default_detail = "The assistant took too long to answer. Your message was saved; try again."
     default_code = "assistant_timeout"
+
+
+class PreconditionFailed(APIError):
+    status_code = status.HTTP_412_PRECONDITION_FAILED
+    default_detail = (
+        "The resource has changed since the version in If-Match (or exists, for If-None-Match: *). "
+        "Read it again, then retry with its new ETag."
+    )
+    default_code = "precondition_failed"
+
+
+class IdempotencyKeyInUse(APIError):
+    status_code = status.HTTP_409_CONFLICT
+    default_detail = "A request with this Idempotency-Key is still running. Retry when it has finished."
+    default_code = "idempotency_key_in_use"
+    wait = 1  # seconds: DRF's handler sends it as Retry-After
+
+
+class IdempotencyKeyReused(APIError):
+    status_code = status.HTTP_422_UNPROCESSABLE_ENTITY
+    default_detail = (
+        "This Idempotency-Key was used for a different request (another route or body). "
+        "Use a new key for a new request."
+    )
+    default_code = "idempotency_key_reused"
+
+
+class CursorExpired(APIError):
+    status_code = status.HTTP_410_GONE
+    default_detail = (
+        "This cursor is older than the deletions the server keeps, or not one this feed gave. "
+        "Sync again from the start: ask without a cursor."
+    )
+    default_code = "cursor_expired"
+
+
+class NotFoundAmongYours(APIError):
+    """Some of the objects a request names are not the user's (or do not exist: the same to them)."""
+
+    status_code = status.HTTP_404_NOT_FOUND
+    default_code = "not_found"
+
+    def __init__(self, what: str, missing_ids: list[int]) -> None:
+        listed = ", ".join(map(str, missing_ids[:10])) + (", ..." if len(missing_ids) > 10 else "")
+        super().__init__(f"No {what} with these ids among yours: {listed}. Nothing was changed.")
+        self.details = {"missing_ids": missing_ids}

@@ -3,9 +3,12 @@
 from django.core.validators import RegexValidator
 from drf_spectacular.openapi import AutoSchema
 from drf_spectacular.plumbing import ResolvedComponent
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter
 from rest_framework import serializers
 
 from ironclad.api import OBJECT_ID
+from ironclad.conditional import ConditionalObjects
 
 # Every error status an operation may answer: what it means, and the `error.code`s it carries.
 ERRORS = {
@@ -25,12 +28,26 @@ ERRORS = {
     "404": ("No such object among the signed-in user's, or a page past the last one.", ["not_found"]),
     "409": (
         "The write conflicts with the data: a category of that name exists already (`details.name`), "
-        "or a concurrent write got there first.",
-        ["conflict"],
+        "or a concurrent write got there first; or the first request with this Idempotency-Key is "
+        "still running (`Retry-After`).",
+        ["conflict", "idempotency_key_in_use"],
+    ),
+    "410": (
+        "The cursor is older than the deletions the server keeps: sync again without a cursor.",
+        ["cursor_expired"],
     ),
     "411": ("A chunked body the server in use cannot read: send a Content-Length.", ["length_required"]),
+    "412": (
+        "If-Match names a version that is no longer current (or If-None-Match matches): read the "
+        "object again.",
+        ["precondition_failed"],
+    ),
     "413": ("The body is larger than MAX_REQUEST_BODY_BYTES.", ["payload_too_large"]),
     "415": ("The body is not JSON.", ["unsupported_media_type"]),
+    "422": (
+        "This Idempotency-Key came with a different request (route or body): use a new key.",
+        ["idempotency_key_reused"],
+    ),
     "429": ("Too many requests; `Retry-After` says how many seconds to wait.", ["throttled"]),
     "502": ("The chat assistant's provider failed; your message was kept.", ["assistant_unavailable"]),
     "503": (
@@ -74,6 +91,51 @@ RETRY_AFTER_HEADER = {
         "schema": {"type": "integer"},
     }
 }
+ETAG_HEADER = {
+    "ETag": {
+        "description": "The object's strong entity tag: send it in If-Match to write only over this "
+        "version, or in If-None-Match to have a 304 while it is current.",
+        "schema": {"type": "string", "example": '"3f2a0c1e9d8b7a6f5e4d3c2b1a098765"'},
+    }
+}
+REPLAYED_HEADER = {
+    "Idempotent-Replayed": {
+        "description": "`true` when this is the kept answer to an earlier request with the same "
+        "Idempotency-Key: nothing ran again.",
+        "schema": {"type": "string", "enum": ["true"]},
+    }
+}
+IDEMPOTENCY_KEY = OpenApiParameter(
+    "Idempotency-Key",
+    OpenApiTypes.STR,
+    OpenApiParameter.HEADER,
+    description="A unique value per request (e.g. a UUID), 1-255 printable ASCII characters. A "
+    "retry with the same key and body gets the first answer again, with Idempotent-Replayed: true, "
+    "for 24 hours. Another request with the key: 422; while the first runs: 409.",
+)
+IF_MATCH = OpenApiParameter(
+    "If-Match",
+    OpenApiTypes.STR,
+    OpenApiParameter.HEADER,
+    description="ETags (or `*`): go on only if the object's current ETag is one of them; otherwise 412.",
+)
+IF_NONE_MATCH = OpenApiParameter(
+    "If-None-Match",
+    OpenApiTypes.STR,
+    OpenApiParameter.HEADER,
+    description="ETags (or `*`): on GET, 304 if the current ETag is one of them; on a write, 412.",
+)
+
+
+def envelope_meta(**properties: dict) -> dict:
+    """The schema of a success envelope's `meta` with these properties (a view's `response_meta`
+    maps its actions to theirs)."""
+    return {
+        "type": "object",
+        "required": list(properties),
+        "additionalProperties": False,
+        "properties": properties,
+    }
 
 
 def canonical_paths(endpoints: list[tuple], **kwargs) -> list[tuple]:
@@ -143,6 +205,20 @@ class EnvelopeAutoSchema(AutoSchema):
                         "additionalProperties": False,
                         "properties": {"data": media["schema"], "meta": {"type": "object"}},
                     }
+            if code.startswith("2"):
+                meta = getattr(self.view, "response_meta", {}).get(getattr(self.view, "action", None))
+                for media in response.get("content", {}).values():
+                    if meta is not None:
+                        media["schema"]["properties"]["meta"] = meta
+                headers = {**(ETAG_HEADER if self._has_etag() else {})}
+                headers |= REPLAYED_HEADER if self._is_idempotent() else {}
+                if headers:
+                    response["headers"] = headers
+        if self._is_conditional() and self.method == "GET":
+            responses["304"] = {
+                "description": "Not modified: If-None-Match names the current ETag.",
+                "headers": ETAG_HEADER,
+            }
         for code in self._error_codes(paginated_list):
             description, error_codes = ERRORS[code]
             schema = self._error_ref(code, error_codes)
@@ -161,9 +237,40 @@ class EnvelopeAutoSchema(AutoSchema):
             codes += ["409", "411", "413", "415"]
         if "{" in self.path or paginated_list:
             codes.append("404")
+        if self._is_conditional():
+            codes.append("412")
+        if self._is_idempotent():
+            codes.append("422")
         # A view may answer more: e.g. the chat view's 502 and 504 (`error_statuses = [...]`).
         codes += getattr(self.view, "error_statuses", [])
-        return sorted(codes)
+        return sorted(set(codes))
+
+    def get_override_parameters(self) -> list:
+        parameters = list(super().get_override_parameters())
+        if self._is_idempotent():
+            parameters.append(IDEMPOTENCY_KEY)
+        if self._is_conditional():
+            parameters += [IF_MATCH, IF_NONE_MATCH]
+        return parameters
+
+    def _handler(self):
+        """The view's method that answers this operation (a viewset's action, or get, post...)."""
+        return getattr(self.view, getattr(self.view, "action", None) or self.method.lower(), None)
+
+    def _is_idempotent(self) -> bool:
+        """The operation honours Idempotency-Key (idempotency.decorators.idempotent)."""
+        return getattr(self._handler(), "idempotent", False)
+
+    def _has_etag(self) -> bool:
+        action = getattr(self.view, "action", None)
+        return isinstance(self.view, ConditionalObjects) and action in self.view.etag_actions
+
+    def _is_conditional(self) -> bool:
+        """An operation on one object that honours If-Match and If-None-Match."""
+        action = getattr(self.view, "action", None)
+        if not isinstance(self.view, ConditionalObjects) or "{" not in self.path:
+            return False
+        return action in (*self.view.etag_actions, "destroy")
 
     def _error_ref(self, status: str, codes: list[str]) -> dict:
         component = ResolvedComponent(

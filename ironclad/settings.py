@@ -63,9 +63,11 @@ INSTALLED_APPS = [
     "rest_framework",
     "drf_spectacular",
     "drf_spectacular_sidecar",
+    "ironclad",  # its management commands (upkeep)
     "accounts",
     "todos",
     "chat",
+    "idempotency",
 ]
 
 MIDDLEWARE = [
@@ -246,6 +248,14 @@ CHAT_OPENAI_MODEL = env.str("CHAT_OPENAI_MODEL", default="gpt-4o-mini")
 CHAT_OPENAI_TIMEOUT = env.float("CHAT_OPENAI_TIMEOUT", default=30.0)
 CHAT_MAX_TOOL_ROUNDS = env.int("CHAT_MAX_TOOL_ROUNDS", default=5)
 
+# --- Clients that retry and sync (docs/api.md) ----------------------------------
+
+# How long the change feed keeps deletions (tombstones); `manage.py upkeep` purges older ones, and
+# a cursor from before them gets 410 cursor_expired (the client syncs again from the start).
+CHANGE_TOMBSTONE_DAYS = env.int("CHANGE_TOMBSTONE_DAYS", default=30)
+if CHANGE_TOMBSTONE_DAYS < 1:
+    raise ImproperlyConfigured(f"CHANGE_TOMBSTONE_DAYS must be at least 1, not {CHANGE_TOMBSTONE_DAYS}.")
+
 # --- Limits -------------------------------------------------------------------
 
 
@@ -318,6 +328,10 @@ SPECTACULAR_SETTINGS = {
         "drf_spectacular.hooks.postprocess_schema_enums",
         "ironclad.openapi.closed_objects",
     ],
+    "ENUM_NAME_OVERRIDES": {
+        "BulkActionEnum": "todos.services.BulkAction",
+        "ChangeTypeEnum": "todos.models.ChangeKind",
+    },
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",

@@ -35,6 +35,11 @@ def fresh_database() -> Iterator[str]:
         yield url
 
 
+def test_database_url() -> str:
+    """The URL of the test run's PostgreSQL database, for a connection of the test's own."""
+    return urlsplit(DATABASE_URL)._replace(path=f"/{connection.settings_dict['NAME']}").geturl()
+
+
 def wait_until_blocked_on_a_lock(statement: str) -> None:
     """Until another connection's `statement` (its start) waits for a row lock."""
     for _ in range(200):

@@ -121,3 +121,58 @@ class Task(models.Model):
 
     def __str__(self) -> str:
         return self.title
+
+
+# --- The change feed (GET /api/changes) -------------------------------------------------------
+
+
+class ChangeKind(models.TextChoices):
+    TASK = "task"
+    CATEGORY = "category"
+
+
+class Change(models.Model):
+    """The latest change of one task or category: its owner's sequence number at that change, and
+    whether it was a deletion (a tombstone). Database triggers write these rows on every insert,
+    update and delete of a task or category, whoever makes it (migration 0003); nothing else does.
+    """
+
+    pk = models.CompositePrimaryKey("kind", "object_id")
+    kind = models.TextField(choices=ChangeKind.choices)
+    object_id = models.BigIntegerField(db_column="objectId")
+    user = models.ForeignKey(
+        User,
+        on_delete=models.DB_CASCADE,
+        db_column="userId",
+        related_name="+",
+        # The unique (userId, seq) index below leads with userId.
+        db_index=False,
+    )
+    seq = models.BigIntegerField()
+    deleted = models.BooleanField(default=False)
+    changed_at = models.DateTimeField(db_column="changedAt")
+
+    class Meta:
+        db_table = "change"
+        constraints = [models.UniqueConstraint("user", "seq", name="change_user_seq_uniq")]
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.object_id} {'deleted' if self.deleted else 'changed'} (#{self.seq})"
+
+
+class ChangeSequence(models.Model):
+    """A user's change counter. The triggers take the next number with an upsert of this row, which
+    holds its lock until the transaction ends: one user's numbers are handed out in commit order."""
+
+    user = models.OneToOneField(
+        User, on_delete=models.DB_CASCADE, primary_key=True, db_column="userId", related_name="+"
+    )
+    last_seq = models.BigIntegerField(db_column="lastSeq", default=0)
+    # The tombstones numbered up to here were purged: a cursor before this is expired.
+    purged_through = models.BigIntegerField(db_column="purgedThrough", default=0)
+
+    class Meta:
+        db_table = "change_sequence"
+
+    def __str__(self) -> str:
+        return f"changes of {self.user_id} up to #{self.last_seq}"

@@ -7,12 +7,13 @@ from typing import Any
 from django.db.models import Value
 from django.db.models.functions import Lower
 from django.utils import timezone
-from drf_spectacular.utils import extend_schema_field
+from drf_spectacular.utils import PolymorphicProxySerializer, extend_schema_field
 from rest_framework import serializers
 
-from ironclad.api import ModelSerializer, Serializer
+from ironclad.api import IntegerField, ModelSerializer, Serializer
 from ironclad.exceptions import Conflict
 from ironclad.untrusted import BIGINT_MAX, whole_number
+from todos.changes import InvalidCursor, decode_cursor
 from todos.dates import EARLIEST_DUE, END_OF_DAY, LATEST_DUE, day_at, in_due_range
 from todos.models import (
     CATEGORY_NAME_MAX_LENGTH,
@@ -21,11 +22,13 @@ from todos.models import (
     TAG_MAX_LENGTH,
     TITLE_MAX_LENGTH,
     Category,
+    ChangeKind,
     Priority,
     Recurrence,
     Task,
 )
 from todos.selectors import TaskRecord
+from todos.services import BulkAction
 
 HEX_COLOR = re.compile(r"^#[0-9a-fA-F]{6}$")
 DAY_OR_MOMENT = re.compile(
@@ -239,4 +242,83 @@ class CategorySerializer(ModelSerializer):
     def validate(self, attrs: dict) -> dict:
         if self.instance is not None and not self.partial:
             attrs.setdefault("color", None)
+        return attrs
+
+
+class ChangesParams(serializers.Serializer):
+    """The change feed's query parameters."""
+
+    cursor = serializers.CharField(
+        required=False,
+        help_text="`meta.cursor` of the previous answer. Without one: every task and category you "
+        "have now, then a cursor.",
+    )
+    page_size = IntegerField(required=False, min_value=1, max_value=500, default=100)
+
+    def validate_cursor(self, cursor: str) -> int:
+        try:
+            return decode_cursor(cursor)
+        except InvalidCursor:
+            raise serializers.ValidationError(
+                "Not a cursor from this feed: use meta.cursor as given."
+            ) from None
+
+
+class ChangeSerializer(serializers.Serializer):
+    """One changed task or category, as it is now; a deleted one has only type, id and deleted."""
+
+    type = serializers.ChoiceField(choices=ChangeKind.choices, read_only=True)
+    id = serializers.IntegerField(read_only=True)
+    deleted = serializers.BooleanField(read_only=True)
+    etag = serializers.CharField(read_only=True, help_text="Its ETag, for If-Match on a later write.")
+    # DRF's metaclass takes declared fields off the class: this one does not hide Serializer.data.
+    data = PolymorphicProxySerializer(  # type: ignore[assignment]
+        component_name="ChangedObject",
+        serializers=[TaskSerializer, CategorySerializer],
+        resource_type_field_name=None,
+        required=False,
+        help_text="The task or category as GET shows it; absent when deleted.",
+    )
+
+
+BULK_MAX_IDS = 100
+
+
+@extend_schema_field(TaskSerializer(partial=True))
+class TaskFieldsField(serializers.DictField):
+    """Fields of a task to set, as PATCH /api/tasks/{id} takes them."""
+
+    def to_internal_value(self, data) -> dict[str, Any]:
+        fields = TaskSerializer(data=data, partial=True, context=self.context)
+        if not isinstance(data, dict) or not data:
+            raise serializers.ValidationError("Give at least one field to set, as PATCH takes them.")
+        fields.is_valid(raise_exception=True)
+        return dict(fields.validated_data)
+
+
+class TaskBulkSerializer(Serializer):
+    action = serializers.ChoiceField(choices=BulkAction.choices)
+    ids = serializers.ListField(
+        child=IntegerField(min_value=1),
+        min_length=1,
+        max_length=BULK_MAX_IDS,
+        help_text=f"1 to {BULK_MAX_IDS} ids of your tasks, each once.",
+    )
+    # DRF's metaclass takes declared fields off the class: this one does not hide Serializer.fields.
+    fields = TaskFieldsField(  # type: ignore[assignment]
+        required=False, help_text='For "update" only: the fields to set on every task.'
+    )
+
+    def validate_ids(self, ids: list[int]) -> list[int]:
+        repeated = sorted({task_id for task_id in ids if ids.count(task_id) > 1})
+        if repeated:
+            raise serializers.ValidationError(f"Each id at most once: {', '.join(map(str, repeated))}.")
+        return ids
+
+    def validate(self, attrs: dict) -> dict:
+        updating = attrs["action"] == BulkAction.UPDATE
+        if updating and "fields" not in attrs:
+            raise serializers.ValidationError({"fields": ['Required for "update".']})
+        if not updating and "fields" in attrs:
+            raise serializers.ValidationError({"fields": ['Only "update" takes fields.']})
         return attrs

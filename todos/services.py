@@ -5,10 +5,11 @@ import copy
 from datetime import datetime, timedelta
 from typing import Any
 
-from django.db import connection, transaction
+from django.db import connection, models, transaction
 from django.utils import timezone
 
 from accounts.models import User
+from ironclad.exceptions import NotFoundAmongYours
 from todos.dates import in_due_range
 from todos.models import Recurrence, Task
 
@@ -95,6 +96,59 @@ def _set_completed(task: Task, completed: bool | None) -> tuple[Task, Task | Non
     if target and task.recurrence != Recurrence.NONE:
         next_task = _create_next_occurrence(task)
     return task, next_task
+
+
+class BulkAction(models.TextChoices):
+    """What POST /api/tasks/bulk does to each task it names."""
+
+    COMPLETE = "complete"
+    REOPEN = "reopen"
+    DELETE = "delete"
+    UPDATE = "update"
+
+
+@transaction.atomic
+def tasks_bulk(
+    *, user: User, action: str, ids: list[int], fields: dict[str, Any] | None = None
+) -> tuple[list[Task], list[Task]]:
+    """Apply `action` to the user's tasks `ids`, all or none: any id that is not theirs raises
+    NotFoundAmongYours before anything changes. Returns the tasks as they are after (none for
+    a deletion), in the order of `ids`, and the next occurrences that completions created."""
+    changes = fields or {}
+    if action == BulkAction.COMPLETE or changes.get("completed"):
+        _hold_categories_of_recurring(user, ids)  # before the tasks, as one completion does
+    locked = Task.objects.for_user(user).filter(pk__in=ids).order_by("pk").select_for_update()
+    tasks = {task.pk: task for task in locked}
+    if missing := [task_id for task_id in ids if task_id not in tasks]:
+        raise NotFoundAmongYours("tasks", missing)
+    if action == BulkAction.DELETE:
+        Task.objects.filter(pk__in=ids).delete()
+        return [], []
+
+    changed, next_tasks = [], []
+    for task_id in ids:
+        task = tasks[task_id]
+        if action == BulkAction.UPDATE:
+            task = task_update(task=task, **copy.deepcopy(changes))
+            next_task = None
+        else:
+            task, next_task = _set_completed(task, action == BulkAction.COMPLETE)
+        changed.append(task)
+        if next_task is not None:
+            next_tasks.append(next_task)
+    return changed, next_tasks
+
+
+def _hold_categories_of_recurring(user: User, ids: list[int]) -> None:
+    """_hold_category_of_recurring for many tasks at once, in the order of the categories' ids."""
+    if connection.vendor != "postgresql":
+        return
+    with connection.cursor() as cursor:
+        cursor.execute(
+            'SELECT 1 FROM "category" WHERE "id" IN (SELECT "categoryId" FROM "task" '
+            'WHERE "userId" = %s AND "id" = ANY(%s) AND "recurrence" <> %s) ORDER BY "id" FOR KEY SHARE',
+            [user.pk, ids, Recurrence.NONE],
+        )
 
 
 def _hold_category_of_recurring(task: Task) -> None:

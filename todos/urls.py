@@ -1,8 +1,9 @@
 from ironclad.routers import OptionalSlashRouter
-from todos.views import CategoryViewSet, TaskViewSet
+from todos.views import CategoryViewSet, ChangeViewSet, TaskViewSet
 
 router = OptionalSlashRouter()
 router.register("tasks", TaskViewSet, basename="task")
 router.register("categories", CategoryViewSet, basename="category")
+router.register("changes", ChangeViewSet, basename="change")
 
 urlpatterns = router.urls

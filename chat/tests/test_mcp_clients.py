@@ -185,7 +185,11 @@ def test_every_tool_acts_on_the_database_for_the_signed_in_user(live, mode):
     )
 
     task_id = added["task_id"]
-    assert added == {"task_id": task_id, "status": "created", "title": title}
+    assert added == {"task_id": task_id, "status": "created", "title": title, "etag": added["etag"]}
+    # Each write reports the task's new ETag, the one the REST API then gives.
+    assert completed["etag"] != updated["etag"]
+    shown = get(live.url.removesuffix("/mcp") + f"/api/tasks/{task_id}", Authorization=f"Bearer {live.alice}")
+    assert shown.headers["ETag"] == completed["etag"]
     assert added_category["status"] == "created"
     assert live.rows('SELECT "userId", color FROM category WHERE id = %s', added_category["category_id"]) == [
         (alice, "#00aa00")
@@ -193,7 +197,12 @@ def test_every_tool_acts_on_the_database_for_the_signed_in_user(live, mode):
     assert [task["id"] for task in by_category["tasks"]] == [task_id]
     assert task_id in [task["id"] for task in by_tag["tasks"]]
     assert category in [listed["name"] for listed in categories["categories"]]
-    assert updated == {"task_id": task_id, "status": "updated", "title": f"{title} and envelopes"}
+    assert updated == {
+        "task_id": task_id,
+        "status": "updated",
+        "title": f"{title} and envelopes",
+        "etag": updated["etag"],
+    }
     assert completed["status"] == "completed" and "next_task_id" in completed
     assert "next_task_id" not in again, "a repeated completion creates no second occurrence"
     assert deleted == {
@@ -352,7 +361,13 @@ def test_the_stdio_command_serves_the_same_tools_for_its_user(live):
     tools, added, completed = asyncio.run(scenario())
 
     assert [tool.name for tool in tools] == list(TOOLS)
-    assert completed == {"task_id": added["task_id"], "status": "completed", "title": "Over stdio"}
+    assert completed == {
+        "task_id": added["task_id"],
+        "status": "completed",
+        "title": "Over stdio",
+        "etag": completed["etag"],
+    }
+    assert completed["etag"] != added["etag"]
     [(owner, done)] = live.rows('SELECT "userId", completed FROM task WHERE id = %s', added["task_id"])
     assert (owner, bool(done)) == (alice, True)
 

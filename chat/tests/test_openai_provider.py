@@ -20,7 +20,7 @@ def stored_roles(conversation_id: int) -> list[str]:
 
 
 class TestToolCalling:
-    def test_a_tool_call_round_trip_creates_a_task(self, alice_client, user, fake_llm):
+    def test_a_tool_call_round_trip_creates_a_task(self, alice_client, user, fake_llm, rest_etag):
         fake_llm.script = [
             completion(tool_calls=[tool_call("add_task", {"title": "Buy milk", "priority": "high"})]),
             completion("Added “Buy milk” with high priority."),
@@ -37,7 +37,12 @@ class TestToolCalling:
             {
                 "tool_name": "add_task",
                 "arguments": {"title": "Buy milk", "priority": "high"},
-                "result": {"task_id": task.pk, "status": "created", "title": "Buy milk"},
+                "result": {
+                    "task_id": task.pk,
+                    "status": "created",
+                    "title": "Buy milk",
+                    "etag": rest_etag(task),
+                },
             }
         ]
         assert stored_roles(data["conversation_id"]) == ["user", "assistant"]
@@ -199,7 +204,7 @@ class TestFailures:
         assert stored_roles(conversation_id) == ["user", "user", "assistant"]
         assert [m["content"] for m in fake_llm.messages()[1:]] == ["first", "again"]
 
-    def test_a_failure_after_a_tool_ran_says_what_was_done(self, alice_client, fake_llm):
+    def test_a_failure_after_a_tool_ran_says_what_was_done(self, alice_client, fake_llm, rest_etag):
         fake_llm.script = [completion(tool_calls=[tool_call("add_task", {"title": "Half done"})]), 500]
 
         response = alice_client.post(CHAT, {"message": "add half done"})
@@ -210,7 +215,12 @@ class TestFailures:
             {
                 "tool_name": "add_task",
                 "arguments": {"title": "Half done"},
-                "result": {"task_id": task.pk, "status": "created", "title": "Half done"},
+                "result": {
+                    "task_id": task.pk,
+                    "status": "created",
+                    "title": "Half done",
+                    "etag": rest_etag(task),
+                },
             }
         ]
         error = response.json()["error"]
@@ -249,7 +259,9 @@ class TestFailures:
         ]
         assert stored_roles(Conversation.objects.get().pk) == ["user"]
 
-    def test_an_unexpected_error_after_a_change_still_reports_it(self, alice_client, fake_llm, monkeypatch):
+    def test_an_unexpected_error_after_a_change_still_reports_it(
+        self, alice_client, fake_llm, monkeypatch, rest_etag
+    ):
         def broken(user, **arguments):
             raise RuntimeError("a bug in a tool")
 
@@ -271,7 +283,7 @@ class TestFailures:
         kept = Task.objects.get(title="Kept")
         calls = response.json()["error"]["details"]["tool_calls"]
         assert [call["result"] for call in calls] == [
-            {"task_id": kept.pk, "status": "created", "title": "Kept"}
+            {"task_id": kept.pk, "status": "created", "title": "Kept", "etag": rest_etag(kept)}
         ]
         assert stored_roles(Conversation.objects.get().pk) == ["user", "assistant"]
 

@@ -7,11 +7,16 @@ from todos.models import Category, Task
 
 
 class TestAddTask:
-    def test_creates_for_the_bound_user(self, user):
+    def test_creates_for_the_bound_user(self, user, rest_etag):
         result = run_tool(user, "add_task", {"title": "  Buy milk ", "priority": "HIGH", "tags": ["a", "a"]})
 
         task = Task.objects.get()
-        assert result == {"task_id": task.pk, "status": "created", "title": "Buy milk"}
+        assert result == {
+            "task_id": task.pk,
+            "status": "created",
+            "title": "Buy milk",
+            "etag": rest_etag(task),
+        }
         assert (task.user, task.priority, task.tags) == (user, "high", ["a"])
 
     def test_a_category_by_name_any_case(self, user, make_category):
@@ -83,13 +88,14 @@ class TestOtherTools:
 
         assert "status" in result["details"]
 
-    def test_complete_delete_update(self, user, make_task):
+    def test_complete_delete_update(self, user, make_task, rest_etag):
         task = make_task(user, "Old")
 
         assert run_tool(user, "complete_task", {"task_id": task.pk}) == {
             "task_id": task.pk,
             "status": "completed",
             "title": "Old",
+            "etag": rest_etag(task),
         }
         assert run_tool(
             user, "update_task", {"task_id": str(task.pk), "title": "New", "completed": False}
@@ -97,6 +103,7 @@ class TestOtherTools:
             "task_id": task.pk,
             "status": "updated",
             "title": "New",
+            "etag": rest_etag(task),
         }
         task.refresh_from_db()
         assert (task.title, task.completed) == ("New", False)
@@ -172,14 +179,19 @@ class TestCategoryTools:
             {"id": work.pk, "name": "Work", "color": "#112233"},
         ]
 
-    def test_add_then_file_a_task_there_by_name(self, user, make_task):
+    def test_add_then_file_a_task_there_by_name(self, user, make_task, rest_etag):
         task = make_task(user, "Report")
 
         added = run_tool(user, "add_category", {"name": "Work", "color": "#AABBCC"})
         updated = run_tool(user, "update_task", {"task_id": task.pk, "category": "work"})
 
         category = Category.objects.get()
-        assert added == {"category_id": category.pk, "status": "created", "name": "Work"}
+        assert added == {
+            "category_id": category.pk,
+            "status": "created",
+            "name": "Work",
+            "etag": rest_etag(category),
+        }
         assert (category.user, category.color) == (user, "#aabbcc")
         assert updated["status"] == "updated"
         task.refresh_from_db()

@@ -1,0 +1,102 @@
+"""Conditional requests (RFC 9110 §13): a strong ETag for an object's representation, and the
+If-Match and If-None-Match preconditions, evaluated as the RFC orders them (Django's
+`get_conditional_response`: If-Match first, then If-None-Match; `*` matches any current
+representation)."""
+
+import hashlib
+import json
+from collections.abc import Mapping
+from contextlib import AbstractContextManager, nullcontext
+from typing import TYPE_CHECKING, Any, cast
+
+from django.db import models, transaction
+from django.http import HttpRequest, HttpResponseBase, HttpResponseNotModified
+from django.utils.cache import get_conditional_response
+from rest_framework.permissions import SAFE_METHODS
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.serializers import BaseSerializer
+from rest_framework.utils.encoders import JSONEncoder
+
+from ironclad.exceptions import PreconditionFailed
+
+if TYPE_CHECKING:  # as ironclad.api: a mixin typed against the view it is mixed into
+    from rest_framework.generics import GenericAPIView
+
+    _ViewMixinBase = GenericAPIView[Any]
+else:
+    _ViewMixinBase = object
+
+
+def etag_of(representation: Mapping[str, Any]) -> str:
+    """A strong entity tag: a digest of the representation as canonical JSON. Any change to what a
+    client would read changes it; nothing else does."""
+    canonical = json.dumps(
+        representation, cls=JSONEncoder, sort_keys=True, separators=(",", ":"), ensure_ascii=False
+    )
+    return f'"{hashlib.blake2b(canonical.encode(), digest_size=16).hexdigest()}"'
+
+
+def has_preconditions(request: HttpRequest | Request) -> bool:
+    return "HTTP_IF_MATCH" in request.META or "HTTP_IF_NONE_MATCH" in request.META
+
+
+def check_preconditions(request: HttpRequest | Request, etag: str) -> HttpResponseBase | None:
+    """None when the request may go on with the representation whose tag is `etag`; a 304 for a
+    GET or HEAD whose If-None-Match matches (the client's copy is current). A failed precondition
+    otherwise raises PreconditionFailed (412)."""
+    answer = get_conditional_response(request, etag=etag)
+    if answer is None:
+        return None
+    if answer.status_code == 412:
+        raise PreconditionFailed()
+    return HttpResponseNotModified(headers={"ETag": etag})
+
+
+class ConditionalObjects(_ViewMixinBase):
+    """A viewset mixin: each object's responses carry its ETag (`etag_actions`); a GET with a
+    matching If-None-Match is a 304; a write (PUT, PATCH, DELETE, a detail action) with If-Match
+    or If-None-Match is checked against the object as it is, locked until the write commits, and
+    refused with 412 when it has changed. Each write action runs in `write_transaction()`."""
+
+    etag_actions: tuple[str, ...] = ("retrieve", "create", "update", "partial_update")
+
+    def representation(self, instance: models.Model) -> dict[str, Any]:
+        """The object as a GET of it shows it (the viewset's own serializer), which its ETag tags."""
+        serializer_class = cast(type[BaseSerializer[Any]], type(self).serializer_class)
+        representation: dict[str, Any] = serializer_class(
+            instance, context=self.get_serializer_context()
+        ).data
+        return representation
+
+    def write_transaction(self) -> AbstractContextManager[Any]:
+        """The transaction a write with preconditions runs in: the object stays locked from the
+        check to the commit. Writes without them need none (their services have their own)."""
+        return transaction.atomic() if has_preconditions(self.request) else nullcontext()
+
+    def get_object(self) -> Any:
+        instance = super().get_object()
+        if self.request.method in SAFE_METHODS or not has_preconditions(self.request):
+            return instance
+        instance = type(instance)._default_manager.select_for_update().get(pk=instance.pk)
+        check_preconditions(self.request, etag_of(self.representation(instance)))
+        return instance
+
+    def retrieve(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        data = self.representation(self.get_object())
+        etag = etag_of(data)
+        if (not_modified := check_preconditions(request, etag)) is not None:
+            # DRF's stubs type a handler's answer as a Response; dispatch takes any response.
+            return cast(Response, not_modified)
+        return Response(data, headers={"ETag": etag})
+
+    def finalize_response(self, request: Request, response: Response, *args: Any, **kwargs: Any) -> Response:
+        if (
+            isinstance(response, Response)
+            and getattr(self, "action", None) in self.etag_actions
+            and 200 <= response.status_code < 300
+            and isinstance(response.data, Mapping)
+            and "ETag" not in response
+        ):
+            response["ETag"] = etag_of(response.data)
+        return super().finalize_response(request, response, *args, **kwargs)
