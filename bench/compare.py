@@ -1,12 +1,15 @@
-"""The task list of two checkouts served side by side, measured in alternating rounds.
+"""Two checkouts served side by side, measured in alternating rounds.
 
     .venv/bin/python bench/compare.py /tmp/before [--after .] [--rounds 6] [--duration 8]
+        [--scenarios list,create,toggle]
 
 bench/run.py measures one checkout after another, minutes apart: on a noisy machine, two runs of
 the same code may differ by 5 % or more. Here both checkouts are served at once (the default
-deployment, on the database bench/run.py seeds) and wrk alternates between them, round by round
-and in alternating order, so that both meet the same noise. It prints each round's requests/s and
-the ratio of the means, for the cookie and for the JWT. See docs/performance.md.
+deployment) and wrk alternates between them, round by round and in alternating order, so that both
+meet the same noise. Each checkout has its own database, migrated by its own code and seeded alike
+(bench/seed.py), so that each is measured with exactly its own schema (its own triggers too). It
+prints each round's requests/s and the ratio of the means: the task list with the cookie and with
+a JWT, and creating and toggling a task with a JWT. See docs/performance.md.
 """
 
 import argparse
@@ -20,9 +23,31 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # also run as a
 
 from bench import deployed
 from bench.deployed import ORIGIN, PYTHON, ROOT
-from bench.run import run_wrk
+from bench.run import SCRIPTS, run_wrk
 
 TASK_LIST = "/api/tasks?page_size=20"
+
+
+def plans(seeded: dict) -> dict[str, list[tuple[str, str, list[str], str | None]]]:
+    """Per scenario: (label, path, headers, wrk script) for one checkout's seeded users."""
+
+    def jwt(who: str) -> list[str]:
+        return [f"Authorization: Bearer {seeded[who]['jwt']}"]
+
+    toggle = SCRIPTS["toggle"] % {"ids": ", ".join(map(str, seeded["toggle_ids"]))}
+    return {
+        "list": [
+            (
+                "task list, cookie",
+                TASK_LIST,
+                [f"Cookie: {seeded['reader']['cookie']}", f"Origin: {ORIGIN}"],
+                None,
+            ),
+            ("task list, JWT", TASK_LIST, jwt("reader"), None),
+        ],
+        "create": [("task create, JWT", "/api/tasks", jwt("writer"), SCRIPTS["create"])],
+        "toggle": [("task toggle, JWT", "/api/tasks/1/complete", jwt("toggler"), toggle)],
+    }
 
 
 def main() -> None:
@@ -35,57 +60,52 @@ def main() -> None:
     parser.add_argument("--after", type=Path, default=ROOT, help="the other checkout (default: this one)")
     parser.add_argument("--rounds", type=int, default=6)
     parser.add_argument("--duration", type=int, default=8, help="seconds per measurement (default 8)")
+    parser.add_argument("--scenarios", default="list,create,toggle", help="of list, create, toggle")
     parser.add_argument("--database-url", default=deployed.DEFAULT_DATABASE_URL)
     args = parser.parse_args()
     wrk = argparse.Namespace(threads=1, connections=8)
-
-    deployed.ensure_database(args.database_url)
-    environments = {}
-    for which, port in (("before", 8781), ("after", 8782)):
-        environments[which] = deployed.environment(args.database_url, port)
-        # The throttle runs as deployed but never trips: one user sends every request here.
-        environments[which]["THROTTLE_USER_RATE"] = "1000000/s"
-    # One set of secrets, so that the seeded user's cookie and JWT hold on both.
-    for name in ("SECRET_KEY", "BETTER_AUTH_SECRET"):
-        environments["after"][name] = environments["before"][name]
-    deployed.migrate(environments["before"])
-    seeding = subprocess.run(
-        [PYTHON, "-m", "bench.seed"], cwd=ROOT, env=environments["before"], check=True, capture_output=True
-    )
-    reader = json.loads(seeding.stdout)["reader"]
-    credentials = {
-        "cookie": [f"Cookie: {reader['cookie']}", f"Origin: {ORIGIN}"],
-        "JWT": [f"Authorization: Bearer {reader['jwt']}"],
-    }
-
     checkouts = {"before": args.before.resolve(), "after": args.after.resolve()}
-    rps: dict[tuple[str, str], list[float]] = {
-        (which, kind): [] for which in checkouts for kind in credentials
-    }
+
+    measured = {}
+    for which, port in (("before", 8781), ("after", 8782)):
+        url = f"{args.database_url}_{which}"
+        deployed.ensure_database(url, fresh=True)
+        env = deployed.environment(url, port)
+        # The throttle runs as deployed but never trips: one user sends every request here.
+        env["THROTTLE_USER_RATE"] = "1000000/s"
+        deployed.migrate(env, checkouts[which])
+        seeding = subprocess.run(
+            [PYTHON, "-m", "bench.seed"], cwd=ROOT, env=env, check=True, capture_output=True
+        )
+        chosen = plans(json.loads(seeding.stdout))
+        measured[which] = (env, [step for name in args.scenarios.split(",") for step in chosen[name]])
+
+    labels = [label for label, *_ in measured["after"][1]]
+    rps: dict[tuple[str, str], list[float]] = {(which, label): [] for which in checkouts for label in labels}
     with ExitStack() as servers:
         bases = {
-            which: servers.enter_context(deployed.running(environments[which], label=which, project=project))
+            which: servers.enter_context(deployed.running(measured[which][0], label=which, project=project))
             for which, project in checkouts.items()
         }
-        for base in bases.values():  # warm-up
-            for headers in credentials.values():
-                run_wrk(wrk, base + TASK_LIST, headers, None, 2)
+        for which, base in bases.items():  # warm-up
+            for _label, path, headers, script in measured[which][1]:
+                run_wrk(wrk, base + path, headers, script, 2)
         for round_number in range(args.rounds):
             order = ["before", "after"] if round_number % 2 == 0 else ["after", "before"]
             for which in order:
-                for kind, headers in credentials.items():
-                    result = run_wrk(wrk, bases[which] + TASK_LIST, headers, None, args.duration)
+                for label, path, headers, script in measured[which][1]:
+                    result = run_wrk(wrk, bases[which] + path, headers, script, args.duration)
                     if result["errors"]:
-                        sys.exit(f"{result['errors']} requests failed on {which}")
-                    rps[(which, kind)].append(result["rps"])
+                        sys.exit(f"{result['errors']} requests failed on {which}: {label}")
+                    rps[(which, label)].append(result["rps"])
 
-    print(f"\ntask list, 20 rows: requests/s per round ({args.rounds} x {args.duration} s, alternating)")
-    for (which, kind), values in rps.items():
+    print(f"\nrequests/s per round ({args.rounds} x {args.duration} s, alternating)")
+    for (which, label), values in rps.items():
         rounds = " ".join(f"{value:6.0f}" for value in values)
-        print(f"  {which:6} {kind:6} {rounds}   mean {sum(values) / len(values):6.0f}")
-    for kind in credentials:
-        before, after = (sum(rps[(which, kind)]) / args.rounds for which in ("before", "after"))
-        print(f"  {kind}: after / before = {after / before:.3f}")
+        print(f"  {which:6} {label:18} {rounds}   mean {sum(values) / len(values):6.0f}")
+    for label in labels:
+        before, after = (sum(rps[(which, label)]) / args.rounds for which in ("before", "after"))
+        print(f"  {label}: after / before = {after / before:.3f}")
 
 
 if __name__ == "__main__":

@@ -127,8 +127,9 @@ def with_variant(env: dict[str, str], variant: str) -> dict[str, str]:
     return {**env, **parse_variant(variant)}
 
 
-def migrate(env: dict[str, str]) -> None:
-    subprocess.run([PYTHON, "manage.py", "migrate", "--noinput", "-v0"], cwd=ROOT, env=env, check=True)
+def migrate(env: dict[str, str], project: Path = ROOT) -> None:
+    """Apply `project`'s migrations (another checkout's, for a before/after comparison)."""
+    subprocess.run([PYTHON, "manage.py", "migrate", "--noinput", "-v0"], cwd=project, env=env, check=True)
 
 
 @contextmanager
