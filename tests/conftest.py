@@ -35,7 +35,7 @@ def fresh_database() -> Iterator[str]:
         yield url
 
 
-def test_database_url() -> str:
+def the_test_database_url() -> str:
     """The URL of the test run's PostgreSQL database, for a connection of the test's own."""
     return urlsplit(DATABASE_URL)._replace(path=f"/{connection.settings_dict['NAME']}").geturl()
 

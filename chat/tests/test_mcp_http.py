@@ -14,7 +14,7 @@ from django.test import Client
 
 from accounts.tokens import mint_jwt
 from chat.tools import TOOLS
-from tests.conftest import ON_POSTGRES, test_database_url, wait_until_blocked_on_a_lock
+from tests.conftest import ON_POSTGRES, the_test_database_url, wait_until_blocked_on_a_lock
 from todos.models import Task
 
 ACCEPT = "application/json, text/event-stream"
@@ -241,7 +241,7 @@ def test_a_database_failure_is_a_tool_error_to_retry(client, transactional_db, u
     """A task locked by another transaction past lock_timeout: PostgreSQL refuses the update, and
     the agent gets a tool error it can retry, not a broken response."""
     task = make_task(user, "Locked")
-    with psycopg.connect(test_database_url()) as other:
+    with psycopg.connect(the_test_database_url()) as other:
         other.execute("SELECT id FROM task WHERE id = %s FOR UPDATE", [task.pk])
         with connection.cursor() as cursor:
             cursor.execute("SET lock_timeout = '100ms'")
@@ -269,7 +269,7 @@ def test_a_task_deleted_while_a_call_waits_for_it_is_a_tool_error(transactional_
     """complete_task finds the task, then waits for its row lock while another request deletes it."""
     task = make_task(user, "Going")
     answers = []
-    with psycopg.connect(test_database_url()) as other:
+    with psycopg.connect(the_test_database_url()) as other:
         other.execute("SELECT id FROM task WHERE id = %s FOR UPDATE", [task.pk])
         caller = threading.Thread(target=lambda: answers.append(complete_in_a_thread_of_its_own(task, user)))
         caller.start()

@@ -12,7 +12,7 @@ from django.utils import timezone
 
 from chat.models import Message
 from idempotency.models import IdempotentRequest
-from tests.conftest import ON_POSTGRES, test_database_url, wait_until_blocked_on_a_lock
+from tests.conftest import ON_POSTGRES, the_test_database_url, wait_until_blocked_on_a_lock
 from todos import services
 from todos.models import Category, Task
 
@@ -204,7 +204,7 @@ class TestConcurrency:
             finally:
                 connection.close()
 
-        with psycopg.connect(test_database_url()) as other:  # holds the task: the first request waits
+        with psycopg.connect(the_test_database_url()) as other:  # holds the task: the first request waits
             other.execute('SELECT 1 FROM "task" WHERE "id" = %s FOR UPDATE', [task.pk])
             thread = threading.Thread(target=first_request)
             thread.start()
