@@ -7,7 +7,8 @@ bench/run.py measures one checkout after another, minutes apart: on a noisy mach
 the same code may differ by 5 % or more. Here both checkouts are served at once (the default
 deployment) and wrk alternates between them, round by round and in alternating order, so that both
 meet the same noise. Each checkout has its own database, migrated by its own code and seeded alike
-(bench/seed.py), so that each is measured with exactly its own schema (its own triggers too). It
+(bench/seed.py), so that each is measured with exactly its own schema (its own triggers too); the
+databases are kept for the next run (--fresh drops them, e.g. for another `before`). It
 prints each round's requests/s and the ratio of the means: the task list with the cookie and with
 a JWT, and creating and toggling a task with a JWT. See docs/performance.md.
 """
@@ -18,6 +19,8 @@ import subprocess
 import sys
 from contextlib import ExitStack
 from pathlib import Path
+
+import psycopg
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # also run as a script, not only with -m
 
@@ -62,6 +65,11 @@ def main() -> None:
     parser.add_argument("--duration", type=int, default=8, help="seconds per measurement (default 8)")
     parser.add_argument("--scenarios", default="list,create,toggle", help="of list, create, toggle")
     parser.add_argument("--database-url", default=deployed.DEFAULT_DATABASE_URL)
+    parser.add_argument(
+        "--fresh",
+        action="store_true",
+        help="drop both databases first (needed when `before` is another commit than last time)",
+    )
     args = parser.parse_args()
     wrk = argparse.Namespace(threads=1, connections=8)
     checkouts = {"before": args.before.resolve(), "after": args.after.resolve()}
@@ -69,7 +77,7 @@ def main() -> None:
     measured = {}
     for which, port in (("before", 8781), ("after", 8782)):
         url = f"{args.database_url}_{which}"
-        deployed.ensure_database(url, fresh=True)
+        deployed.ensure_database(url, fresh=args.fresh)
         env = deployed.environment(url, port)
         # The throttle runs as deployed but never trips: one user sends every request here.
         env["THROTTLE_USER_RATE"] = "1000000/s"
@@ -78,6 +86,9 @@ def main() -> None:
             [PYTHON, "-m", "bench.seed"], cwd=ROOT, env=env, check=True, capture_output=True
         )
         chosen = plans(json.loads(seeding.stdout))
+        # Freshly seeded rows would otherwise be vacuumed (and analysed) during the measurement.
+        with psycopg.connect(url, autocommit=True) as conn:
+            conn.execute("VACUUM (ANALYZE)")
         measured[which] = (env, [step for name in args.scenarios.split(",") for step in chosen[name]])
 
     labels = [label for label, *_ in measured["after"][1]]

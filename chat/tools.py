@@ -117,8 +117,8 @@ def _task_body(user: User, arguments: dict[str, Any]) -> dict[str, Any]:
 
 
 def _written(task: Task, status: str) -> dict[str, Any]:
-    """A write's result; but for a deletion, with the task's new ETag, as the REST API gives it
-    (an agent may send it in If-Match there)."""
+    """A write's result. Unless the task was deleted, it has the task's new ETag, the one the REST
+    API gives (an agent may send it in If-Match there)."""
     result = {"task_id": task.pk, "status": status, "title": task.title}
     if status != "deleted":
         result["etag"] = etag_of(TaskSerializer().to_representation(task))
@@ -164,7 +164,8 @@ def update_task(user: User, *, task_id: Any, **changes: Any) -> dict[str, Any]:
     if not changes:
         raise ToolError(f"Say what to change: {', '.join(_TASK_FIELDS)} or completed.")
     serializer = TaskSerializer(task, data=_task_body(user, changes), partial=True, context={"user": user})
-    return _written(services.task_update(task=task, **_validated(serializer, "task")), "updated")
+    updated, _next_task = services.task_update(task=task, **_validated(serializer, "task"))
+    return _written(updated, "updated")
 
 
 def list_categories(user: User) -> list[dict[str, Any]]:

@@ -7,7 +7,6 @@ and key, and a repeat of the request gets that answer again without running anyt
 
 import functools
 import hashlib
-import json
 from collections.abc import Callable
 from typing import Any, TypeVar, cast
 
@@ -16,12 +15,13 @@ from django.http import HttpResponse, HttpResponseBase
 from rest_framework import exceptions
 from rest_framework.request import Request
 from rest_framework.response import Response
-from rest_framework.utils.encoders import JSONEncoder
 from rest_framework.views import APIView
 
 from accounts.authentication import signed_in_user
 from idempotency import services
 from idempotency.models import KEY_MAX_LENGTH, IdempotentRequest
+from ironclad.api import canonical_json
+from ironclad.conditional import CONDITIONS
 
 HEADER = "Idempotency-Key"
 REPLAYED_HEADER = "Idempotent-Replayed"
@@ -46,23 +46,24 @@ def idempotency_key(header: str) -> str:
 
 def fingerprint(request: Request, kwargs: dict[str, Any]) -> str:
     """The request a key stands for: its method, route (with or without the compatibility prefix
-    /api/{user_id}/, the same), path arguments and body (as parsed JSON: spacing and key order do
-    not count)."""
+    /api/{user_id}/, the same), path arguments, conditions (If-Match, If-None-Match) and body (as
+    parsed JSON: spacing and key order do not count)."""
     route = request.resolver_match.url_name if request.resolver_match else request.path
     arguments = sorted((name, value) for name, value in kwargs.items() if name != "user_id")
-    what = [request.method, route, arguments, request.data]
-    canonical = json.dumps(what, cls=JSONEncoder, sort_keys=True, separators=(",", ":"))
-    return hashlib.sha256(canonical.encode()).hexdigest()
+    conditions = [request.headers.get(name) for name in CONDITIONS]
+    return hashlib.sha256(
+        canonical_json([request.method, route, arguments, conditions, request.data])
+    ).hexdigest()
 
 
 def idempotent(*, atomic: bool = True) -> Callable[[H], H]:
-    """A view handler that honours Idempotency-Key. With `atomic`, the handler's writes and its
-    kept answer commit together: a crash cannot leave one without the other. A view whose
-    handler commits along the way (the chat: the message first, each tool call on its own) says
-    `atomic=False`; its answer is kept once it has one.
+    """A view handler that honours Idempotency-Key.
 
-    Kept: every answer, except a 5xx of a request that wrote nothing (it failed, and its
-    transaction rolled back; or 503: the database was unavailable), which a retry may run again."""
+    With `atomic`, the handler runs in a transaction with the keeping of its answer: a crash
+    cannot leave one without the other. An answer is kept unless the handler failed with a 5xx
+    (nothing it wrote stays, and a retry may run it again). A view whose handler commits along the
+    way (the chat: the message first, each tool call on its own) says `atomic=False`: whatever its
+    answer, something may have been written, so every answer is kept."""
 
     def decorate(handler: H) -> H:
         @functools.wraps(handler)
@@ -77,25 +78,25 @@ def idempotent(*, atomic: bool = True) -> Callable[[H], H]:
 
             kept = False
             try:
-                if atomic:
-                    with transaction.atomic():
-                        response, failed = _answer(view, handler, request, args, kwargs)
-                        if failed:  # nothing it wrote stays
-                            transaction.set_rollback(True)
-                        else:  # its writes and its answer commit together
-                            _keep(record, response)
-                            kept = True
-                    wrote_nothing = failed
-                else:
+                if not atomic:
                     response, _failed = _answer(view, handler, request, args, kwargs)
-                    wrote_nothing = response.status_code == 503
-                if not kept and not (wrote_nothing and response.status_code >= 500):
                     _keep(record, response)
                     kept = True
+                    return response
+                with transaction.atomic():
+                    response, failed = _answer(view, handler, request, args, kwargs)
+                    if failed:  # nothing it wrote stays
+                        transaction.set_rollback(True)
+                    else:  # its writes and its answer commit together
+                        _keep(record, response)
+                kept = not failed  # only once the commit has succeeded
+                if failed and response.status_code < 500:  # a refusal: a retry would be refused again
+                    _keep(record, response)
+                    kept = True
+                return response
             finally:
                 if not kept:
                     services.release(record)
-            return response
 
         wrapper.idempotent = True  # type: ignore[attr-defined]  # read by the OpenAPI schema
         return cast(H, wrapper)

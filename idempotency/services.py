@@ -58,15 +58,18 @@ def claim(user: User, key: str, fingerprint: str) -> IdempotentRequest:
     return record
 
 
+def _still_ours(record: IdempotentRequest) -> QuerySet[IdempotentRequest]:
+    """The claim, unless a retry took it over since (its `created_at` is then another)."""
+    return IdempotentRequest.objects.filter(pk=record.pk, created_at=record.created_at, status=None)
+
+
 def keep_answer(record: IdempotentRequest, *, status: int, headers: dict[str, str], body: bytes) -> None:
-    IdempotentRequest.objects.filter(pk=record.pk, status=None).update(
-        status=status, headers=headers, body=body
-    )
+    _still_ours(record).update(status=status, headers=headers, body=body)
 
 
 def release(record: IdempotentRequest) -> None:
     """Forget a claim whose request left nothing behind: a retry runs it again."""
-    IdempotentRequest.objects.filter(pk=record.pk, status=None).delete()
+    _still_ours(record).delete()
 
 
 def expired() -> QuerySet[IdempotentRequest]:

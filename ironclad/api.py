@@ -4,6 +4,7 @@ Imported by REST framework's settings, so nothing here may import rest_framework
 """
 
 import copy
+import json
 import math
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -16,6 +17,7 @@ from rest_framework import exceptions, negotiation, pagination, parsers, seriali
 from rest_framework.renderers import JSONRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
+from rest_framework.utils.encoders import JSONEncoder as DRFJSONEncoder
 
 from ironclad.untrusted import (
     BIGINT_MAX,
@@ -213,6 +215,14 @@ class JSONParser(parsers.JSONParser):
             return parse_json(stream.read(), parsers.get_encoding(parser_context))
         except UntrustedInputError as error:
             raise exceptions.ParseError(str(error)) from None
+
+
+def canonical_json(value: Any) -> bytes:
+    """`value` as JSON with sorted keys and no spaces: the same data always gives the same bytes
+    (what ETags and Idempotency-Key fingerprints digest)."""
+    return json.dumps(
+        value, cls=DRFJSONEncoder, sort_keys=True, separators=(",", ":"), ensure_ascii=False
+    ).encode()
 
 
 def error_body(code: str, message: str, details: dict | None = None) -> dict:

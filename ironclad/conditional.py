@@ -1,23 +1,23 @@
 """Conditional requests (RFC 9110 §13): a strong ETag for an object's representation, and the
-If-Match and If-None-Match preconditions, evaluated as the RFC orders them (Django's
-`get_conditional_response`: If-Match first, then If-None-Match; `*` matches any current
-representation)."""
+If-Match and If-None-Match preconditions, evaluated in the RFC's order (If-Match first; `*`
+matches any current representation; If-Match compares strongly, If-None-Match weakly). Ironclad
+sends no Last-Modified, so If-Unmodified-Since and If-Modified-Since are ignored, as the RFC asks."""
 
 import hashlib
-import json
+import re
 from collections.abc import Mapping
 from contextlib import AbstractContextManager, nullcontext
 from typing import TYPE_CHECKING, Any, cast
 
 from django.db import models, transaction
 from django.http import HttpRequest, HttpResponseBase, HttpResponseNotModified
-from django.utils.cache import get_conditional_response
+from rest_framework import exceptions
 from rest_framework.permissions import SAFE_METHODS
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.serializers import BaseSerializer
-from rest_framework.utils.encoders import JSONEncoder
 
+from ironclad.api import canonical_json
 from ironclad.exceptions import PreconditionFailed
 
 if TYPE_CHECKING:  # as ironclad.api: a mixin typed against the view it is mixed into
@@ -27,30 +27,52 @@ if TYPE_CHECKING:  # as ironclad.api: a mixin typed against the view it is mixed
 else:
     _ViewMixinBase = object
 
+CONDITIONS = {"If-Match": "HTTP_IF_MATCH", "If-None-Match": "HTTP_IF_NONE_MATCH"}
+# RFC 9110's entity-tag, and a comma-separated list of them.
+ENTITY_TAG = r'(?:W/)?"[^"]*"'
+ENTITY_TAGS = re.compile(rf"\s*{ENTITY_TAG}\s*(?:,\s*{ENTITY_TAG}\s*)*")
+
 
 def etag_of(representation: Mapping[str, Any]) -> str:
     """A strong entity tag: a digest of the representation as canonical JSON. Any change to what a
     client would read changes it; nothing else does."""
-    canonical = json.dumps(
-        representation, cls=JSONEncoder, sort_keys=True, separators=(",", ":"), ensure_ascii=False
-    )
-    return f'"{hashlib.blake2b(canonical.encode(), digest_size=16).hexdigest()}"'
+    return f'"{hashlib.blake2b(canonical_json(representation), digest_size=16).hexdigest()}"'
 
 
 def has_preconditions(request: HttpRequest | Request) -> bool:
-    return "HTTP_IF_MATCH" in request.META or "HTTP_IF_NONE_MATCH" in request.META
+    return any(key in request.META for key in CONDITIONS.values())
+
+
+def _listed_etags(request: HttpRequest | Request, header: str) -> list[str] | None:
+    """The entity tags a condition lists (["*"] for any), or None without it. A value that holds
+    none (an unquoted tag, say) is a 400: ignoring it would let a write through unchecked."""
+    value = request.META.get(CONDITIONS[header])
+    if value is None:
+        return None
+    if value.strip() == "*":
+        return ["*"]
+    tags = re.findall(ENTITY_TAG, value) if ENTITY_TAGS.fullmatch(value) else []
+    if not tags:
+        message = 'Must be one or more quoted entity tags, as the ETag header gives them ("..."), or *.'
+        raise exceptions.ValidationError({header: [message]})
+    return tags
 
 
 def check_preconditions(request: HttpRequest | Request, etag: str) -> HttpResponseBase | None:
     """None when the request may go on with the representation whose tag is `etag`; a 304 for a
     GET or HEAD whose If-None-Match matches (the client's copy is current). A failed precondition
     otherwise raises PreconditionFailed (412)."""
-    answer = get_conditional_response(request, etag=etag)
-    if answer is None:
-        return None
-    if answer.status_code == 412:
+    if_match = _listed_etags(request, "If-Match")
+    if if_match is not None and if_match != ["*"] and etag not in if_match:  # W/"x" never equals "x"
         raise PreconditionFailed()
-    return HttpResponseNotModified(headers={"ETag": etag})
+    if_none_match = _listed_etags(request, "If-None-Match")
+    if if_none_match is not None and (
+        if_none_match == ["*"] or etag in {tag.removeprefix("W/") for tag in if_none_match}
+    ):
+        if request.method in ("GET", "HEAD"):
+            return HttpResponseNotModified(headers={"ETag": etag})
+        raise PreconditionFailed()
+    return None
 
 
 class ConditionalObjects(_ViewMixinBase):
@@ -78,9 +100,14 @@ class ConditionalObjects(_ViewMixinBase):
         instance = super().get_object()
         if self.request.method in SAFE_METHODS or not has_preconditions(self.request):
             return instance
-        instance = type(instance)._default_manager.select_for_update().get(pk=instance.pk)
+        instance = self.locked(instance)
         check_preconditions(self.request, etag_of(self.representation(instance)))
         return instance
+
+    def locked(self, instance: models.Model) -> models.Model:
+        """The object read again and locked until the write commits. A viewset whose writes lock
+        other rows first (before the object) overrides this to take those locks in the same order."""
+        return type(instance)._default_manager.select_for_update().get(pk=instance.pk)
 
     def retrieve(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         data = self.representation(self.get_object())

@@ -107,7 +107,8 @@ REPLAYED_HEADER = {
 }
 IDEMPOTENCY_KEY = OpenApiParameter(
     "Idempotency-Key",
-    OpenApiTypes.STR,
+    # 255 characters, within quotes or not.
+    {"type": "string", "minLength": 1, "maxLength": 257, "pattern": "^[\\x20-\\x7e]+$"},
     OpenApiParameter.HEADER,
     description="A unique value per request (e.g. a UUID), 1-255 printable ASCII characters. A "
     "retry with the same key and body gets the first answer again, with Idempotent-Replayed: true, "
@@ -227,6 +228,8 @@ class EnvelopeAutoSchema(AutoSchema):
                 "description": description,
             }
         responses["429"]["headers"] = RETRY_AFTER_HEADER
+        if self._is_idempotent():  # idempotency_key_in_use says when to retry
+            responses["409"]["headers"] = RETRY_AFTER_HEADER
         return responses
 
     def _error_codes(self, paginated_list: bool) -> list[str]:
@@ -241,8 +244,10 @@ class EnvelopeAutoSchema(AutoSchema):
             codes.append("412")
         if self._is_idempotent():
             codes.append("422")
-        # A view may answer more: e.g. the chat view's 502 and 504 (`error_statuses = [...]`).
-        codes += getattr(self.view, "error_statuses", [])
+        # A view may answer more: e.g. the chat view's 502 and 504 (`error_statuses = [...]`), or
+        # a viewset for one of its actions (`error_statuses = {"bulk": ["404"]}`).
+        extra = getattr(self.view, "error_statuses", [])
+        codes += extra.get(getattr(self.view, "action", None), []) if isinstance(extra, dict) else extra
         return sorted(set(codes))
 
     def get_override_parameters(self) -> list:

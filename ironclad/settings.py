@@ -208,10 +208,20 @@ CORS_ORIGINS = env.list("CORS_ORIGINS", default=[])
 TRUSTED_ORIGINS = list(dict.fromkeys(o.rstrip("/") for o in [FRONTEND_ORIGIN, *CORS_ORIGINS] if o))
 CORS_ALLOWED_ORIGINS = TRUSTED_ORIGINS
 CORS_ALLOW_CREDENTIALS = True
-# The front end may send its own request id and read ours and the throttle's wait; a browser's MCP
-# client sends MCP's headers and reads the 401's challenge.
-CORS_ALLOW_HEADERS = (*default_headers, "x-request-id", "mcp-protocol-version", "mcp-method", "mcp-name")
-CORS_EXPOSE_HEADERS = ["X-Request-ID", "Retry-After", "WWW-Authenticate"]
+# The front end may send its own request id and read ours and the throttle's wait; send
+# Idempotency-Key and conditions, and read ETags and replays (docs/api.md); a browser's MCP client
+# sends MCP's headers and reads the 401's challenge.
+CORS_ALLOW_HEADERS = (
+    *default_headers,
+    "x-request-id",
+    "idempotency-key",
+    "if-match",
+    "if-none-match",
+    "mcp-protocol-version",
+    "mcp-method",
+    "mcp-name",
+)
+CORS_EXPOSE_HEADERS = ["X-Request-ID", "Retry-After", "WWW-Authenticate", "ETag", "Idempotent-Replayed"]
 # The API, the MCP endpoint and its metadata (a browser-based MCP client reads both).
 CORS_URLS_REGEX = r"^/(api/.*|mcp/?|\.well-known/oauth-protected-resource(/mcp)?/?)$"
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])

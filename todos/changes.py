@@ -28,31 +28,46 @@ class InvalidCursor(ValueError):
     """A cursor that does not decode: not one the feed gave."""
 
 
-def encode_cursor(seq: int) -> str:
-    return base64.urlsafe_b64encode(f"{CURSOR_PREFIX}{seq}".encode()).decode().rstrip("=")
+@dataclass(frozen=True)
+class Cursor:
+    """Where a client is: every change numbered up to `seq` has been read."""
+
+    seq: int
+    # Set while a first sync (no cursor) pages through everything there is: the counter when it
+    # began. Tombstones numbered up to it are left out: the client never had those objects.
+    listing_from: int | None = None
 
 
-def decode_cursor(cursor: str) -> int:
+def encode_cursor(cursor: Cursor) -> str:
+    text = f"{CURSOR_PREFIX}{cursor.seq}" + ("" if cursor.listing_from is None else f":{cursor.listing_from}")
+    return base64.urlsafe_b64encode(text.encode()).decode().rstrip("=")
+
+
+def decode_cursor(text: str) -> Cursor:
     try:
-        text = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode("ascii")
+        decoded = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4)).decode("ascii")
     except (binascii.Error, UnicodeDecodeError, ValueError):
-        raise InvalidCursor(cursor) from None
-    digits = text.removeprefix(CURSOR_PREFIX)
-    if text == digits or not digits.isascii() or not digits.isdigit() or len(digits) > 18:
-        raise InvalidCursor(cursor)
-    return int(digits)
+        raise InvalidCursor(text) from None
+    numbers = decoded.removeprefix(CURSOR_PREFIX).split(":")
+    if (
+        decoded == numbers[0]
+        or len(numbers) > 2
+        or not all(number.isascii() and number.isdigit() and len(number) <= 18 for number in numbers)
+    ):
+        raise InvalidCursor(text)
+    return Cursor(int(numbers[0]), int(numbers[1]) if len(numbers) == 2 else None)
 
 
 @dataclass(frozen=True)
 class ChangePage:
     # (kind, id, the object, or None for a tombstone), oldest change first.
     changes: list[tuple[str, int, Task | Category | None]]
-    cursor: int
+    cursor: Cursor
     has_more: bool
 
 
-def change_page(user: User, *, after: int | None, limit: int) -> ChangePage:
-    """The changes of `user` numbered after `after`, at most `limit`; with no cursor, every task
+def change_page(user: User, *, after: Cursor | None, limit: int) -> ChangePage:
+    """The changes of `user` numbered after the cursor, at most `limit`; with no cursor, every task
     and category that exists (no tombstones). All read from one snapshot of the database.
 
     Raises CursorExpired for a cursor before the purged tombstones, or past any number given."""
@@ -65,11 +80,15 @@ def change_page(user: User, *, after: int | None, limit: int) -> ChangePage:
                 sql.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY")
         sequence = ChangeSequence.objects.filter(user=user).values_list("last_seq", "purged_through").first()
         last_seq, purged_through = sequence or (0, 0)
-        if after is not None and not purged_through <= after <= last_seq:
-            raise CursorExpired()
-        changes = Change.objects.filter(user=user, seq__gt=after or 0).order_by("seq")
         if after is None:
-            changes = changes.filter(deleted=False)
+            after = Cursor(0, listing_from=last_seq)
+        elif max(after.seq, after.listing_from or 0) > last_seq:
+            raise CursorExpired()  # not a number this user's feed gave
+        elif max(after.seq, after.listing_from or 0) < purged_through:
+            raise CursorExpired()  # a deletion it has not read may have been purged
+        changes = Change.objects.filter(user=user, seq__gt=after.seq).order_by("seq")
+        if after.listing_from is not None:
+            changes = changes.filter(models.Q(deleted=False) | models.Q(seq__gt=after.listing_from))
         rows = list(changes.values_list("kind", "object_id", "seq", "deleted")[: limit + 1])
         has_more = len(rows) > limit
         rows = rows[:limit]
@@ -78,8 +97,10 @@ def change_page(user: User, *, after: int | None, limit: int) -> ChangePage:
         (kind, object_id, None if deleted else objects.get((kind, object_id)))
         for kind, object_id, _seq, deleted in rows
     ]
-    # Without more to read, everything up to the counter has been read (tombstones left out too).
-    cursor = rows[-1][2] if has_more else max(last_seq, rows[-1][2] if rows else 0)
+    if has_more:
+        cursor = Cursor(rows[-1][2], after.listing_from)
+    else:  # everything up to the counter has been read (tombstones left out too)
+        cursor = Cursor(max(last_seq, rows[-1][2] if rows else 0))
     return ChangePage(listed, cursor, has_more)
 
 
@@ -107,7 +128,8 @@ def purge_tombstones() -> int:
     """Delete the old tombstones; a cursor from before them then expires (the counter's
     `purged_through` moves past them). Returns how many were deleted."""
     purged = old_tombstones()
-    for user_id, top in purged.values_list("user").annotate(top=models.Max("seq")).order_by():
+    # Each user's counter in the order of their ids: two upkeeps at once cannot deadlock.
+    for user_id, top in purged.values_list("user").annotate(top=models.Max("seq")).order_by("user"):
         ChangeSequence.objects.filter(user_id=user_id, purged_through__lt=top).update(purged_through=top)
     deleted, _ = purged.delete()
     return deleted

@@ -13,7 +13,7 @@ from rest_framework import serializers
 from ironclad.api import IntegerField, ModelSerializer, Serializer
 from ironclad.exceptions import Conflict
 from ironclad.untrusted import BIGINT_MAX, whole_number
-from todos.changes import InvalidCursor, decode_cursor
+from todos.changes import Cursor, InvalidCursor, decode_cursor
 from todos.dates import EARLIEST_DUE, END_OF_DAY, LATEST_DUE, day_at, in_due_range
 from todos.models import (
     CATEGORY_NAME_MAX_LENGTH,
@@ -255,7 +255,7 @@ class ChangesParams(serializers.Serializer):
     )
     page_size = IntegerField(required=False, min_value=1, max_value=500, default=100)
 
-    def validate_cursor(self, cursor: str) -> int:
+    def validate_cursor(self, cursor: str) -> Cursor:
         try:
             return decode_cursor(cursor)
         except InvalidCursor:
@@ -270,7 +270,10 @@ class ChangeSerializer(serializers.Serializer):
     type = serializers.ChoiceField(choices=ChangeKind.choices, read_only=True)
     id = serializers.IntegerField(read_only=True)
     deleted = serializers.BooleanField(read_only=True)
-    etag = serializers.CharField(read_only=True, help_text="Its ETag, for If-Match on a later write.")
+    # Not read-only, which the schema would make required: a tombstone has none.
+    etag = serializers.CharField(
+        required=False, allow_blank=True, help_text="Its ETag, for If-Match on a later write."
+    )
     # DRF's metaclass takes declared fields off the class: this one does not hide Serializer.data.
     data = PolymorphicProxySerializer(  # type: ignore[assignment]
         component_name="ChangedObject",

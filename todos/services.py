@@ -11,7 +11,7 @@ from django.utils import timezone
 from accounts.models import User
 from ironclad.exceptions import NotFoundAmongYours
 from todos.dates import in_due_range
-from todos.models import Recurrence, Task
+from todos.models import Category, Recurrence, Task
 
 # What a recurring task's next occurrence takes over from it: every field (by attribute name) but
 # those of NOT_CARRIED_TO_NEXT_OCCURRENCE, which the occurrence sets afresh.
@@ -54,19 +54,20 @@ def task_create(*, user: User, **fields: Any) -> Task:
 
 
 @transaction.atomic
-def task_update(*, task: Task, **fields: Any) -> Task:
-    """Change a task; a change of `completed` goes through `task_set_completed`'s steps."""
+def task_update(*, task: Task, **fields: Any) -> tuple[Task, Task | None]:
+    """Change a task; a change of `completed` goes through `task_set_completed`'s steps. Returns
+    the task and the next occurrence a completion created."""
     completed = fields.pop("completed", None)
     for name, value in fields.items():
         setattr(task, name, value)
     if completed:
-        _hold_category_of_recurring(task)  # before the update below locks the task
+        hold_category_of_recurring(task)  # before the update below locks the task
     if fields:
         # Only the given fields: a concurrent completion must not be overwritten.
         task.save(update_fields=[*fields, "updated_at"])
     if completed is not None and completed != task.completed:
-        task, _ = _set_completed(task, completed)
-    return task
+        return _set_completed(task, completed)
+    return task, None
 
 
 @transaction.atomic
@@ -78,7 +79,7 @@ def task_set_completed(*, task: Task, completed: bool | None = None) -> tuple[Ta
     already exists (completed, reopened, completed again) is not created twice.
     """
     if completed is not False:  # True, or None: toggled, perhaps to completed
-        _hold_category_of_recurring(task)
+        hold_category_of_recurring(task)
     return _set_completed(task, completed)
 
 
@@ -116,7 +117,8 @@ def tasks_bulk(
     a deletion), in the order of `ids`, and the next occurrences that completions created."""
     changes = fields or {}
     if action == BulkAction.COMPLETE or changes.get("completed"):
-        _hold_categories_of_recurring(user, ids)  # before the tasks, as one completion does
+        # Before the tasks, as one completion does: their categories, and the one they move to.
+        _hold_categories_of_tasks(user, ids, also=changes.get("category"))
     locked = Task.objects.for_user(user).filter(pk__in=ids).order_by("pk").select_for_update()
     tasks = {task.pk: task for task in locked}
     if missing := [task_id for task_id in ids if task_id not in tasks]:
@@ -129,8 +131,7 @@ def tasks_bulk(
     for task_id in ids:
         task = tasks[task_id]
         if action == BulkAction.UPDATE:
-            task = task_update(task=task, **copy.deepcopy(changes))
-            next_task = None
+            task, next_task = task_update(task=task, **copy.deepcopy(changes))
         else:
             task, next_task = _set_completed(task, action == BulkAction.COMPLETE)
         changed.append(task)
@@ -139,19 +140,20 @@ def tasks_bulk(
     return changed, next_tasks
 
 
-def _hold_categories_of_recurring(user: User, ids: list[int]) -> None:
-    """_hold_category_of_recurring for many tasks at once, in the order of the categories' ids."""
+def _hold_categories_of_tasks(user: User, ids: list[int], *, also: Category | None) -> None:
+    """hold_category_of_recurring for many tasks at once (whatever their recurrence, which an
+    update may change), and for `also`, in the order of the categories' ids."""
     if connection.vendor != "postgresql":
         return
     with connection.cursor() as cursor:
         cursor.execute(
             'SELECT 1 FROM "category" WHERE "id" IN (SELECT "categoryId" FROM "task" '
-            'WHERE "userId" = %s AND "id" = ANY(%s) AND "recurrence" <> %s) ORDER BY "id" FOR KEY SHARE',
-            [user.pk, ids, Recurrence.NONE],
+            'WHERE "userId" = %s AND "id" = ANY(%s)) OR "id" = %s ORDER BY "id" FOR KEY SHARE',
+            [user.pk, ids, also.pk if also is not None else None],
         )
 
 
-def _hold_category_of_recurring(task: Task) -> None:
+def hold_category_of_recurring(task: Task) -> None:
     """Before a recurring task is locked to be completed: keep its category from being deleted
     until the transaction ends (PostgreSQL's FOR KEY SHARE, which inserting the next occurrence
     takes anyway). Deleting a category locks it, then its tasks (ON DELETE SET NULL); completing

@@ -1,5 +1,6 @@
 from typing import Any, cast
 
+from django.db import models
 from drf_spectacular.utils import extend_schema, extend_schema_view
 from rest_framework import serializers, viewsets
 from rest_framework.decorators import action
@@ -58,6 +59,7 @@ class OwnedModelViewSet(ConditionalObjects, StrictQueryParams, viewsets.ModelVie
 class TaskViewSet(OwnedModelViewSet):
     serializer_class = TaskSerializer
     etag_actions = (*OwnedModelViewSet.etag_actions, "complete")
+    error_statuses = {"bulk": ["404"]}  # an id that is not one of your tasks
     response_meta = {
         "complete": envelope_meta(next_occurrence={"allOf": [TASK_REF], "nullable": True}),
         "bulk": envelope_meta(next_occurrences={"type": "array", "items": TASK_REF}),
@@ -83,9 +85,14 @@ class TaskViewSet(OwnedModelViewSet):
         user = signed_in_user(self.request)
         serializer.instance = services.task_create(user=user, **serializer.validated_data)
 
+    def locked(self, instance: models.Model) -> models.Model:
+        # A write that completes a recurring task holds its category first (todos.services).
+        services.hold_category_of_recurring(cast(Task, instance))
+        return super().locked(instance)
+
     def perform_update(self, serializer: serializers.BaseSerializer[Task]) -> None:
         task = cast(Task, serializer.instance)  # an update's serializer holds the task it updates
-        serializer.instance = services.task_update(task=task, **serializer.validated_data)
+        serializer.instance, _next_task = services.task_update(task=task, **serializer.validated_data)
 
     @extend_schema(request=TaskCompleteSerializer, responses=TaskSerializer)
     @action(detail=True, methods=["patch"])

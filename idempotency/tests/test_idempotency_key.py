@@ -120,6 +120,25 @@ class TestReplay:
         assert again.status_code == 201 and "Idempotent-Replayed" not in again
         assert Task.objects.count() == 1
 
+    def test_a_failure_after_a_write_undoes_it_and_a_retry_runs_again(self, alice_client, user, monkeypatch):
+        create = services.task_create
+        calls = []
+
+        def failing_after_the_write_once(**fields):
+            task = create(**fields)
+            calls.append(task.pk)
+            if len(calls) == 1:
+                raise RuntimeError("a bug, after the task was written")
+            return task
+
+        monkeypatch.setattr(services, "task_create", failing_after_the_write_once)
+        assert send(alice_client, "post", "/api/tasks", {"title": "T"}).status_code == 500
+        assert not Task.objects.exists()  # the write went with the failure
+        again = send(alice_client, "post", "/api/tasks", {"title": "T"})
+
+        assert again.status_code == 201 and "Idempotent-Replayed" not in again
+        assert list(Task.objects.values_list("pk", flat=True)) == [calls[1]]
+
 
 class TestRefusals:
     def test_the_same_key_with_another_body_is_a_422(self, alice_client, user):

@@ -86,11 +86,11 @@ class TestActions:
 
     def test_a_completion_by_update_creates_the_next_occurrence(self, alice_client, user, make_task):
         task = make_task(user, "Daily", recurrence="daily", due_date=DUE)
-        bulk(
-            alice_client,
-            {"action": "update", "ids": [task.pk], "fields": {"completed": True, "title": "Done"}},
-        )
+        body = {"action": "update", "ids": [task.pk], "fields": {"completed": True, "title": "Done"}}
+        answer = bulk(alice_client, body)
         assert sorted(states(user)) == [("Done", False), ("Done", True)]
+        [created] = answer["meta"]["next_occurrences"]
+        assert (created["title"], created["due_date"]) == ("Done", "2026-12-02T09:00:00Z")
 
     def test_it_is_in_the_change_feed(self, alice_client, user, make_task):
         ids = [make_task(user, "A").pk, make_task(user, "B").pk]

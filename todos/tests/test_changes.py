@@ -9,7 +9,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from tests.conftest import ON_POSTGRES, wait_until_blocked_on_a_lock
-from todos.changes import decode_cursor, encode_cursor
+from todos.changes import Cursor, decode_cursor, encode_cursor
 from todos.models import Category, Change, Task
 
 
@@ -123,17 +123,19 @@ class TestFeed:
     def test_only_your_changes_and_a_cursor_reveals_nothing_of_others(
         self, alice_client, bob_client, user, other_user, make_task
     ):
-        make_task(user, "Alice's")
-        bobs = make_task(other_user, "Bob's")
-        bob_cursor = feed(bob_client)["meta"]["cursor"]
-        bobs.delete()
-        make_task(other_user, "Bob's second")
+        alices = make_task(user, "Alice's")
+        bobs = [make_task(other_user, f"Bob's {number}") for number in range(3)]
+        bob_early = feed(bob_client)["meta"]["cursor"]  # Bob's number 3: past Alice's last
+        bobs[0].title = "Bob's, renamed"
+        bobs[0].save()
 
-        assert [title for _type, _id, title in listed(feed(alice_client))] == ["Alice's"]
-        # Bob's cursor read by Alice: her own changes, or a 410, never Bob's.
-        response = alice_client.get("/api/changes", {"cursor": bob_cursor})
-        assert response.status_code in (200, 410)
-        assert "Bob" not in response.content.decode()
+        assert listed(feed(alice_client)) == [("task", alices.pk, "Alice's")]
+        # Bob's cursor read by Alice: a number her feed never gave (410), or her own changes after it.
+        assert feed(alice_client, bob_early, status=410)["error"]["code"] == "cursor_expired"
+        for title in ("Alice's second", "Alice's third", "Alice's fourth"):  # her numbers 2, 3 and 4
+            make_task(user, title)
+        page = feed(alice_client, bob_early)
+        assert listed(page) == [("task", Task.objects.get(title="Alice's fourth").pk, "Alice's fourth")]
 
     def test_a_deleted_user_leaves_no_changes(self, user, make_task):
         make_task(user, "T")
@@ -142,7 +144,9 @@ class TestFeed:
 
 
 class TestCursor:
-    @pytest.mark.parametrize("cursor", ["", "nonsense", "YzE6LTE", "YzE6eA", "%%%", "YzI6MQ", "٣"])
+    @pytest.mark.parametrize(
+        "cursor", ["", "nonsense", "YzE6LTE", "YzE6eA", "%%%", "YzI6MQ", "٣", "YzE6MToyOjM", "YzE6MTo"]
+    )
     def test_a_cursor_the_feed_did_not_give_is_a_400(self, alice_client, cursor):
         body = feed(alice_client, cursor, status=400)
         assert body["error"]["code"] == "validation_error"
@@ -152,7 +156,7 @@ class TestCursor:
         make_task(user)
         cursor = feed(alice_client)["meta"]["cursor"]
 
-        body = feed(alice_client, encode_cursor(decode_cursor(cursor) + 1), status=410)
+        body = feed(alice_client, encode_cursor(Cursor(decode_cursor(cursor).seq + 1)), status=410)
         assert body["error"]["code"] == "cursor_expired"
 
     def test_tombstones_past_the_kept_days_are_purged_and_older_cursors_expire(
@@ -171,6 +175,31 @@ class TestCursor:
         assert list(Change.objects.filter(deleted=True).values_list("object_id", flat=True)) == [recent]
         assert feed(alice_client, before, status=410)["error"]["code"] == "cursor_expired"
         assert listed(feed(alice_client, after_old)) == [("task", recent, "deleted")]
+
+    def test_a_first_sync_pages_through_even_after_old_tombstones_were_purged(
+        self, alice_client, user, make_task
+    ):
+        """The live objects keep the numbers of their last change, older than the purged
+        tombstones: the first sync's cursors must not expire because of them."""
+        kept = [make_task(user, f"Kept {number}").pk for number in range(3)]
+        Task.objects.filter(pk=make_task(user, "Gone").pk).delete()
+        Change.objects.filter(deleted=True).update(changed_at=timezone.now() - timedelta(days=31))
+        call_command("upkeep")
+
+        changes, cursor = read_all(alice_client, None)  # two objects a page
+
+        assert changes == [("task", task_id, f"Kept {number}") for number, task_id in enumerate(kept)]
+        assert feed(alice_client, cursor)["data"] == []
+
+    def test_a_deletion_during_a_first_sync_is_listed(self, alice_client, user, make_task):
+        first, second, third = (make_task(user, title).pk for title in ("A", "B", "C"))
+        page = feed(alice_client, page_size=2)
+        Task.objects.filter(pk=first).delete()  # already read: the client must hear of it
+
+        changes, _ = read_all(alice_client, page["meta"]["cursor"])
+
+        assert listed(page) == [("task", first, "A"), ("task", second, "B")]
+        assert changes == [("task", third, "C"), ("task", first, "deleted")]
 
     @pytest.mark.parametrize("params", [{"page_size": 0}, {"page_size": 501}, {"page": 2}, {"since": "x"}])
     def test_bad_parameters_are_a_400(self, alice_client, params):

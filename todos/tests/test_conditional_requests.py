@@ -181,12 +181,58 @@ class TestIfMatch:
         assert alice_client.delete(path, HTTP_IF_MATCH=stale).status_code == 412
         assert alice_client.delete(path, HTTP_IF_MATCH=etag_of(alice_client, path)).status_code == 204
 
-    def test_with_an_idempotency_key_the_refusal_is_replayed(self, alice_client, user, make_task):
-        path = f"/api/tasks/{make_task(user).pk}/complete"
+    def test_with_an_idempotency_key_the_refusal_is_replayed_but_not_for_a_new_etag(
+        self, alice_client, user, make_task
+    ):
+        task = make_task(user)
+        path = f"/api/tasks/{task.pk}/complete"
         first = alice_client.patch(path, HTTP_IF_MATCH='"stale"', HTTP_IDEMPOTENCY_KEY="k")
         again = alice_client.patch(path, HTTP_IF_MATCH='"stale"', HTTP_IDEMPOTENCY_KEY="k")
         assert first.status_code == again.status_code == 412
         assert again["Idempotent-Replayed"] == "true"
+        # Read again, and retried with the new ETag: another request, which needs another key.
+        fresh = etag_of(alice_client, f"/api/tasks/{task.pk}")
+        response = alice_client.patch(path, HTTP_IF_MATCH=fresh, HTTP_IDEMPOTENCY_KEY="k")
+        assert response.json()["error"]["code"] == "idempotency_key_reused"
+        assert alice_client.patch(path, HTTP_IF_MATCH=fresh, HTTP_IDEMPOTENCY_KEY="k2").status_code == 200
+
+    @pytest.mark.parametrize("header", ["If-Match", "If-None-Match"])
+    @pytest.mark.parametrize("value", ["abc123", "", "W/", '"unclosed'])
+    def test_a_condition_without_a_quoted_tag_is_a_400_and_nothing_changes(
+        self, alice_client, user, make_task, header, value
+    ):
+        task = make_task(user, "Kept")
+        meta = "HTTP_" + header.upper().replace("-", "_")
+        response = alice_client.patch(f"/api/tasks/{task.pk}", {"title": "Changed"}, **{meta: value})
+        assert response.status_code == 400
+        assert list(response.json()["error"]["details"]) == [header]
+        task.refresh_from_db()
+        assert task.title == "Kept"
+
+    def test_dates_are_ignored_without_a_last_modified(self, alice_client, user, make_task):
+        """Ironclad sends no Last-Modified: If-Unmodified-Since and If-Modified-Since do nothing."""
+        path = f"/api/tasks/{make_task(user).pk}"
+        long_ago = "Mon, 01 Jan 2001 00:00:00 GMT"
+        assert alice_client.get(path, HTTP_IF_UNMODIFIED_SINCE=long_ago).status_code == 200
+        assert (
+            alice_client.get(path, HTTP_IF_MODIFIED_SINCE="Fri, 01 Jan 2100 00:00:00 GMT").status_code == 200
+        )
+        assert alice_client.patch(path, {"title": "x"}, HTTP_IF_UNMODIFIED_SINCE=long_ago).status_code == 200
+
+
+def test_the_front_end_may_send_the_headers_and_read_the_answers(api_client, alice_client, user, make_task):
+    preflight = api_client.options(
+        "/api/tasks/1/complete",
+        HTTP_ORIGIN="http://localhost:3000",  # FRONTEND_ORIGIN in the tests
+        HTTP_ACCESS_CONTROL_REQUEST_METHOD="PATCH",
+        HTTP_ACCESS_CONTROL_REQUEST_HEADERS="content-type, idempotency-key, if-match, if-none-match",
+    )
+    allowed = {name.strip() for name in preflight["Access-Control-Allow-Headers"].split(",")}
+    assert {"idempotency-key", "if-match", "if-none-match"} <= allowed
+
+    response = alice_client.get(f"/api/tasks/{make_task(user).pk}")
+    exposed = {name.strip().lower() for name in response["Access-Control-Expose-Headers"].split(",")}
+    assert {"etag", "idempotent-replayed"} <= exposed
 
 
 @pytest.mark.skipif(not ON_POSTGRES, reason="concurrent requests are proven on PostgreSQL")

@@ -108,12 +108,18 @@ def test_concurrent_duplicate_categories_leave_one(client_for, user):
 
 @pytest.mark.django_db(transaction=True)
 @pytest.mark.parametrize(
-    ("path", "body"),
-    [("/api/tasks/{id}/complete", None), ("/api/tasks/{id}", {"completed": True, "title": "Stretch"})],
-    ids=["complete", "patch"],
+    ("path", "body", "headers"),
+    [
+        ("/api/tasks/{id}/complete", None, {}),
+        ("/api/tasks/{id}", {"completed": True, "title": "Stretch"}, {}),
+        # With If-Match the task is locked for the check, before the service runs.
+        ("/api/tasks/{id}/complete", None, {"HTTP_IF_MATCH": "*"}),
+        ("/api/tasks/{id}", {"completed": True, "title": "Stretch"}, {"HTTP_IF_MATCH": "*"}),
+    ],
+    ids=["complete", "patch", "complete-if-match", "patch-if-match"],
 )
 def test_deleting_a_category_while_its_recurring_task_is_completed_does_not_deadlock(
-    client_for, user, make_category, make_task, monkeypatch, path, body
+    client_for, user, make_category, make_task, monkeypatch, path, body, headers
 ):
     """Completing locks the task, then inserts the next occurrence, which needs the category;
     deleting the category locks it, then its tasks. Completion pauses in between here, while the
@@ -139,7 +145,7 @@ def test_deleting_a_category_while_its_recurring_task_is_completed_does_not_dead
             connection.close()
 
     complete = threading.Thread(
-        target=request, args=("complete", lambda: completer.patch(path.format(id=task.pk), body))
+        target=request, args=("complete", lambda: completer.patch(path.format(id=task.pk), body, **headers))
     )
     delete = threading.Thread(
         target=request, args=("delete", lambda: deleter.delete(f"/api/categories/{work.pk}"))
