@@ -155,6 +155,12 @@ class Change(models.Model):
     class Meta:
         db_table = "change"
         constraints = [models.UniqueConstraint("user", "seq", name="change_user_seq_uniq")]
+        # What `manage.py upkeep` purges: old tombstones, without reading every live row.
+        indexes = [
+            models.Index(
+                fields=["changed_at"], condition=models.Q(deleted=True), name="change_tombstone_changed"
+            )
+        ]
 
     def __str__(self) -> str:
         return f"{self.kind} {self.object_id} {'deleted' if self.deleted else 'changed'} (#{self.seq})"

@@ -171,6 +171,13 @@ class Migration(migrations.Migration):
                 "constraints": [
                     models.UniqueConstraint(models.F("user"), models.F("seq"), name="change_user_seq_uniq")
                 ],
+                "indexes": [
+                    models.Index(
+                        condition=models.Q(("deleted", True)),
+                        fields=["changed_at"],
+                        name="change_tombstone_changed",
+                    )
+                ],
             },
         ),
         migrations.RunPython(create_triggers, drop_triggers, elidable=False),
