@@ -66,7 +66,7 @@ class IdempotencyKeyInUse(APIError):
 class IdempotencyKeyReused(APIError):
     status_code = status.HTTP_422_UNPROCESSABLE_ENTITY
     default_detail = (
-        "This Idempotency-Key was used for a different request (another route or body). "
+        "This Idempotency-Key was used for a different request (another route, body or If-Match). "
         "Use a new key for a new request."
     )
     default_code = "idempotency_key_reused"

@@ -117,6 +117,12 @@ DATABASES = {"default": env.db_url_config(DATABASE_URL or f"sqlite:///{BASE_DIR 
 # Seconds a PostgreSQL connection may sit idle before its next use is health-checked (0: always).
 DATABASE_HEALTH_CHECK_IDLE_SECONDS = env.float("DATABASE_HEALTH_CHECK_IDLE_SECONDS", default=1.0)
 
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    # A transaction takes SQLite's write lock when it begins, and waits its turn for it: one that
+    # read before writing would otherwise be refused at once ("database is locked") while another
+    # writes, and answer 503 (tests/test_sqlite_writers.py).
+    DATABASES["default"].setdefault("OPTIONS", {}).setdefault("transaction_mode", "IMMEDIATE")
+
 if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
     _db = DATABASES["default"]
     _db["ENGINE"] = "ironclad.database"  # Django's backend, health checks skipped on busy connections

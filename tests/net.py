@@ -55,7 +55,12 @@ def get(url: str, **headers: str) -> Response:
 
 def post(url: str, body: bytes, headers: dict[str, str]) -> Response:
     """POST `body` to `url`; every status comes back as a Response."""
-    return _answer(urllib.request.Request(url, data=body, headers=headers, method="POST"))  # noqa: S310
+    return send("POST", url, body, headers)
+
+
+def send(method: str, url: str, body: bytes | None, headers: dict[str, str]) -> Response:
+    """`method` with `body` to `url`; every status comes back as a Response."""
+    return _answer(urllib.request.Request(url, data=body, headers=headers, method=method))  # noqa: S310
 
 
 def _answer(request: urllib.request.Request) -> Response:

@@ -9,6 +9,7 @@ CHANGE_TOMBSTONE_DAYS; a cursor from before the purged ones has missed deletions
 
 import base64
 import binascii
+import re
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -16,6 +17,7 @@ from typing import Any
 from django.conf import settings
 from django.db import connection, models, transaction
 from django.utils import timezone
+from django.utils.crypto import salted_hmac
 
 from accounts.models import User
 from ironclad.exceptions import CursorExpired
@@ -32,14 +34,20 @@ class InvalidCursor(ValueError):
 class Cursor:
     """Where a client is: every change numbered up to `seq` has been read."""
 
+    owner: str  # owner_tag(user): another user's cursor is refused, not read against these numbers
     seq: int
     # Set while a first sync (no cursor) pages through everything there is: the counter when it
     # began. Tombstones numbered up to it are left out: the client never had those objects.
     listing_from: int | None = None
 
 
+def owner_tag(user: User) -> str:
+    return salted_hmac("ironclad.changes.cursor", str(user.pk), algorithm="sha256").hexdigest()[:12]
+
+
 def encode_cursor(cursor: Cursor) -> str:
-    text = f"{CURSOR_PREFIX}{cursor.seq}" + ("" if cursor.listing_from is None else f":{cursor.listing_from}")
+    numbers = [cursor.seq] if cursor.listing_from is None else [cursor.seq, cursor.listing_from]
+    text = ":".join([f"{CURSOR_PREFIX}{cursor.owner}", *map(str, numbers)])
     return base64.urlsafe_b64encode(text.encode()).decode().rstrip("=")
 
 
@@ -48,14 +56,15 @@ def decode_cursor(text: str) -> Cursor:
         decoded = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4)).decode("ascii")
     except (binascii.Error, UnicodeDecodeError, ValueError):
         raise InvalidCursor(text) from None
-    numbers = decoded.removeprefix(CURSOR_PREFIX).split(":")
+    owner, *numbers = decoded.removeprefix(CURSOR_PREFIX).split(":")
     if (
-        decoded == numbers[0]
-        or len(numbers) > 2
-        or not all(number.isascii() and number.isdigit() and len(number) <= 18 for number in numbers)
+        decoded == owner
+        or not re.fullmatch("[0-9a-f]{12}", owner)
+        or not 1 <= len(numbers) <= 2
+        or not all(re.fullmatch("[0-9]{1,18}", number) for number in numbers)
     ):
         raise InvalidCursor(text)
-    return Cursor(int(numbers[0]), int(numbers[1]) if len(numbers) == 2 else None)
+    return Cursor(owner, int(numbers[0]), int(numbers[1]) if len(numbers) == 2 else None)
 
 
 @dataclass(frozen=True)
@@ -80,8 +89,11 @@ def change_page(user: User, *, after: Cursor | None, limit: int) -> ChangePage:
                 sql.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY")
         sequence = ChangeSequence.objects.filter(user=user).values_list("last_seq", "purged_through").first()
         last_seq, purged_through = sequence or (0, 0)
+        owner = owner_tag(user)
         if after is None:
-            after = Cursor(0, listing_from=last_seq)
+            after = Cursor(owner, 0, listing_from=last_seq)
+        elif after.owner != owner:
+            raise CursorExpired()  # another user's
         elif max(after.seq, after.listing_from or 0) > last_seq:
             raise CursorExpired()  # not a number this user's feed gave
         elif max(after.seq, after.listing_from or 0) < purged_through:
@@ -98,9 +110,9 @@ def change_page(user: User, *, after: Cursor | None, limit: int) -> ChangePage:
         for kind, object_id, _seq, deleted in rows
     ]
     if has_more:
-        cursor = Cursor(rows[-1][2], after.listing_from)
+        cursor = Cursor(owner, rows[-1][2], after.listing_from)
     else:  # everything up to the counter has been read (tombstones left out too)
-        cursor = Cursor(max(last_seq, rows[-1][2] if rows else 0))
+        cursor = Cursor(owner, max(last_seq, rows[-1][2] if rows else 0))
     return ChangePage(listed, cursor, has_more)
 
 

@@ -300,7 +300,7 @@ class TaskFieldsField(serializers.DictField):
 
 
 class TaskBulkSerializer(Serializer):
-    action = serializers.ChoiceField(choices=BulkAction.choices)
+    action = LenientChoiceField(choices=BulkAction.choices)
     ids = serializers.ListField(
         child=IntegerField(min_value=1),
         min_length=1,
