@@ -36,7 +36,7 @@ def idempotency_key(header: str) -> str:
     """The key a header gives: a Structured Fields string ("...", as the draft writes it) or the
     bare value, 1 to 255 printable ASCII characters; anything else is a 400."""
     key = header.strip()
-    if len(key) >= 2 and key[0] == key[-1] == '"':
+    if len(key) > 2 and key[0] == key[-1] == '"':
         key = key[1:-1].replace('\\"', '"').replace("\\\\", "\\")
     if not 1 <= len(key) <= KEY_MAX_LENGTH or not all(" " <= character <= "~" for character in key):
         message = f"Must be 1 to {KEY_MAX_LENGTH} printable ASCII characters, e.g. a UUID."

@@ -28,9 +28,10 @@ else:
     _ViewMixinBase = object
 
 CONDITIONS = {"If-Match": "HTTP_IF_MATCH", "If-None-Match": "HTTP_IF_NONE_MATCH"}
-# RFC 9110's entity-tag, and a comma-separated list of them.
+# RFC 9110's entity-tag, and a comma-separated list of them (the OpenAPI schema gives the pattern).
 ENTITY_TAG = r'(?:W/)?"[^"]*"'
-ENTITY_TAGS = re.compile(rf"\s*{ENTITY_TAG}\s*(?:,\s*{ENTITY_TAG}\s*)*")
+ENTITY_TAGS = re.compile(rf"\s*(?:{ENTITY_TAG}\s*(?:,\s*{ENTITY_TAG}\s*)*)?")
+CONDITION_PATTERN = rf"^\s*(\*|({ENTITY_TAG}(\s*,\s*{ENTITY_TAG})*)?)\s*$"
 
 
 def etag_of(representation: Mapping[str, Any]) -> str:
@@ -44,18 +45,18 @@ def has_preconditions(request: HttpRequest | Request) -> bool:
 
 
 def _listed_etags(request: HttpRequest | Request, header: str) -> list[str] | None:
-    """The entity tags a condition lists (["*"] for any), or None without it. A value that holds
-    none (an unquoted tag, say) is a 400: ignoring it would let a write through unchecked."""
+    """The entity tags a condition lists (["*"] for any; an empty value lists none), or None
+    without it. A value that is not a list of quoted tags (`If-Match: abc`) is a 400: ignored, it
+    would let a write through unchecked."""
     value = request.META.get(CONDITIONS[header])
     if value is None:
         return None
     if value.strip() == "*":
         return ["*"]
-    tags = re.findall(ENTITY_TAG, value) if ENTITY_TAGS.fullmatch(value) else []
-    if not tags:
-        message = 'Must be one or more quoted entity tags, as the ETag header gives them ("..."), or *.'
+    if not ENTITY_TAGS.fullmatch(value):
+        message = 'Must be quoted entity tags, as the ETag header gives them ("..."), or *.'
         raise exceptions.ValidationError({header: [message]})
-    return tags
+    return re.findall(ENTITY_TAG, value)
 
 
 def check_preconditions(request: HttpRequest | Request, etag: str) -> HttpResponseBase | None:
@@ -98,7 +99,9 @@ class ConditionalObjects(_ViewMixinBase):
 
     def get_object(self) -> Any:
         instance = super().get_object()
-        if self.request.method in SAFE_METHODS or not has_preconditions(self.request):
+        # OPTIONS describes the writes (DRF asks for the object as if for a PUT): nothing is written.
+        reading = self.request.method in SAFE_METHODS or getattr(self, "action", None) == "metadata"
+        if reading or not has_preconditions(self.request):
             return instance
         instance = self.locked(instance)
         check_preconditions(self.request, etag_of(self.representation(instance)))

@@ -3,12 +3,11 @@
 from django.core.validators import RegexValidator
 from drf_spectacular.openapi import AutoSchema
 from drf_spectacular.plumbing import ResolvedComponent
-from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter
 from rest_framework import serializers
 
 from ironclad.api import OBJECT_ID
-from ironclad.conditional import ConditionalObjects
+from ironclad.conditional import CONDITION_PATTERN, ConditionalObjects
 
 # Every error status an operation may answer: what it means, and the `error.code`s it carries.
 ERRORS = {
@@ -107,8 +106,13 @@ REPLAYED_HEADER = {
 }
 IDEMPOTENCY_KEY = OpenApiParameter(
     "Idempotency-Key",
-    # 255 characters, within quotes or not.
-    {"type": "string", "minLength": 1, "maxLength": 257, "pattern": "^[\\x20-\\x7e]+$"},
+    # Printable ASCII; a header's own spaces around its value are not part of it.
+    {
+        "type": "string",
+        "minLength": 1,
+        "maxLength": 255,
+        "pattern": "^[\\x21-\\x7e]([\\x20-\\x7e]*[\\x21-\\x7e])?$",
+    },
     OpenApiParameter.HEADER,
     description="A unique value per request (e.g. a UUID), 1-255 printable ASCII characters. A "
     "retry with the same key and body gets the first answer again, with Idempotent-Replayed: true, "
@@ -116,13 +120,13 @@ IDEMPOTENCY_KEY = OpenApiParameter(
 )
 IF_MATCH = OpenApiParameter(
     "If-Match",
-    OpenApiTypes.STR,
+    {"type": "string", "pattern": CONDITION_PATTERN},
     OpenApiParameter.HEADER,
     description="ETags (or `*`): go on only if the object's current ETag is one of them; otherwise 412.",
 )
 IF_NONE_MATCH = OpenApiParameter(
     "If-None-Match",
-    OpenApiTypes.STR,
+    {"type": "string", "pattern": CONDITION_PATTERN},
     OpenApiParameter.HEADER,
     description="ETags (or `*`): on GET, 304 if the current ETag is one of them; on a write, 412.",
 )

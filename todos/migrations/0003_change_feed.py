@@ -2,10 +2,13 @@
 
 Every insert, update and delete of a task or category, whoever makes it (the API, the admin, a
 category's ON DELETE SET NULL, plain SQL), upserts the row's `change` with the next number of its
-owner's `change_sequence`. That upsert locks the owner's sequence row until the transaction ends,
-so a user's numbers are given out in commit order: a reader that has seen number n has seen every
-change numbered below it, and "seq > cursor" skips nothing. Rows of a user being deleted are not
-recorded (their change rows go with the user).
+owner's `change_sequence`. On PostgreSQL the triggers are deferred to the commit, and that upsert
+locks the owner's sequence row until the transaction ends, so a user's numbers are given out in
+commit order: a reader that has seen number n has seen every change numbered below it, and
+"seq > cursor" skips nothing. (Deferred, the lock is taken after the foreign keys' own checks and
+held only while the transaction commits: taken at the write, it made a cycle with a concurrent
+write waiting for a row this transaction's commit-time key check needed.) SQLite has one writer
+at a time. Rows of a user being deleted are not recorded (their change rows go with the user).
 """
 
 import django.db.models.deletion
@@ -87,7 +90,8 @@ def create_triggers(apps, schema_editor) -> None:
         schema_editor.execute(POSTGRESQL_FUNCTION)
         for table in TABLES:
             schema_editor.execute(
-                f'CREATE TRIGGER "{table}_record_change" AFTER INSERT OR UPDATE OR DELETE ON "{table}" '
+                f'CREATE CONSTRAINT TRIGGER "{table}_record_change" AFTER INSERT OR UPDATE OR DELETE '
+                f'ON "{table}" DEFERRABLE INITIALLY DEFERRED '
                 f"FOR EACH ROW EXECUTE FUNCTION \"record_change\"('{table}')"
             )
     elif vendor == "sqlite":

@@ -9,7 +9,7 @@ from django.core.management import call_command
 from django.db import connection, transaction
 from django.utils import timezone
 
-from tests.conftest import ON_POSTGRES, wait_until_blocked_on_a_lock
+from tests.conftest import ON_POSTGRES
 from todos.changes import decode_cursor, encode_cursor
 from todos.models import Category, Change, Task
 
@@ -273,9 +273,12 @@ class TestCommitOrder:
         early_change, late_change = (Change.objects.get(kind="task", object_id=t.pk) for t in (early, late))
         assert early_change.changed_at < late_change.changed_at  # a clock would have skipped it
 
-    def test_a_later_writer_waits_for_the_earlier_and_no_reader_sees_half(self, client_for, user, make_task):
-        """T1 changes a task and stays open; T2 changes another and wants to commit. T2's number
-        comes after T1's, so T2 waits for T1: a reader in between sees neither, then both in order."""
+    def test_a_transaction_that_wrote_first_and_commits_last_is_not_skipped(
+        self, client_for, user, make_task
+    ):
+        """The trap of a plain sequence: numbers taken at the write (T1 takes 10, T2 11), T2
+        commits first, a reader reads 11 and moves past 10 before T1 commits. Here numbers are
+        taken at the commit: T2's change is read first, then T1's."""
         first_task, second_task = make_task(user, "One"), make_task(user, "Two")
         reader = client_for(user)
         cursor = feed(reader)["meta"]["cursor"]
@@ -284,33 +287,57 @@ class TestCommitOrder:
         def t1() -> None:
             try:
                 with transaction.atomic():
-                    Task.objects.filter(pk=first_task.pk).update(title="One, first")
+                    Task.objects.filter(pk=first_task.pk).update(title="One, written first")
                     t1_wrote.set()
                     t1_may_commit.wait(10)
             finally:
                 connection.close()
 
-        def t2() -> None:
+        first = threading.Thread(target=t1)
+        first.start()
+        assert t1_wrote.wait(10)
+        Task.objects.filter(pk=second_task.pk).update(title="Two, committed first")  # T2, autocommit
+        page = feed(reader, cursor)
+        assert listed(page) == [("task", second_task.pk, "Two, committed first")]
+        t1_may_commit.set()
+        first.join()
+
+        assert listed(feed(reader, page["meta"]["cursor"])) == [("task", first_task.pk, "One, written first")]
+
+    def test_a_write_waiting_for_a_row_does_not_deadlock_with_the_counter(
+        self, client_for, user, make_task, make_category
+    ):
+        """T1 files a task under a category: the foreign key is checked at its commit, which needs
+        the category. T2 renames that category meanwhile and commits. Had T1 taken its user's
+        counter at the write, T2 would wait for it, and T1's commit for T2's category: a deadlock."""
+        work = make_category(user, "Work")
+        task = make_task(user, "Report")
+        t1_wrote, t1_may_commit = threading.Event(), threading.Event()
+        errors: list[BaseException] = []
+
+        def t1() -> None:
             try:
                 with transaction.atomic():
-                    Task.objects.filter(pk=second_task.pk).update(title="Two, second")
+                    Task.objects.filter(pk=task.pk).update(category_id=work.pk)
+                    t1_wrote.set()
+                    # Still open when T2 has answered: T2 did not wait for this commit.
+                    assert t1_may_commit.wait(10), "T2 waited for T1 to commit"
+            except BaseException as error:  # reported below
+                errors.append(error)
             finally:
                 connection.close()
 
-        first, second = threading.Thread(target=t1), threading.Thread(target=t2)
+        first = threading.Thread(target=t1)
         first.start()
         assert t1_wrote.wait(10)
-        second.start()
-        wait_until_blocked_on_a_lock('UPDATE "task"')
-        assert feed(reader, cursor)["data"] == []
+        renamed = client_for(user).patch(f"/api/categories/{work.pk}", {"name": "Office"})
         t1_may_commit.set()
-        first.join()
-        second.join()
+        first.join(20)
 
-        assert listed(feed(reader, cursor)) == [
-            ("task", first_task.pk, "One, first"),
-            ("task", second_task.pk, "Two, second"),
-        ]
+        assert renamed.status_code == 200
+        assert errors == []
+        task.refresh_from_db()
+        assert (task.category_id, Category.objects.get().name) == (work.pk, "Office")
 
     def test_two_users_do_not_wait_for_each_other(self, client_for, user, other_user, make_task):
         alices, bobs = make_task(user, "Alice's"), make_task(other_user, "Bob's")

@@ -197,8 +197,8 @@ class TestIfMatch:
         assert alice_client.patch(path, HTTP_IF_MATCH=fresh, HTTP_IDEMPOTENCY_KEY="k2").status_code == 200
 
     @pytest.mark.parametrize("header", ["If-Match", "If-None-Match"])
-    @pytest.mark.parametrize("value", ["abc123", "", "W/", '"unclosed'])
-    def test_a_condition_without_a_quoted_tag_is_a_400_and_nothing_changes(
+    @pytest.mark.parametrize("value", ["abc123", "W/", '"unclosed', '"a" "b"'])
+    def test_a_condition_without_quoted_tags_is_a_400_and_nothing_changes(
         self, alice_client, user, make_task, header, value
     ):
         task = make_task(user, "Kept")
@@ -208,6 +208,16 @@ class TestIfMatch:
         assert list(response.json()["error"]["details"]) == [header]
         task.refresh_from_db()
         assert task.title == "Kept"
+
+    def test_an_empty_condition_lists_no_tag(self, alice_client, user, make_task):
+        path = f"/api/tasks/{make_task(user).pk}"
+        assert alice_client.patch(path, {"title": "x"}, HTTP_IF_MATCH="").status_code == 412
+        assert alice_client.get(path, HTTP_IF_NONE_MATCH="").status_code == 200
+
+    @pytest.mark.parametrize("value", ['"stale"', "*", "garbage"])
+    def test_options_describes_the_route_whatever_the_conditions(self, alice_client, user, make_task, value):
+        path = f"/api/tasks/{make_task(user).pk}"
+        assert alice_client.options(path, HTTP_IF_MATCH=value, HTTP_IF_NONE_MATCH=value).status_code == 200
 
     def test_dates_are_ignored_without_a_last_modified(self, alice_client, user, make_task):
         """Ironclad sends no Last-Modified: If-Unmodified-Since and If-Modified-Since do nothing."""
