@@ -39,14 +39,3 @@ def task_writes_accept_valid_data(ctx, response, case):
     raise AssertionError(
         f"Valid data should have been accepted, not {response.status_code}: {response.text[:300]}"
     )
-
-
-CONDITIONS = ("If-Match", "If-None-Match")
-
-
-@schemathesis.hook
-def filter_headers(ctx, headers):
-    """No case whose If-Match or If-None-Match holds characters beyond ASCII: granian drops such a
-    header before Django reads it, so the server never sees the invalid condition it would refuse
-    (tests/test_hostile_input.py and todos/tests/test_conditional_requests.py test refusals)."""
-    return not headers or all(str(headers.get(name, "")).isascii() for name in CONDITIONS)

@@ -46,17 +46,20 @@ def has_preconditions(request: HttpRequest | Request) -> bool:
 
 def _listed_etags(request: HttpRequest | Request, header: str) -> list[str] | None:
     """The entity tags a condition lists (["*"] for any; an empty value lists none), or None
-    without it. A value that is not a list of quoted tags (`If-Match: abc`) is a 400: ignored, it
-    would let a write through unchecked."""
+    without it. An If-Match that is not a list of quoted tags (`If-Match: abc`) is a 400: ignored,
+    it would let a write through unchecked. Such an If-None-Match lists none: it only ever holds a
+    304 or a write back, so nothing is lost by reading it as matching nothing."""
     value = request.META.get(CONDITIONS[header])
     if value is None:
         return None
     if value.strip() == "*":
         return ["*"]
-    if not ENTITY_TAGS.fullmatch(value):
-        message = 'Must be quoted entity tags, as the ETag header gives them ("..."), or *.'
-        raise exceptions.ValidationError({header: [message]})
-    return re.findall(ENTITY_TAG, value)
+    if ENTITY_TAGS.fullmatch(value):
+        return re.findall(ENTITY_TAG, value)
+    if header == "If-None-Match":
+        return []
+    message = 'Must be quoted entity tags, as the ETag header gives them ("..."), or *.'
+    raise exceptions.ValidationError({header: [message]})
 
 
 def check_preconditions(request: HttpRequest | Request, etag: str) -> HttpResponseBase | None:
