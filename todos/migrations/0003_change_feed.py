@@ -65,6 +65,18 @@ END
 
 TABLES = ("task", "category")
 
+IMMEDIATE_CATEGORY_CHECK = """
+DO $$
+DECLARE
+    name text;
+BEGIN
+    SELECT conname INTO name FROM pg_constraint
+    WHERE conrelid = '"task"'::regclass AND confrelid = '"category"'::regclass AND contype = 'f';
+    EXECUTE 'ALTER TABLE "task" ALTER CONSTRAINT ' || quote_ident(name) || ' NOT DEFERRABLE';
+END
+$$
+"""
+
 # What was there before the feed: one change per row, numbered per user in order of creation.
 BACKFILL = """
 INSERT INTO "change" ("kind", "objectId", "userId", "seq", "deleted", "changedAt")
@@ -87,6 +99,10 @@ def create_triggers(apps, schema_editor) -> None:
     schema_editor.execute(BACKFILL.format(false="false" if vendor == "postgresql" else "0"))
     schema_editor.execute(BACKFILL_SEQUENCES)
     if vendor == "postgresql":
+        # A task's category is checked at the write, not at the commit (Django defers foreign
+        # keys): a committing transaction holds its user's counter, and must then need no row that
+        # another transaction, itself waiting for that counter, has locked.
+        schema_editor.execute(IMMEDIATE_CATEGORY_CHECK)
         schema_editor.execute(POSTGRESQL_FUNCTION)
         for table in TABLES:
             schema_editor.execute(

@@ -307,35 +307,44 @@ class TestCommitOrder:
     def test_a_write_waiting_for_a_row_does_not_deadlock_with_the_counter(
         self, client_for, user, make_task, make_category
     ):
-        """T1 files a task under a category: the foreign key is checked at its commit, which needs
-        the category. T2 renames that category meanwhile and commits. Had T1 taken its user's
-        counter at the write, T2 would wait for it, and T1's commit for T2's category: a deadlock."""
+        """T1 files a task under a category and stays open; T2 renames that category (and may wait
+        for T1's hold on it). Had T1 checked the category only at its commit, after taking its
+        user's counter, while T2 held the category and waited for that counter: a deadlock."""
         work = make_category(user, "Work")
         task = make_task(user, "Report")
         t1_wrote, t1_may_commit = threading.Event(), threading.Event()
-        errors: list[BaseException] = []
+        answers: dict[str, object] = {}
 
         def t1() -> None:
             try:
                 with transaction.atomic():
                     Task.objects.filter(pk=task.pk).update(category_id=work.pk)
                     t1_wrote.set()
-                    # Still open when T2 has answered: T2 did not wait for this commit.
-                    assert t1_may_commit.wait(10), "T2 waited for T1 to commit"
+                    t1_may_commit.wait(10)
+                answers["t1"] = "committed"
             except BaseException as error:  # reported below
-                errors.append(error)
+                answers["t1"] = error
             finally:
                 connection.close()
 
-        first = threading.Thread(target=t1)
+        def t2() -> None:
+            try:
+                answers["t2"] = (
+                    client_for(user).patch(f"/api/categories/{work.pk}", {"name": "Office"}).status_code
+                )
+            finally:
+                connection.close()
+
+        first, second = threading.Thread(target=t1), threading.Thread(target=t2)
         first.start()
         assert t1_wrote.wait(10)
-        renamed = client_for(user).patch(f"/api/categories/{work.pk}", {"name": "Office"})
+        second.start()
+        second.join(1)  # done, or waiting for T1's hold on the category
         t1_may_commit.set()
         first.join(20)
+        second.join(20)
 
-        assert renamed.status_code == 200
-        assert errors == []
+        assert answers == {"t1": "committed", "t2": 200}
         task.refresh_from_db()
         assert (task.category_id, Category.objects.get().name) == (work.pk, "Office")
 
