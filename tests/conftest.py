@@ -1,4 +1,5 @@
 import os
+import threading
 import time
 import uuid
 from collections.abc import Iterator
@@ -52,3 +53,23 @@ def wait_until_blocked_on_a_lock(statement: str) -> None:
                 return
         time.sleep(0.02)
     raise AssertionError(f"no {statement!r} waited for a lock")
+
+
+def run_concurrently(count: int, action) -> list:
+    """Run `action` in `count` threads released together; each thread has its own connection."""
+    barrier = threading.Barrier(count)
+    results: list = []
+
+    def worker():
+        try:
+            barrier.wait()
+            results.append(action())
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=worker) for _ in range(count)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return results

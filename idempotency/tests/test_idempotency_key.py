@@ -12,7 +12,7 @@ from django.utils import timezone
 
 from chat.models import Message
 from idempotency.models import IdempotentRequest
-from tests.conftest import ON_POSTGRES, the_test_database_url, wait_until_blocked_on_a_lock
+from tests.conftest import ON_POSTGRES, run_concurrently, the_test_database_url, wait_until_blocked_on_a_lock
 from todos import services
 from todos.models import Category, Task
 
@@ -241,22 +241,7 @@ class TestConcurrency:
 
     def test_concurrent_creates_with_one_key_make_one_task(self, client_for, user):
         clients = [client_for(user) for _ in range(6)]
-        barrier = threading.Barrier(6)
-        answers = []
-
-        def request() -> None:
-            client = clients.pop()
-            try:
-                barrier.wait()
-                answers.append(send(client, "post", "/api/tasks", {"title": "Once"}))
-            finally:
-                connection.close()
-
-        threads = [threading.Thread(target=request) for _ in range(6)]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join()
+        answers = run_concurrently(6, lambda: send(clients.pop(), "post", "/api/tasks", {"title": "Once"}))
 
         assert Task.objects.filter(user=user).count() == 1
         created = [a for a in answers if a.status_code == 201]

@@ -1,12 +1,10 @@
 """POST /api/tasks/bulk: one action on up to 100 of the user's tasks, all or nothing."""
 
-import threading
 from datetime import UTC, datetime
 
 import pytest
-from django.db import connection
 
-from tests.conftest import ON_POSTGRES
+from tests.conftest import ON_POSTGRES, run_concurrently
 from todos.models import Task
 
 BULK = "/api/tasks/bulk"
@@ -184,24 +182,14 @@ class TestValidation:
 def test_concurrent_bulk_completions_create_each_next_occurrence_once(client_for, user, make_task):
     tasks = [make_task(user, f"Daily {n}", recurrence="daily", due_date=DUE) for n in range(5)]
     ids = [task.pk for task in tasks]
-    clients = [client_for(user) for _ in range(4)]
-    barrier = threading.Barrier(4)
-    statuses = []
+    # Each in its own order: the locks are taken in id order all the same.
+    requests = [(client_for(user), ids[number:] + ids[:number]) for number in range(4)]
 
-    def complete(number: int) -> None:
-        try:
-            barrier.wait()
-            # Each in its own order: the locks are taken in id order all the same.
-            order = ids[number:] + ids[:number]
-            statuses.append(clients[number].post(BULK, {"action": "complete", "ids": order}).status_code)
-        finally:
-            connection.close()
+    def complete() -> int:
+        client, order = requests.pop()
+        return client.post(BULK, {"action": "complete", "ids": order}).status_code
 
-    threads = [threading.Thread(target=complete, args=(number,)) for number in range(4)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    statuses = run_concurrently(4, complete)
 
     assert statuses == [200] * 4
     assert Task.objects.filter(user=user, completed=False).count() == 5

@@ -1,6 +1,8 @@
 """GET /api/changes: what changed since a cursor, in commit order, with tombstones."""
 
 import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import replace
 from datetime import timedelta
 
@@ -27,6 +29,37 @@ def listed(page: dict) -> list[tuple]:
         (c["type"], c["id"], "deleted" if c["deleted"] else c["data"].get("title", c["data"].get("name")))
         for c in page["data"]
     ]
+
+
+@contextmanager
+def held_open(write: Callable[[], object]) -> Iterator[None]:
+    """`write` done in a transaction of another connection, left open while the block runs, then
+    committed; the test fails if it could not commit."""
+    wrote, may_commit = threading.Event(), threading.Event()
+    outcome: list[object] = []
+
+    def run() -> None:
+        try:
+            with transaction.atomic():
+                write()
+                wrote.set()
+                may_commit.wait(10)
+            outcome.append("committed")
+        except BaseException as error:  # reported below
+            outcome.append(error)
+        finally:
+            wrote.set()
+            connection.close()
+
+    thread = threading.Thread(target=run)
+    thread.start()
+    assert wrote.wait(10)
+    try:
+        yield
+    finally:
+        may_commit.set()
+        thread.join(20)
+    assert outcome == ["committed"]
 
 
 def read_all(client, cursor: str | None) -> tuple[list[tuple], str]:
@@ -282,25 +315,11 @@ class TestCommitOrder:
         first_task, second_task = make_task(user, "One"), make_task(user, "Two")
         reader = client_for(user)
         cursor = feed(reader)["meta"]["cursor"]
-        t1_wrote, t1_may_commit = threading.Event(), threading.Event()
 
-        def t1() -> None:
-            try:
-                with transaction.atomic():
-                    Task.objects.filter(pk=first_task.pk).update(title="One, written first")
-                    t1_wrote.set()
-                    t1_may_commit.wait(10)
-            finally:
-                connection.close()
-
-        first = threading.Thread(target=t1)
-        first.start()
-        assert t1_wrote.wait(10)
-        Task.objects.filter(pk=second_task.pk).update(title="Two, committed first")  # T2, autocommit
-        page = feed(reader, cursor)
-        assert listed(page) == [("task", second_task.pk, "Two, committed first")]
-        t1_may_commit.set()
-        first.join()
+        with held_open(lambda: Task.objects.filter(pk=first_task.pk).update(title="One, written first")):
+            Task.objects.filter(pk=second_task.pk).update(title="Two, committed first")  # T2, autocommit
+            page = feed(reader, cursor)
+            assert listed(page) == [("task", second_task.pk, "Two, committed first")]
 
         assert listed(feed(reader, page["meta"]["cursor"])) == [("task", first_task.pk, "One, written first")]
 
@@ -312,61 +331,31 @@ class TestCommitOrder:
         user's counter, while T2 held the category and waited for that counter: a deadlock."""
         work = make_category(user, "Work")
         task = make_task(user, "Report")
-        t1_wrote, t1_may_commit = threading.Event(), threading.Event()
-        answers: dict[str, object] = {}
-
-        def t1() -> None:
-            try:
-                with transaction.atomic():
-                    Task.objects.filter(pk=task.pk).update(category_id=work.pk)
-                    t1_wrote.set()
-                    t1_may_commit.wait(10)
-                answers["t1"] = "committed"
-            except BaseException as error:  # reported below
-                answers["t1"] = error
-            finally:
-                connection.close()
+        renamed: list[int] = []
 
         def t2() -> None:
             try:
-                answers["t2"] = (
+                renamed.append(
                     client_for(user).patch(f"/api/categories/{work.pk}", {"name": "Office"}).status_code
                 )
             finally:
                 connection.close()
 
-        first, second = threading.Thread(target=t1), threading.Thread(target=t2)
-        first.start()
-        assert t1_wrote.wait(10)
-        second.start()
-        second.join(1)  # done, or waiting for T1's hold on the category
-        t1_may_commit.set()
-        first.join(20)
+        second = threading.Thread(target=t2)
+        with held_open(lambda: Task.objects.filter(pk=task.pk).update(category_id=work.pk)):
+            second.start()
+            second.join(1)  # done, or waiting for T1's hold on the category
         second.join(20)
 
-        assert answers == {"t1": "committed", "t2": 200}
+        assert renamed == [200]
         task.refresh_from_db()
         assert (task.category_id, Category.objects.get().name) == (work.pk, "Office")
 
     def test_two_users_do_not_wait_for_each_other(self, client_for, user, other_user, make_task):
         alices, bobs = make_task(user, "Alice's"), make_task(other_user, "Bob's")
-        alice_wrote, alice_may_commit = threading.Event(), threading.Event()
 
-        def alice() -> None:
-            try:
-                with transaction.atomic():
-                    Task.objects.filter(pk=alices.pk).update(title="Alice's, later")
-                    alice_wrote.set()
-                    alice_may_commit.wait(10)
-            finally:
-                connection.close()
-
-        thread = threading.Thread(target=alice)
-        thread.start()
-        assert alice_wrote.wait(10)
-        Task.objects.filter(pk=bobs.pk).update(title="Bob's, meanwhile")  # would hang if it waited
-        alice_may_commit.set()
-        thread.join()
+        with held_open(lambda: Task.objects.filter(pk=alices.pk).update(title="Alice's, later")):
+            Task.objects.filter(pk=bobs.pk).update(title="Bob's, meanwhile")  # would hang if it waited
 
         assert [title for *_, title in listed(feed(client_for(other_user)))] == ["Bob's, meanwhile"]
         assert [title for *_, title in listed(feed(client_for(user)))] == ["Alice's, later"]

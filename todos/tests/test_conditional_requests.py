@@ -1,12 +1,9 @@
 """ETag, If-None-Match and If-Match (RFC 9110) on tasks, categories and conversations."""
 
-import threading
-
 import pytest
-from django.db import connection
 
 from chat.models import Conversation
-from tests.conftest import ON_POSTGRES
+from tests.conftest import ON_POSTGRES, run_concurrently
 from todos.models import Category, Task
 
 
@@ -258,25 +255,9 @@ def test_of_two_concurrent_writes_over_one_version_one_wins(client_for, user, ma
     task = make_task(user, "v1")
     clients = [client_for(user) for _ in range(6)]
     etag = etag_of(clients[0], f"/api/tasks/{task.pk}")
-    barrier = threading.Barrier(6)
-    statuses = []
-
-    def write(number: int) -> None:
-        client = clients[number]
-        try:
-            barrier.wait()
-            statuses.append(
-                client.patch(
-                    f"/api/tasks/{task.pk}", {"title": f"v2 by {number}"}, HTTP_IF_MATCH=etag
-                ).status_code
-            )
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=write, args=(number,)) for number in range(6)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    statuses = run_concurrently(
+        6,
+        lambda: clients.pop().patch(f"/api/tasks/{task.pk}", {"title": "v2"}, HTTP_IF_MATCH=etag).status_code,
+    )
 
     assert sorted(statuses) == [200] + [412] * 5

@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 import pytest
 from django.db import IntegrityError, connection, transaction
 
-from tests.conftest import wait_until_blocked_on_a_lock
+from tests.conftest import run_concurrently, wait_until_blocked_on_a_lock
 from todos import services
 from todos.models import Category, Task
 
@@ -57,26 +57,6 @@ def test_plain_sql_deletes_cascade_and_set_null(user, make_category, make_task):
     with connection.cursor() as cursor:  # better-auth deleting a user
         cursor.execute('DELETE FROM "user" WHERE id = %s', [user.pk])
     assert not Task.objects.exists()
-
-
-def run_concurrently(count: int, action) -> list:
-    """Run `action` in `count` threads released together; each thread has its own connection."""
-    barrier = threading.Barrier(count)
-    results: list = []
-
-    def worker():
-        try:
-            barrier.wait()
-            results.append(action())
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=worker) for _ in range(count)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    return results
 
 
 @pytest.mark.django_db(transaction=True)
