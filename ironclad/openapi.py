@@ -33,7 +33,8 @@ ERRORS = {
         ["conflict", "idempotency_key_in_use"],
     ),
     "410": (
-        "The cursor is older than the deletions the server keeps: sync again without a cursor.",
+        "The cursor is older than the deletions the server keeps, another user's, or beyond any "
+        "change: sync again without a cursor.",
         ["cursor_expired"],
     ),
     "411": ("A chunked body the server in use cannot read: send a Content-Length.", ["length_required"]),
@@ -45,7 +46,7 @@ ERRORS = {
     "413": ("The body is larger than MAX_REQUEST_BODY_BYTES.", ["payload_too_large"]),
     "415": ("The body is not JSON.", ["unsupported_media_type"]),
     "422": (
-        "This Idempotency-Key came with a different request (route or body): use a new key.",
+        "This Idempotency-Key came with a different request (route, body or If-Match): use a new key.",
         ["idempotency_key_reused"],
     ),
     "429": ("Too many requests; `Retry-After` says how many seconds to wait.", ["throttled"]),

@@ -145,7 +145,8 @@ class ChangeViewSet(StrictQueryParams, viewsets.ViewSet):
     """What changed in your tasks and categories since `cursor`, oldest change first: each object
     as it is now, a deleted one as a tombstone. Call again with `meta.cursor` until
     `meta.has_more` is false; keep that cursor for the next sync. 410 `cursor_expired`: the
-    cursor is older than the deletions kept (CHANGE_TOMBSTONE_DAYS), so sync again without one."""
+    cursor is older than the deletions kept (CHANGE_TOMBSTONE_DAYS), or another user's: sync
+    again without one."""
 
     permission_classes = OWN_PATH
     query_params = {"list": tuple(ChangesParams._declared_fields)}
