@@ -26,7 +26,7 @@ from rest_framework.request import Request
 from accounts.models import Jwks, Session, User
 from ironclad import sql
 from ironclad.throttling import charge_failed_credential
-from ironclad.untrusted import is_plain_token
+from ironclad.untrusted import clip, is_plain_token
 
 SESSION_COOKIE_NAME = "session_token"
 # base64 of a 32-byte HMAC-SHA256 digest, with padding.
@@ -203,7 +203,7 @@ def enforce_trusted_origin(request: Request) -> None:
     if not origin:
         raise UntrustedOrigin("A cookie-authenticated write needs an Origin or Referer header.")
     if not is_trusted_origin(request, origin):
-        raise UntrustedOrigin(f"The origin {origin!r} is not trusted.")
+        raise UntrustedOrigin(f"The origin {clip(origin, 100)!r} is not trusted.")
 
 
 def is_trusted_origin(request: Request, origin: str) -> bool:
@@ -226,7 +226,7 @@ def authenticate_jwt(token: str) -> tuple[User, dict[str, Any]]:
     elif isinstance(algorithm, str) and algorithm in ASYMMETRIC_ALGORITHMS:
         key = jwks_signing_key(header.get("kid"))
     else:
-        raise InvalidToken(f"The token algorithm {str(algorithm)[:20]!r} is not accepted.")
+        raise InvalidToken(f"The token algorithm {clip(algorithm, 20)!r} is not accepted.")
 
     options: Options = {"require": ["exp"], "verify_aud": bool(settings.JWT_AUDIENCE)}
     try:
@@ -241,7 +241,7 @@ def authenticate_jwt(token: str) -> tuple[User, dict[str, Any]]:
     except jwt.ExpiredSignatureError:
         raise InvalidToken("The token has expired.") from None
     except jwt.InvalidTokenError as error:
-        raise InvalidToken(f"The token is invalid: {error}.") from None
+        raise InvalidToken(f"The token is invalid: {clip(error, 100)}.") from None
     check_time_claims(claims)
 
     user_id = claims.get("sub") or claims.get("userId") or claims.get("id")
@@ -288,7 +288,7 @@ def jwks_signing_key(kid: object) -> jwt.PyJWK:
             # Our outage, not a bad token: a 401 would send clients into a sign-in loop.
             raise SigningKeysUnavailable() from None
         except jwt.PyJWKClientError as error:
-            raise InvalidToken(f"The signing key is unknown: {error}.") from None
+            raise InvalidToken(f"The signing key is unknown: {clip(error, 100)}.") from None
     return jwks_table_key(kid)
 
 
@@ -308,7 +308,7 @@ def jwks_table_key(kid: str) -> jwt.PyJWK:
     try:
         return jwt.PyJWK(public_jwk)
     except jwt.PyJWKError as error:
-        raise InvalidToken(f"The signing key cannot be used: {error}.") from None
+        raise InvalidToken(f"The signing key cannot be used: {clip(error, 100)}.") from None
 
 
 _jwks_clients: dict[str, jwt.PyJWKClient] = {}

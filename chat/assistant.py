@@ -51,9 +51,12 @@ class AssistantFailure(Exception):
         super().__init__(self.interrupted)
         self.tool_calls = tool_calls or []
         self.changes = [call for call in self.tool_calls if call.changed]
+        self.recorded_as: int | None = None  # the message that records its tool calls (chat.services)
 
     def note(self) -> str:
-        """The assistant message that records the changes made before the failure."""
+        """The assistant message that records the tool calls made before the failure."""
+        if not self.changes:
+            return f"{self.interrupted} Nothing was changed."
         return f"{self.interrupted} Done before that: {'; '.join(call.summary() for call in self.changes)}."
 
 
@@ -87,6 +90,7 @@ def failures_report(calls: list[ToolCall]) -> Iterator[None]:
 class Reply:
     content: str
     tool_calls: list[ToolCall] = field(default_factory=list)
+    recorded_as: int | None = None  # the assistant message that records it, once stored
 
 
 class Assistant(Protocol):

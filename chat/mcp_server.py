@@ -34,6 +34,7 @@ from starlette.types import Message, Scope
 
 from accounts.models import User
 from chat.tools import TOOLS, Tool, ToolResult, is_error, run_tool
+from ironclad.untrusted import clip
 
 logger = logging.getLogger(__name__)
 
@@ -121,7 +122,7 @@ def mcp_server(user: User, *, between_calls: Callable[[], None] | None = None) -
     ) -> types.CallToolResult:
         tool = TOOLS.get(params.name)
         if tool is None:  # a protocol error, as the MCP specification asks for an unknown tool
-            raise MCPError(types.INVALID_PARAMS, f"There is no tool named {params.name!r}.")
+            raise MCPError(types.INVALID_PARAMS, f"There is no tool named {clip(params.name)!r}.")
         result = await sync_to_async(run_between_calls, thread_sensitive=True)(tool, params.arguments or {})
         return tool_result(tool, result)
 

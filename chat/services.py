@@ -1,12 +1,17 @@
 """One chat turn, stateless: history from the database, the user's message stored first, then
 the assistant's reply stored together with what its tools did."""
 
+import dataclasses
+from collections.abc import Callable
+from typing import Any
+
 from django.conf import settings
-from django.db import transaction
 
 from accounts.models import User
+from accounts.quotas import ensure_room
 from chat.assistant import Assistant, AssistantFailure, Reply, ToolCall
 from chat.models import CONVERSATION_TITLE_MAX_LENGTH, Conversation, Message, Role
+from ironclad.transactions import atomic_with_retries
 
 
 def conversation_title(message: str) -> str:
@@ -21,7 +26,20 @@ def conversation_title(message: str) -> str:
 
 
 def conversation_start(*, user: User, message: str) -> Conversation:
-    return Conversation.objects.create(user=user, title=conversation_title(message))
+    """The conversation `message` opens, not saved yet: chat_turn saves it with the message, in one
+    transaction, or not at all (QuotaExceeded)."""
+    return Conversation(user=user, title=conversation_title(message))
+
+
+@atomic_with_retries
+def conversation_delete(
+    *, conversation: Conversation, precondition: Callable[[Any], None] | None = None
+) -> None:
+    """Delete a conversation and its messages (ON DELETE CASCADE, in the database)."""
+    conversation = Conversation.objects.select_for_update().get(pk=conversation.pk)
+    if precondition is not None:
+        precondition(conversation)
+    conversation.delete()
 
 
 def recent_messages(conversation: Conversation, *, limit: int) -> list[Message]:
@@ -41,41 +59,59 @@ class ChatTurnFailed(Exception):
 
 
 def chat_turn(*, conversation: Conversation, message: str, assistant: Assistant) -> Reply:
-    """Store `message`, have `assistant` answer it, store the answer; return the answer. Any error
-    comes as ChatTurnFailed, for the client to find the conversation its message went to.
+    """Store `message` (and the conversation, when it is new), have `assistant` answer it, store the
+    answer; return the answer. A quota that leaves no room for the message raises QuotaExceeded,
+    and nothing is stored; any later error comes as ChatTurnFailed, for the client to find the
+    conversation its message went to.
 
     No transaction is open while the assistant runs: a model may think for seconds, and a
     transaction would hold its row locks (and its connection) all that time. The user's message
     is committed first, so a provider failure loses nothing the user wrote; each tool call
     commits on its own (chat.tools.run_tool). When the provider fails after some tool calls,
-    those took effect: the AssistantFailure lists them, and when they changed tasks an assistant
-    message records them.
+    those took effect: the AssistantFailure lists them, and an assistant message records them.
     """
+    history = (
+        [] if conversation.pk is None else recent_messages(conversation, limit=settings.CHAT_HISTORY_LIMIT)
+    )
+    _store_users_message(conversation, message, new=conversation._state.adding)
     try:
-        return _turn(conversation, message, assistant)
+        return _answer(conversation, history, message, assistant)
     except Exception as error:
         raise ChatTurnFailed(conversation_id=conversation.pk, error=error) from error
 
 
-def _turn(conversation: Conversation, message: str, assistant: Assistant) -> Reply:
+@atomic_with_retries
+def _store_users_message(conversation: Conversation, message: str, *, new: bool) -> None:
     user = conversation.user
-    history = recent_messages(conversation, limit=settings.CHAT_HISTORY_LIMIT)
+    if new:
+        ensure_room(user.pk, "conversations", Conversation.objects.for_user(user))
+        # Run again after a deadlock, the insert takes the id its rolled-back attempt was given.
+        conversation.save(force_insert=True)
+    # Only the messages the user sends count: each has at most one reply (an answer, or the note of
+    # a failure), so the messages kept stay within twice the quota.
+    ensure_room(user.pk, "messages", Message.objects.for_user(user).filter(role=Role.USER))
     _store(conversation, role=Role.USER, content=message)
+
+
+def _answer(conversation: Conversation, history: list[Message], message: str, assistant: Assistant) -> Reply:
     try:
-        reply = assistant.reply(user=user, history=history, message=message)
+        reply = assistant.reply(user=conversation.user, history=history, message=message)
     except AssistantFailure as failure:
-        if failure.changes:
-            _store(conversation, role=Role.ASSISTANT, content=failure.note(), tool_calls=failure.tool_calls)
+        if failure.tool_calls:
+            note = _store(
+                conversation, role=Role.ASSISTANT, content=failure.note(), tool_calls=failure.tool_calls
+            )
+            failure.recorded_as = note.pk
         raise
-    _store(conversation, role=Role.ASSISTANT, content=reply.content, tool_calls=reply.tool_calls)
-    return reply
+    stored = _store(conversation, role=Role.ASSISTANT, content=reply.content, tool_calls=reply.tool_calls)
+    return dataclasses.replace(reply, recorded_as=stored.pk)
 
 
-@transaction.atomic
+@atomic_with_retries
 def _store(
     conversation: Conversation, *, role: str, content: str, tool_calls: list[ToolCall] | None = None
-) -> None:
-    Message.objects.create(
+) -> Message:
+    stored = Message.objects.create(
         user=conversation.user,
         conversation=conversation,
         role=role,
@@ -83,3 +119,4 @@ def _store(
         tool_calls=[call.as_dict() for call in tool_calls] if tool_calls else None,
     )
     conversation.save(update_fields=["updated_at"])
+    return stored

@@ -7,22 +7,24 @@ tool contract docs/chat.md shows: `{"task_id", "status", "title", "etag"}` for a
 for `list_tasks`, and `{"error": ...}` when a task is not the user's or the input is invalid.
 """
 
+import functools
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, TypeGuard
+from typing import Any, TypeGuard, cast
 
 from django.core.exceptions import ObjectDoesNotExist, ObjectNotUpdated
-from django.db import transaction
 from django.db.models.functions import Lower
+from jsonschema import Draft202012Validator, validators
 from rest_framework import serializers
 
 from accounts.models import User
 from ironclad.conditional import etag_of
-from ironclad.exceptions import Conflict
-from ironclad.untrusted import UntrustedInputError, check_json, whole_number
+from ironclad.exceptions import Conflict, QuotaExceeded
+from ironclad.transactions import run_in_transaction
+from ironclad.untrusted import UntrustedInputError, bounded, check_json, clip, whole_number
 from todos import services
-from todos.filters import TaskListParams
+from todos.filters import SEARCH_MAX_LENGTH, TaskListParams
 from todos.models import Category, Priority, Recurrence, Task
 from todos.selectors import ORDERABLE_FIELDS, task_page
 from todos.serializers import CategorySerializer, TaskSerializer
@@ -31,9 +33,41 @@ LIST_LIMIT = 50
 # A listed task, as the assistant reads it: the REST API's task without these fields, which would
 # only lengthen what a language model must read.
 LISTED_FIELDS = ("id", "title", "completed", "priority", "due_date", "category_id", "tags", "recurrence")
-NOT_LISTED_FIELDS = ("description", "completed_at", "created_at", "updated_at", "user_id")
+NOT_LISTED_FIELDS = (
+    "description",
+    "previous_occurrence_id",
+    "completed_at",
+    "created_at",
+    "updated_at",
+    "user_id",
+)
 
 ToolResult = dict[str, Any] | list[dict[str, Any]]
+
+# JSON Schema's type checks only (with the keywords that reach nested values): what a tool's
+# argument must be, not what values it takes, which the serializers say as the REST API does.
+JSONTypes = validators.create(
+    meta_schema=Draft202012Validator.META_SCHEMA,
+    validators={
+        keyword: check
+        for keyword, check in Draft202012Validator.VALIDATORS.items()
+        if keyword in ("type", "properties", "items")
+    },
+    type_checker=Draft202012Validator.TYPE_CHECKER,
+)
+_TYPE_NAMES = {
+    "integer": "a whole number",
+    "string": "a string",
+    "boolean": "true or false",
+    "array": "a list",
+    "object": "an object",
+    "null": "null",
+}
+
+
+def _type_message(expected: str | list[str]) -> str:
+    names = [_TYPE_NAMES.get(name, name) for name in ([expected] if isinstance(expected, str) else expected)]
+    return f"Must be {' or '.join(names)}."
 
 
 @dataclass(frozen=True)
@@ -52,6 +86,22 @@ class Tool:
     read_only: bool = False
     destructive: bool = False
     idempotent: bool = False
+
+    @functools.cached_property
+    def _type_checker(self) -> Any:
+        return JSONTypes(self.parameters)
+
+    def type_errors(self, arguments: dict[str, Any]) -> dict[str, list[str]]:
+        """Per argument, where it is not of the JSON type the tool's schema gives it (a task_id
+        "1" where an integer goes), as the REST API refuses a body whose values are not of its
+        schema's types (ironclad.api.json_type_error). Values are then validated by the same
+        serializers as the REST API's, with its messages."""
+        errors = sorted(self._type_checker.iter_errors(arguments), key=lambda error: list(error.path))
+        by_argument: dict[str, list[str]] = {}
+        for error in errors:
+            name = ".".join(map(str, error.path)) or "arguments"
+            by_argument.setdefault(clip(name), []).append(_type_message(error.validator_value))
+        return cast(dict[str, list[str]], bounded(by_argument))
 
     def schema(self) -> dict[str, Any]:
         """The tool as an OpenAI function tool."""
@@ -78,7 +128,7 @@ class ToolError(Exception):
 def _validated(serializer: serializers.Serializer[Any], what: str) -> dict[str, Any]:
     if serializer.is_valid():
         return dict(serializer.validated_data)
-    details = json.loads(json.dumps(serializer.errors))  # ErrorDetail and ReturnDict as plain JSON
+    details = bounded(json.loads(json.dumps(serializer.errors)))  # ErrorDetail and ReturnDict as plain JSON
     reasons = "; ".join(f"{field}: {' '.join(_messages(messages))}" for field, messages in details.items())
     raise ToolError(f"The {what} is invalid ({reasons}).", details)
 
@@ -93,17 +143,17 @@ def _messages(errors: Any) -> list[str]:
 
 
 def _own_task(user: User, task_id: Any) -> Task:
-    number = whole_number(task_id.strip() if isinstance(task_id, str) else task_id, 1)
+    number = whole_number(task_id, 1)  # an integer, as the tool's schema says (run_tool checks)
     task = Task.objects.for_user(user).filter(pk=number).first() if number is not None else None
     if task is None:
-        raise ToolError(f"Task {task_id} was not found among your tasks.")
+        raise ToolError(f"Task {clip(task_id)} was not found among your tasks.")
     return task
 
 
 def _own_category_id(user: User, name: Any) -> int:
     category = Category.objects.for_user(user).filter(name__iexact=str(name).strip()).first()
     if category is None:
-        raise ToolError(f"You have no category named {name!r}. list_categories shows yours.")
+        raise ToolError(f"You have no category named {clip(name)!r}. list_categories shows yours.")
     return category.pk
 
 
@@ -155,7 +205,7 @@ def complete_task(user: User, *, task_id: Any) -> dict[str, Any]:
 def delete_task(user: User, *, task_id: Any) -> dict[str, Any]:
     task = _own_task(user, task_id)
     result = _written(task, "deleted")
-    task.delete()
+    services.task_delete(task=task)
     return result
 
 
@@ -178,8 +228,8 @@ def add_category(user: User, **arguments: Any) -> dict[str, Any]:
     try:
         _validated(serializer, "category")
     except Conflict:  # the name is taken, in any case
-        raise ToolError(f"You already have a category named {arguments['name']!r}.") from None
-    category = serializer.save(user=user)  # as the REST API's CategoryViewSet saves it
+        raise ToolError(f"You already have a category named {clip(arguments['name'])!r}.") from None
+    category = services.category_create(user=user, **serializer.validated_data)  # as the REST API does
     etag = etag_of(CategorySerializer(category).data)
     return {"category_id": category.pk, "status": "created", "name": category.name, "etag": etag}
 
@@ -208,7 +258,11 @@ _TASK_FILTERS = {
     "priority": {"type": "string", "enum": Priority.values},
     "category": _CATEGORY_NAME,
     "tag": {"type": "string", "description": "Tasks with this tag."},
-    "search": {"type": "string", "description": "Words in the title or description, any case."},
+    "search": {
+        "type": "string",
+        "maxLength": SEARCH_MAX_LENGTH,
+        "description": "Text in the title or description, any case; at least 3 letters or digits in a row.",
+    },
     "due_after": {"type": "string", "description": "Due at or after (ISO 8601; a date: from its start)."},
     "due_before": {"type": "string", "description": "Due at or before (ISO 8601; a date: by its end)."},
     "overdue": {"type": "boolean", "description": "true: open tasks past their due date."},
@@ -372,7 +426,7 @@ def run_tool(user: User, name: str, arguments: Any) -> ToolResult:
     """Run a tool for `user`; whatever is wrong with the call comes back as {"error": ...}."""
     tool = TOOLS.get(name)
     if tool is None:
-        return {"error": f"There is no tool named {name!r}."}
+        return {"error": f"There is no tool named {clip(name)!r}."}
     if not isinstance(arguments, dict):
         return {"error": "The arguments must be a JSON object."}
     try:
@@ -381,15 +435,19 @@ def run_tool(user: User, name: str, arguments: Any) -> ToolResult:
         return {"error": f"The arguments are invalid: the object {error}."}
     unexpected = sorted(set(arguments) - set(tool.parameters["properties"]))
     if unexpected:
-        return {"error": f"Unexpected arguments: {', '.join(unexpected)}."}
+        return {"error": f"Unexpected arguments: {', '.join(clip(key) for key in unexpected[:10])}."}
     missing = [key for key in tool.parameters.get("required", []) if key not in arguments]
     if missing:
         return {"error": f"Missing arguments: {', '.join(missing)}."}
+    if errors := tool.type_errors(arguments):
+        reasons = "; ".join(f"{name}: {' '.join(messages)}" for name, messages in errors.items())
+        return {"error": f"The arguments are invalid ({reasons}).", "details": errors}
     try:
         # Each call commits on its own: no transaction outlives it while a model thinks.
-        with transaction.atomic():
-            return tool.function(user, **arguments)
+        return run_in_transaction(lambda: tool.function(user, **arguments))
     except ToolError as error:
         return error.as_result()
+    except QuotaExceeded as error:
+        return {"error": str(error.detail), "details": error.details}
     except (ObjectDoesNotExist, ObjectNotUpdated):  # found, then deleted by a concurrent request
         return {"error": "It was deleted while this call ran; list again to see what is left."}

@@ -9,6 +9,7 @@ from drf_spectacular.utils import extend_schema
 from rest_framework import mixins, viewsets
 from rest_framework.decorators import action
 from rest_framework.permissions import IsAuthenticated
+from rest_framework.renderers import JSONRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -20,19 +21,47 @@ from accounts.authentication import (
     is_trusted_origin,
     signed_in_user,
 )
+from accounts.models import User
 from accounts.permissions import OWN_PATH
 from chat import services
-from chat.assistant import get_assistant
-from chat.models import Conversation
+from chat.assistant import AssistantTimeout, AssistantUnavailable, ToolCall, get_assistant
+from chat.models import Conversation, Message
 from chat.serializers import (
     ChatRequestSerializer,
     ChatResponseSerializer,
     ConversationSerializer,
     MessageSerializer,
 )
-from idempotency.decorators import idempotent
-from ironclad.api import OBJECT_ID, StrictQueryParams
+from chat.services import ChatTurnFailed
+from idempotency.decorators import idempotent, keep_by_reference
+from ironclad.api import OBJECT_ID, StrictQueryParams, error_body
 from ironclad.conditional import ConditionalObjects
+from ironclad.errors import assistant_error
+from ironclad.untrusted import clip
+
+
+def chat_answer(conversation_id: int, content: str, tool_calls: list[dict[str, Any]]) -> dict[str, Any]:
+    serializer = ChatResponseSerializer(
+        {"conversation_id": conversation_id, "response": content, "tool_calls": tool_calls}
+    )
+    return dict(serializer.data)
+
+
+def answer_again(user: User, status: int, reference: dict[str, Any]) -> tuple[int, bytes]:
+    """A chat answer kept by reference, read again from the message that records it: the reply,
+    or the note of a failure (502, 504) with the tool calls made before it."""
+    message = Message.objects.for_user(user).filter(pk=reference["message_id"]).first()
+    if message is None:  # its conversation was deleted since
+        gone = error_body("not_found", "The conversation of this answer was deleted since.")
+        return 404, JSONRenderer().render(gone)
+    tool_calls = message.tool_calls or []
+    if status == 200:
+        answer = {"data": chat_answer(message.conversation_id, message.content, tool_calls), "meta": {}}
+        return status, JSONRenderer().render(answer)
+    failure_class = AssistantTimeout if status == 504 else AssistantUnavailable
+    error = assistant_error(failure_class(tool_calls=[ToolCall(**call) for call in tool_calls]))
+    details = {"conversation_id": message.conversation_id, **(error.details or {})}
+    return status, JSONRenderer().render(error_body(error.default_code, str(error.detail), details))
 
 
 class ChatView(StrictQueryParams, APIView):
@@ -46,7 +75,9 @@ class ChatView(StrictQueryParams, APIView):
     error_statuses = ["404", "502", "504"]  # 404: an unknown conversation_id
 
     @extend_schema(request=ChatRequestSerializer, responses=ChatResponseSerializer, operation_id="chat")
-    @idempotent(atomic=False)  # the message is kept first, each tool call commits on its own
+    # The message is kept first, each tool call commits on its own; an answer too large to keep
+    # whole is kept as the message that records it.
+    @idempotent(atomic=False, read_again=answer_again)
     def post(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         body = ChatRequestSerializer(data=request.data)
         body.is_valid(raise_exception=True)
@@ -60,15 +91,15 @@ class ChatView(StrictQueryParams, APIView):
         conversation.user = user  # it is: chat_turn need not load it again
         # chat_turn fails with a ChatTurnFailed: the error answer names the conversation.
         reply = services.chat_turn(conversation=conversation, message=message, assistant=get_assistant())
-        return Response(
-            ChatResponseSerializer(
-                {
-                    "conversation_id": conversation.pk,
-                    "response": reply.content,
-                    "tool_calls": [call.as_dict() for call in reply.tool_calls],
-                }
-            ).data
-        )
+        answer = chat_answer(conversation.pk, reply.content, [call.as_dict() for call in reply.tool_calls])
+        return keep_by_reference(Response(answer), {"message_id": reply.recorded_as})
+
+    def handle_exception(self, exc: Exception) -> Response:
+        response = super().handle_exception(exc)
+        recorded_as = getattr(exc.error, "recorded_as", None) if isinstance(exc, ChatTurnFailed) else None
+        if recorded_as is not None:  # a failure after tool calls, which a message records
+            keep_by_reference(response, {"message_id": recorded_as})
+        return response
 
 
 class ConversationViewSet(
@@ -90,9 +121,8 @@ class ConversationViewSet(
     def get_queryset(self):
         return Conversation.objects.for_user(self.request.user)
 
-    def destroy(self, request: Request, *args: Any, **kwargs: Any) -> Response:
-        with self.write_transaction():
-            return super().destroy(request, *args, **kwargs)
+    def perform_destroy(self, instance: Conversation) -> None:
+        services.conversation_delete(conversation=instance, precondition=self.precondition())
 
     @extend_schema(responses=MessageSerializer(many=True))
     @action(detail=True, methods=["get"], serializer_class=MessageSerializer)
@@ -129,7 +159,7 @@ def refuse_untrusted_origin(request: Request) -> None:
     else:
         trusted = is_trusted_origin(request, origin)
     if not trusted:
-        raise UntrustedOrigin(f"Requests to /mcp from the origin {origin[:100]!r} are not accepted.")
+        raise UntrustedOrigin(f"Requests to /mcp from the origin {clip(origin, 100)!r} are not accepted.")
 
 
 @extend_schema(exclude=True)  # MCP's own protocol, not a REST route (docs/mcp.md)

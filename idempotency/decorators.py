@@ -7,9 +7,12 @@ and key, and a repeat of the request gets that answer again without running anyt
 
 import functools
 import hashlib
+import logging
+import re
 from collections.abc import Callable
 from typing import Any, TypeVar, cast
 
+from django.conf import settings
 from django.db import transaction
 from django.http import HttpResponse, HttpResponseBase
 from rest_framework import exceptions
@@ -18,28 +21,44 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts.authentication import signed_in_user
+from accounts.models import User
 from idempotency import services
 from idempotency.models import KEY_MAX_LENGTH, IdempotentRequest
 from ironclad.api import canonical_json
 from ironclad.conditional import CONDITIONS
+from ironclad.exceptions import IdempotencyAnswerTooLarge
+from ironclad.transactions import is_transient, run_in_transaction
+
+logger = logging.getLogger(__name__)
 
 HEADER = "Idempotency-Key"
 REPLAYED_HEADER = "Idempotent-Replayed"
 # The headers of an answer that a replay repeats.
 KEPT_HEADERS = ("Content-Type", "ETag", "Location")
 
+# A Structured Fields string: the key in quotes, `\"` and `\\` escaped inside.
+SF_STRING = re.compile(r'"((?:[^"\\]|\\["\\])*)"')
+
 Handler = Callable[..., HttpResponseBase]
 H = TypeVar("H", bound=Handler)
+# A view's reader of an answer kept by reference: (user, status, reference) -> (status, body).
+ReadAgain = Callable[[User, int, dict[str, Any]], tuple[int, bytes]]
 
 
 def idempotency_key(header: str) -> str:
     """The key a header gives: a Structured Fields string ("...", as the draft writes it) or the
-    bare value, 1 to 255 printable ASCII characters; anything else is a 400."""
+    bare value, 1 to 255 printable ASCII characters; anything else is a 400. A bare value has no
+    comma: two Idempotency-Key headers reach the view joined by one ("a,b"), and are refused."""
     key = header.strip()
-    if len(key) > 2 and key[0] == key[-1] == '"':
-        key = key[1:-1].replace('\\"', '"').replace("\\\\", "\\")
-    if not 1 <= len(key) <= KEY_MAX_LENGTH or not all(" " <= character <= "~" for character in key):
-        message = f"Must be 1 to {KEY_MAX_LENGTH} printable ASCII characters, e.g. a UUID."
+    quoted = SF_STRING.fullmatch(key)
+    if quoted:
+        key = re.sub(r"\\(.)", r"\1", quoted.group(1))
+    if (
+        not 1 <= len(key) <= KEY_MAX_LENGTH
+        or not all(" " <= character <= "~" for character in key)
+        or (not quoted and ("," in key or key.startswith('"')))
+    ):
+        message = f"Must be one key of 1 to {KEY_MAX_LENGTH} printable ASCII characters, e.g. a UUID."
         raise exceptions.ValidationError({HEADER: [message]})
     return key
 
@@ -56,14 +75,18 @@ def fingerprint(request: Request, kwargs: dict[str, Any]) -> str:
     ).hexdigest()
 
 
-def idempotent(*, atomic: bool = True) -> Callable[[H], H]:
+def idempotent(*, atomic: bool = True, read_again: ReadAgain | None = None) -> Callable[[H], H]:
     """A view handler that honours Idempotency-Key.
 
     With `atomic`, the handler runs in a transaction with the keeping of its answer: a crash
-    cannot leave one without the other. An answer is kept unless the handler failed with a 5xx
-    (nothing it wrote stays, and a retry may run it again). A view whose handler commits along the
-    way (the chat: the message first, each tool call on its own) says `atomic=False`: whatever its
-    answer, something may have been written, so every answer is kept."""
+    cannot leave one without the other, and a deadlock runs both again. An answer is kept unless
+    the handler failed with a 5xx (nothing it wrote stays, and a retry may run it again); an answer
+    larger than IDEMPOTENCY_ANSWER_MAX_BYTES is refused instead (422, nothing written).
+
+    A view whose handler commits along the way (the chat: the message first, each tool call on its
+    own) says `atomic=False`: whatever its answer, something may have been written, so every
+    answer is kept; one too large is kept by the reference its view puts on the response
+    (`kept_by_reference`), and `read_again(user, status, reference)` reads it again for a replay."""
 
     def decorate(handler: H) -> H:
         @functools.wraps(handler)
@@ -72,27 +95,36 @@ def idempotent(*, atomic: bool = True) -> Callable[[H], H]:
             if header is None:
                 return handler(view, request, *args, **kwargs)
             key = idempotency_key(header)
-            record = services.claim(signed_in_user(request), key, fingerprint(request, kwargs))
+            user = signed_in_user(request)
+            record = services.claim(user, key, fingerprint(request, kwargs))
             if record.status is not None:
-                return replay(record)
+                return replay(record, user, read_again)
+
+            def answer(*, in_transaction: bool) -> tuple[HttpResponseBase, bool]:
+                return _answer(view, handler, request, args, kwargs, in_transaction=in_transaction)
 
             kept = False
             try:
                 if not atomic:
-                    response, _failed = _answer(view, handler, request, args, kwargs)
-                    _keep(record, response)
-                    kept = True
+                    response, _failed = answer(in_transaction=False)
+                    kept = _keep(record, response)
                     return response
-                with transaction.atomic():
-                    response, failed = _answer(view, handler, request, args, kwargs)
+
+                def answer_and_keep() -> tuple[HttpResponseBase, bool]:
+                    response, failed = answer(in_transaction=True)
+                    if not failed and (size := len(_body(response))) > settings.IDEMPOTENCY_ANSWER_MAX_BYTES:
+                        too_large = IdempotencyAnswerTooLarge(size, settings.IDEMPOTENCY_ANSWER_MAX_BYTES)
+                        response, failed = _respond(view, request, args, kwargs, too_large), True
                     if failed:  # nothing it wrote stays
                         transaction.set_rollback(True)
                     else:  # its writes and its answer commit together
                         _keep(record, response)
+                    return response, failed
+
+                response, failed = run_in_transaction(answer_and_keep)
                 kept = not failed  # only once the commit has succeeded
                 if failed and response.status_code < 500:  # a refusal: a retry would be refused again
-                    _keep(record, response)
-                    kept = True
+                    kept = _keep(record, response)
                 return response
             finally:
                 if not kept:
@@ -105,31 +137,75 @@ def idempotent(*, atomic: bool = True) -> Callable[[H], H]:
 
 
 def _answer(
-    view: APIView, handler: Handler, request: Request, args: tuple[Any, ...], kwargs: dict[str, Any]
+    view: APIView,
+    handler: Handler,
+    request: Request,
+    args: tuple[Any, ...],
+    kwargs: dict[str, Any],
+    *,
+    in_transaction: bool,
 ) -> tuple[HttpResponseBase, bool]:
     """The handler's answer as DRF's dispatch would send it (an error answered, rendered), and
-    whether the handler failed (raised) rather than answered."""
-    failed = False
+    whether the handler failed (raised) rather than answered. In a transaction, a deadlock is not
+    answered but raised: run_in_transaction runs everything again."""
     try:
         response = handler(view, request, *args, **kwargs)
-    except Exception as exc:  # answered exactly as dispatch answers it
-        response = view.handle_exception(exc)
-        failed = True
+    except Exception as exc:
+        if in_transaction and is_transient(exc):
+            raise
+        return _respond(view, request, args, kwargs, exc), True
+    return _finalized(view, request, args, kwargs, response), False
+
+
+def _respond(
+    view: APIView, request: Request, args: tuple[Any, ...], kwargs: dict[str, Any], exc: Exception
+) -> HttpResponseBase:
+    """The answer to `exc`, exactly as dispatch answers it."""
+    return _finalized(view, request, args, kwargs, view.handle_exception(exc))
+
+
+def _finalized(
+    view: APIView, request: Request, args: tuple[Any, ...], kwargs: dict[str, Any], response: Any
+) -> HttpResponseBase:
     # DRF's stubs type the answer as a Response; dispatch finalizes any response.
     response = view.finalize_response(request, cast(Response, response), *args, **kwargs)
     render = getattr(response, "render", None)
     if render is not None:
         render()
-    return response, failed
+    return cast(HttpResponseBase, response)
 
 
-def _keep(record: IdempotentRequest, response: HttpResponseBase) -> None:
+def _body(response: HttpResponseBase) -> bytes:
+    return response.content if isinstance(response, HttpResponse) else b""
+
+
+def _keep(record: IdempotentRequest, response: HttpResponseBase) -> bool:
+    """Keep the answer; whether it was. Too large to keep whole, it is kept by the reference its
+    view gave; without one (no view does that), not at all, and a retry runs again."""
     headers = {name: response[name] for name in KEPT_HEADERS if name in response}
-    body = response.content if isinstance(response, HttpResponse) else b""
-    services.keep_answer(record, status=response.status_code, headers=headers, body=body)
+    body = _body(response)
+    if len(body) <= settings.IDEMPOTENCY_ANSWER_MAX_BYTES:
+        services.keep_answer(record, status=response.status_code, headers=headers, body=body)
+        return True
+    reference = getattr(response, "kept_by_reference", None)
+    if reference is None:
+        logger.warning("an answer of %d bytes has no reference to keep: its key is released", len(body))
+        return False
+    services.keep_reference(record, status=response.status_code, headers=headers, reference=reference)
+    return True
 
 
-def replay(record: IdempotentRequest) -> HttpResponse:
-    response = HttpResponse(bytes(record.body), status=record.status or 200, headers=record.headers)
+def keep_by_reference[R: HttpResponseBase](response: R, reference: dict[str, Any]) -> R:
+    """Mark `response` as one to keep, if too large to keep whole, as `reference`: what the view's
+    `read_again` reads it again from."""
+    response.kept_by_reference = reference  # type: ignore[attr-defined]  # read by _keep
+    return response
+
+
+def replay(record: IdempotentRequest, user: User, read_again: ReadAgain | None) -> HttpResponse:
+    status, body = record.status or 200, bytes(record.body)
+    if record.reference is not None and read_again is not None:
+        status, body = read_again(user, status, record.reference)
+    response = HttpResponse(body, status=status, headers=record.headers)
     response[REPLAYED_HEADER] = "true"
     return response

@@ -1,19 +1,34 @@
-"""Claiming an Idempotency-Key for a request, keeping its answer, and purging old ones."""
+"""Claiming an Idempotency-Key for a request, keeping its answer, and purging old ones.
 
+What one user keeps is bounded: an answer is at most IDEMPOTENCY_ANSWER_MAX_BYTES (the decorator
+refuses a larger one, or keeps it by reference), and all of a user's together at most
+IDEMPOTENCY_USER_MAX_BYTES. A request reserves the largest answer when it claims its key, under
+the user's lock, so that the bound holds at every moment, whatever runs at once.
+"""
+
+import json
+import math
 from datetime import timedelta
 from typing import Any
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import QuerySet
+from django.db.models import Min, QuerySet, Sum
 from django.utils import timezone
 
 from accounts.models import User
+from accounts.quotas import hold_account
 from idempotency.models import IdempotentRequest
-from ironclad.exceptions import IdempotencyKeyInUse, IdempotencyKeyReused
+from ironclad.exceptions import IdempotencyKeyInUse, IdempotencyKeyReused, QuotaExceeded
 
 # How long an answer is kept (the draft standard's suggestion): a retry after that runs again.
 KEPT_FOR = timedelta(hours=24)
+# What a kept answer costs besides its body and headers: its key, fingerprint, row and index
+# entries, rounded up (a 255-character key included).
+ROW_BYTES = 1024
+# The user's lock of their kept answers: apart from the account lock, which creations hold until
+# they commit, so that a claim never waits for another request's work.
+KEPT_ANSWERS_LOCK = 0x1C1B
 
 
 def abandoned_after() -> timedelta:
@@ -22,40 +37,68 @@ def abandoned_after() -> timedelta:
     return timedelta(seconds=settings.CHAT_OPENAI_TIMEOUT + 60)
 
 
+def reserved_bytes() -> int:
+    """What a request counts while it runs: the largest answer it may keep."""
+    return settings.IDEMPOTENCY_ANSWER_MAX_BYTES + ROW_BYTES
+
+
 def claim(user: User, key: str, fingerprint: str) -> IdempotentRequest:
     """The request `user` sent with `key`: ours to run now (`status` None), or one that has run,
     whose answer is to be replayed. Raises IdempotencyKeyReused when the key came with another
-    request, IdempotencyKeyInUse while the first is still running."""
+    request, IdempotencyKeyInUse while the first is still running, QuotaExceeded when the user's
+    kept answers leave no room for another."""
     now = timezone.now()
-    # Committed at once, so that a concurrent request with the key sees it running. (A concurrent
-    # insert of the same key waits for this one, then finds it.)
+    fresh: dict[str, Any] = {
+        "fingerprint": fingerprint,
+        "status": None,
+        "headers": {},
+        "body": b"",
+        "reference": None,
+        "size": reserved_bytes(),
+        "created_at": now,
+    }
+    # Committed at once, so that a concurrent request with the key sees it running. One user's
+    # claims take turns (the room they count is then exact); other users' never wait.
     with transaction.atomic():
-        record, created = IdempotentRequest.objects.get_or_create(
-            user=user, key=key, defaults={"fingerprint": fingerprint, "created_at": now}
-        )
-    if created:
-        return record
-    expired = record.created_at < now - KEPT_FOR
-    abandoned = record.status is None and record.created_at < now - abandoned_after()
-    if expired or abandoned:
-        # Taken over only if no concurrent request took it over first.
-        fresh: dict[str, Any] = {
-            "fingerprint": fingerprint,
-            "status": None,
-            "headers": {},
-            "body": b"",
-            "created_at": now,
-        }
-        if IdempotentRequest.objects.filter(pk=record.pk, created_at=record.created_at).update(**fresh):
+        hold_account(user.pk, lock=KEPT_ANSWERS_LOCK)
+        record, created = IdempotentRequest.objects.get_or_create(user=user, key=key, defaults=fresh)
+        if created:
+            _ensure_room(user, now)
+            return record
+        expired = record.created_at < now - KEPT_FOR
+        abandoned = record.status is None and record.created_at < now - abandoned_after()
+        if expired or abandoned:
+            IdempotentRequest.objects.filter(pk=record.pk).update(**fresh)
             for name, value in fresh.items():
                 setattr(record, name, value)
+            _ensure_room(user, now)
             return record
-        raise IdempotencyKeyInUse()
     if record.fingerprint != fingerprint:
         raise IdempotencyKeyReused()
     if record.status is None:
         raise IdempotencyKeyInUse()
     return record
+
+
+def _ensure_room(user: User, now: Any) -> None:
+    """Under the user's lock, with this request's reservation counted: raise QuotaExceeded (and
+    the claim is rolled back) when it takes the user past IDEMPOTENCY_USER_MAX_BYTES."""
+    limit = settings.IDEMPOTENCY_USER_MAX_BYTES
+    kept = IdempotentRequest.objects.filter(user=user, created_at__gte=now - KEPT_FOR)
+    totals = kept.aggregate(used=Sum("size"), oldest=Min("created_at"))
+    if totals["used"] <= limit:
+        return
+    running = kept.filter(status=None, created_at__lt=now).exists()
+    wait = 1 if running else math.ceil((totals["oldest"] + KEPT_FOR - now).total_seconds())
+    raise QuotaExceeded(
+        "idempotency_bytes",
+        limit,
+        message=(
+            f"The answers kept for your Idempotency-Keys fill the {limit} bytes one account may "
+            "keep for 24 hours. Retry after Retry-After seconds, or send the request without a key."
+        ),
+        wait=max(wait, 1),
+    )
 
 
 def _still_ours(record: IdempotentRequest) -> QuerySet[IdempotentRequest]:
@@ -64,7 +107,17 @@ def _still_ours(record: IdempotentRequest) -> QuerySet[IdempotentRequest]:
 
 
 def keep_answer(record: IdempotentRequest, *, status: int, headers: dict[str, str], body: bytes) -> None:
-    _still_ours(record).update(status=status, headers=headers, body=body)
+    """Keep an answer of at most IDEMPOTENCY_ANSWER_MAX_BYTES (the decorator makes sure of it)."""
+    size = len(body) + len(json.dumps(headers)) + ROW_BYTES
+    _still_ours(record).update(status=status, headers=headers, body=body, size=size)
+
+
+def keep_reference(
+    record: IdempotentRequest, *, status: int, headers: dict[str, str], reference: dict[str, Any]
+) -> None:
+    """Keep, for an answer too large to keep whole, what its view reads it again from."""
+    size = len(json.dumps([headers, reference])) + ROW_BYTES
+    _still_ours(record).update(status=status, headers=headers, reference=reference, size=size)
 
 
 def release(record: IdempotentRequest) -> None:

@@ -5,14 +5,12 @@ sends no Last-Modified, so If-Unmodified-Since and If-Modified-Since are ignored
 
 import hashlib
 import re
-from collections.abc import Mapping
-from contextlib import AbstractContextManager, nullcontext
+from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any, cast
 
-from django.db import models, transaction
+from django.db import models
 from django.http import HttpRequest, HttpResponseBase, HttpResponseNotModified
 from rest_framework import exceptions
-from rest_framework.permissions import SAFE_METHODS
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.serializers import BaseSerializer
@@ -28,10 +26,12 @@ else:
     _ViewMixinBase = object
 
 CONDITIONS = {"If-Match": "HTTP_IF_MATCH", "If-None-Match": "HTTP_IF_NONE_MATCH"}
-# RFC 9110's entity-tag, and a comma-separated list of them (the OpenAPI schema gives the pattern).
-ENTITY_TAG = r'(?:W/)?"[^"]*"'
-ENTITY_TAGS = re.compile(rf"\s*(?:{ENTITY_TAG}\s*(?:,\s*{ENTITY_TAG}\s*)*)?")
-CONDITION_PATTERN = rf"^\s*(\*|({ENTITY_TAG}(\s*,\s*{ENTITY_TAG})*)?)\s*$"
+# RFC 9110's entity-tag, of visible ASCII characters (the obsolete non-ASCII ones never match ours).
+ENTITY_TAG = r'(?:W/)?"[\x21\x23-\x7e]*"'
+# A condition's whole value: `*`, or a list of entity tags, in which empty elements (", ,") are
+# allowed and ignored (RFC 9110 §5.6.1). The OpenAPI schema gives the same pattern.
+CONDITION = re.compile(rf"[ \t]*(?:\*|(?:,[ \t]*)*{ENTITY_TAG}(?:[ \t]*,(?:[ \t]*{ENTITY_TAG})?)*)[ \t]*")
+CONDITION_PATTERN = f"^{CONDITION.pattern}$"
 
 
 def etag_of(representation: Mapping[str, Any]) -> str:
@@ -45,21 +45,16 @@ def has_preconditions(request: HttpRequest | Request) -> bool:
 
 
 def _listed_etags(request: HttpRequest | Request, header: str) -> list[str] | None:
-    """The entity tags a condition lists (["*"] for any; an empty value lists none), or None
-    without it. An If-Match that is not a list of quoted tags (`If-Match: abc`) is a 400: ignored,
-    it would let a write through unchecked. Such an If-None-Match lists none: it only ever holds a
-    304 or a write back, so nothing is lost by reading it as matching nothing."""
+    """The entity tags a condition lists (["*"] for any), or None without it. Anything else is a
+    400: ignored, an If-Match would let a write through unchecked. So is an empty value, which is
+    also what granian makes of a value that does not decode (non-ASCII bytes)."""
     value = request.META.get(CONDITIONS[header])
     if value is None:
         return None
-    if value.strip() == "*":
-        return ["*"]
-    if ENTITY_TAGS.fullmatch(value):
-        return re.findall(ENTITY_TAG, value)
-    if header == "If-None-Match":
-        return []
-    message = 'Must be quoted entity tags, as the ETag header gives them ("..."), or *.'
-    raise exceptions.ValidationError({header: [message]})
+    if not CONDITION.fullmatch(value):
+        message = 'Must be quoted entity tags, as the ETag header gives them ("..."), or *.'
+        raise exceptions.ValidationError({header: [message]})
+    return ["*"] if value.strip() == "*" else re.findall(ENTITY_TAG, value)
 
 
 def check_preconditions(request: HttpRequest | Request, etag: str) -> HttpResponseBase | None:
@@ -81,9 +76,9 @@ def check_preconditions(request: HttpRequest | Request, etag: str) -> HttpRespon
 
 class ConditionalObjects(_ViewMixinBase):
     """A viewset mixin: each object's responses carry its ETag (`etag_actions`); a GET with a
-    matching If-None-Match is a 304; a write (PUT, PATCH, DELETE, a detail action) with If-Match
-    or If-None-Match is checked against the object as it is, locked until the write commits, and
-    refused with 412 when it has changed. Each write action runs in `write_transaction()`."""
+    matching If-None-Match is a 304. A write (PUT, PATCH, DELETE, a detail action) with If-Match
+    or If-None-Match hands its service a `precondition()`, which the service checks against the
+    object as it is once locked, until the write commits: 412 when it has changed."""
 
     etag_actions: tuple[str, ...] = ("retrieve", "create", "update", "partial_update")
 
@@ -95,25 +90,18 @@ class ConditionalObjects(_ViewMixinBase):
         ).data
         return representation
 
-    def write_transaction(self) -> AbstractContextManager[Any]:
-        """The transaction a write with preconditions runs in: the object stays locked from the
-        check to the commit. Writes without them need none (their services have their own)."""
-        return transaction.atomic() if has_preconditions(self.request) else nullcontext()
+    def precondition(self) -> Callable[[models.Model], None] | None:
+        """The request's preconditions as a check of the object they are about, or None without
+        any. Malformed ones are a 400 at once, before anything is read or locked."""
+        if not has_preconditions(self.request):
+            return None
+        for header in CONDITIONS:
+            _listed_etags(self.request, header)
 
-    def get_object(self) -> Any:
-        instance = super().get_object()
-        # OPTIONS describes the writes (DRF asks for the object as if for a PUT): nothing is written.
-        reading = self.request.method in SAFE_METHODS or getattr(self, "action", None) == "metadata"
-        if reading or not has_preconditions(self.request):
-            return instance
-        instance = self.locked(instance)
-        check_preconditions(self.request, etag_of(self.representation(instance)))
-        return instance
+        def check(instance: models.Model) -> None:
+            check_preconditions(self.request, etag_of(self.representation(instance)))
 
-    def locked(self, instance: models.Model) -> models.Model:
-        """The object read again and locked until the write commits. A viewset whose writes lock
-        other rows first (before the object) overrides this to take those locks in the same order."""
-        return type(instance)._default_manager.select_for_update().get(pk=instance.pk)
+        return check
 
     def retrieve(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         data = self.representation(self.get_object())

@@ -25,9 +25,13 @@ from ironclad.exceptions import (
     AssistantTimeoutError,
     AssistantUnavailableError,
     Conflict,
+    DatabaseBusy,
+    DatabaseTimeout,
     DatabaseUnavailable,
     PayloadTooLarge,
 )
+from ironclad.transactions import ATTEMPTS, is_timeout, is_transient, sqlstate
+from ironclad.untrusted import bounded, clip
 
 logger = logging.getLogger(__name__)
 
@@ -58,12 +62,19 @@ def exception_handler(exc: Exception, context: dict) -> Response:
         exc = exceptions.NotFound()
     elif isinstance(exc, DjangoPermissionDenied):
         exc = exceptions.PermissionDenied()
+    elif is_timeout(exc):
+        logger.warning("a statement ran past DATABASE_STATEMENT_TIMEOUT")
+        exc = DatabaseTimeout()
+    elif is_transient(exc):  # still, after run_in_transaction's attempts
+        logger.warning("a write failed %d times on conflicting locks (%s)", ATTEMPTS, sqlstate(exc))
+        exc = DatabaseBusy()
     elif isinstance(exc, (OperationalError, InterfaceError)):
         logger.warning("database unavailable: %s", exc.__class__.__name__)
         exc = DatabaseUnavailable()
     elif isinstance(exc, IntegrityError):
-        # A constraint the validation could not see coming (e.g. two concurrent creates).
-        logger.info("integrity error answered as 409: %s", exc)
+        # A constraint the validation could not see coming (e.g. two concurrent creates). The
+        # database's message quotes the values: only its start is logged.
+        logger.info("integrity error answered as 409: %s", clip(str(exc), 120))
         exc = Conflict()
     elif isinstance(exc, RequestDataTooBig):
         exc = PayloadTooLarge.over(settings.DATA_UPLOAD_MAX_MEMORY_SIZE)
@@ -81,7 +92,7 @@ def exception_handler(exc: Exception, context: dict) -> Response:
 
     if isinstance(exc, exceptions.ValidationError):
         details = exc.detail if isinstance(exc.detail, dict) else {"non_field_errors": exc.detail}
-        response.data = error_body("validation_error", "The request is invalid.", details)
+        response.data = error_body("validation_error", "The request is invalid.", bounded(details))
     elif isinstance(exc, exceptions.APIException):  # as every exception DRF's handler answers is
         codes = exc.get_codes()
         code = codes if isinstance(codes, str) else exc.default_code
@@ -96,7 +107,7 @@ def exception_handler(exc: Exception, context: dict) -> Response:
 @permission_classes([AllowAny])
 def api_not_found(request: Request, path: str = "") -> Response:
     """Unknown routes under /api/ answer a JSON 404, never an HTML page."""
-    raise exceptions.NotFound(f"No API route matches {request.path!r}.")
+    raise exceptions.NotFound(f"No API route matches {clip(request.path, 100)!r}.")
 
 
 def is_api_path(path: str) -> bool:
@@ -115,7 +126,7 @@ def bad_request(request: HttpRequest, exception: Exception) -> HttpResponseBase:
 def page_not_found(request: HttpRequest, exception: Exception) -> HttpResponseBase:
     """handler404: JSON under /api/, Django's page elsewhere."""
     if is_api_path(request.path):
-        message = f"No API route matches {request.path!r}."
+        message = f"No API route matches {clip(request.path, 100)!r}."
         return error_response(404, "not_found", message)
     return defaults.page_not_found(request, exception)
 

@@ -91,3 +91,47 @@ class NotFoundAmongYours(APIError):
         listed = ", ".join(map(str, missing_ids[:10])) + (", ..." if len(missing_ids) > 10 else "")
         super().__init__(f"No {what} with these ids among yours: {listed}. Nothing was changed.")
         self.details = {"missing_ids": missing_ids}
+
+
+class QuotaExceeded(APIError):
+    """The user keeps as many of something as one account may (settings.QUOTAS): deleting some
+    makes room."""
+
+    status_code = status.HTTP_409_CONFLICT
+    default_code = "quota_exceeded"
+
+    def __init__(self, resource: str, limit: int, *, message: str = "", wait: int | None = None) -> None:
+        super().__init__(
+            message or f"You have reached the limit of {limit} {resource}. Delete some to make room."
+        )
+        self.details = {"resource": resource, "limit": limit}
+        self.wait = wait  # when room comes back by itself: DRF's handler sends it as Retry-After
+
+
+class IdempotencyAnswerTooLarge(APIError):
+    status_code = status.HTTP_422_UNPROCESSABLE_ENTITY
+    default_code = "idempotency_answer_too_large"
+
+    def __init__(self, size: int, limit: int) -> None:
+        super().__init__(
+            f"The answer to this request ({size} bytes) is larger than an Idempotency-Key's answer "
+            f"may be ({limit} bytes): nothing was changed. Send it without the key, or in smaller "
+            "parts (fewer ids)."
+        )
+        self.details = {"answer_bytes": size, "max_bytes": limit}
+
+
+class DatabaseTimeout(APIError):
+    status_code = status.HTTP_503_SERVICE_UNAVAILABLE
+    default_detail = (
+        "The database took longer than this request may take. Try again, or ask for less "
+        "(a narrower filter, a smaller page)."
+    )
+    default_code = "database_timeout"
+
+
+class DatabaseBusy(APIError):
+    status_code = status.HTTP_503_SERVICE_UNAVAILABLE
+    default_detail = "The database was busy with conflicting changes to the same data. Try again."
+    default_code = "database_busy"
+    wait = 1  # seconds: DRF's handler sends it as Retry-After

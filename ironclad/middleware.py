@@ -7,18 +7,24 @@ import time
 import uuid
 from collections.abc import Callable
 
+from django.conf import settings
+from django.db import connection
 from django.http import HttpRequest, HttpResponse, HttpResponseBase
+from django.utils.cache import patch_vary_headers
 
 from ironclad.api import error_response
 from ironclad.errors import is_api_path
+from ironclad.exceptions import DatabaseTimeout
 from ironclad.logs import current_request_id
-from ironclad.untrusted import request_problem
+from ironclad.transactions import is_timeout
+from ironclad.untrusted import clip, request_problem
 
 logger = logging.getLogger("ironclad.requests")
 
 REQUEST_ID_HEADER = "X-Request-ID"
 # An id from the client or a proxy is kept only when it is short and plain: it goes into the logs.
 VALID_REQUEST_ID = re.compile(r"[A-Za-z0-9._-]{1,128}")
+LOGGED_PATH_LENGTH = 300
 
 
 def signed_in_user_id(request: HttpRequest) -> str | None:
@@ -70,7 +76,8 @@ class RequestLogMiddleware:
         if not logger.isEnabledFor(logging.INFO):
             return
         duration_ms = round((time.perf_counter() - started) * 1000, 2)
-        path = request.path  # a decoded %0A in it is escaped by the formatters (ironclad.logs)
+        # A decoded %0A in it is escaped by the formatters (ironclad.logs); a long one is cut.
+        path = clip(request.path, LOGGED_PATH_LENGTH)
         user_id = signed_in_user_id(request)
         logger.info(
             "%s %s %s %.2fms user=%s",
@@ -88,6 +95,46 @@ class RequestLogMiddleware:
                 "user_id": user_id,
             },
         )
+
+
+class DatabaseDeadlineMiddleware:
+    """Every request has a database deadline: no statement it runs may take longer than
+    DATABASE_STATEMENT_TIMEOUT (ironclad.database sets it on the connection, once). A view that
+    is not the API's (the admin's, /health) answers a statement past it with a 503 here, as the
+    API's exception handler does (database_timeout)."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponseBase]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponseBase:
+        connection.statement_timeout = settings.DATABASE_STATEMENT_TIMEOUT or None  # type: ignore[attr-defined]
+        return self.get_response(request)
+
+    def process_exception(self, request: HttpRequest, exception: Exception) -> HttpResponseBase | None:
+        if not is_timeout(exception):
+            return None
+        logger.warning("a statement ran past DATABASE_STATEMENT_TIMEOUT")
+        message = str(DatabaseTimeout.default_detail)
+        if is_api_path(request.path):
+            return error_response(503, DatabaseTimeout.default_code, message)
+        return HttpResponse(message, status=503, content_type="text/plain; charset=utf-8")
+
+
+class PrivateAnswersMiddleware:
+    """Every answer to a signed-in request says it is private: `Cache-Control: private, no-cache`
+    (a client may keep it, and revalidates it: its ETag gets a 304) and `Vary: Authorization,
+    Cookie`, so that no shared cache between a client and Ironclad stores one user's answer and
+    serves it to another. Public pages (health, the schema, the docs) are left as they are."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponseBase]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponseBase:
+        response = self.get_response(request)
+        if signed_in_user_id(request) is not None:
+            response.setdefault("Cache-Control", "private, no-cache")
+            patch_vary_headers(response, ("Authorization", "Cookie"))
+        return response
 
 
 class UntrustedInputMiddleware:

@@ -73,6 +73,8 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     # First, so every response (redirects and CORS preflights included) has its id and log line.
     "ironclad.middleware.RequestLogMiddleware",
+    # Answers to signed-in requests are private: no shared cache keeps them.
+    "ironclad.middleware.PrivateAnswersMiddleware",
     # Then a NUL in the path, query string or cookies is refused before anything reads them.
     "ironclad.middleware.UntrustedInputMiddleware",
     "django.middleware.security.SecurityMiddleware",
@@ -85,6 +87,8 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Last, so that a statement past the deadline in any view gets its 503.
+    "ironclad.middleware.DatabaseDeadlineMiddleware",
 ]
 
 ROOT_URLCONF = "ironclad.urls"
@@ -303,6 +307,39 @@ NUM_PROXIES = env.int("NUM_PROXIES", default=0)
 CACHES = {"default": env.cache_url_config(env.str("CACHE_URL", default="") or "locmemcache://")}
 # Larger bodies are refused (413) before they are parsed.
 DATA_UPLOAD_MAX_MEMORY_SIZE = env.int("MAX_REQUEST_BODY_BYTES", default=1024 * 1024)
+
+
+def _at_least(name: str, default: int, minimum: int) -> int:
+    value = env.int(name, default=default)
+    if value < minimum:
+        raise ImproperlyConfigured(f"{name} must be at least {minimum}, not {value}.")
+    return value
+
+
+# How many of each one account may keep (409 quota_exceeded past it; accounts/quotas.py). Messages
+# are those the user sends: each has at most one reply from the assistant.
+QUOTAS = {
+    "tasks": _at_least("QUOTA_TASKS", 10_000, 1),
+    "categories": _at_least("QUOTA_CATEGORIES", 200, 1),
+    "conversations": _at_least("QUOTA_CONVERSATIONS", 1_000, 1),
+    "messages": _at_least("QUOTA_MESSAGES", 10_000, 1),
+}
+# Answers kept for Idempotency-Key (idempotency/services.py): the largest one kept, and all of one
+# user's together (each counted with IDEMPOTENCY_ROW_BYTES for its key and row).
+IDEMPOTENCY_ANSWER_MAX_BYTES = _at_least("IDEMPOTENCY_ANSWER_MAX_BYTES", 64 * 1024, 1024)
+IDEMPOTENCY_USER_MAX_BYTES = _at_least("IDEMPOTENCY_USER_MAX_BYTES", 8 * 1024 * 1024, 0)
+if IDEMPOTENCY_USER_MAX_BYTES < 2 * IDEMPOTENCY_ANSWER_MAX_BYTES:
+    raise ImproperlyConfigured(
+        "IDEMPOTENCY_USER_MAX_BYTES must hold at least two of the largest answers "
+        f"(2 x IDEMPOTENCY_ANSWER_MAX_BYTES = {2 * IDEMPOTENCY_ANSWER_MAX_BYTES})."
+    )
+# Seconds any statement a request runs may take on PostgreSQL (statement_timeout): past it, 503
+# database_timeout (ironclad/database). 0 turns the deadline off.
+DATABASE_STATEMENT_TIMEOUT = env.float("DATABASE_STATEMENT_TIMEOUT", default=5.0)
+if DATABASE_STATEMENT_TIMEOUT < 0:
+    raise ImproperlyConfigured(
+        f"DATABASE_STATEMENT_TIMEOUT must be 0 or more, not {DATABASE_STATEMENT_TIMEOUT}."
+    )
 
 # --- REST framework -----------------------------------------------------------
 

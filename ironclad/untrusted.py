@@ -14,9 +14,11 @@ JSON parser (ironclad.api.JSONParser) checks bodies with `parse_json`; the field
 authentication call the predicates below. Dates beyond year 9999 are refused by the date fields.
 """
 
+import itertools
 import json
 import math
 import re
+from typing import Any
 
 from django.http import HttpRequest
 
@@ -27,6 +29,37 @@ _UNSAFE_TEXT = re.compile("[\x00\ud800-\udfff]")
 _ASCII_INTEGER = re.compile(r"-?[0-9]+")
 # Credentials (session tokens, key ids, user ids) are short runs of printable ASCII.
 _PLAIN_TOKEN = re.compile(r"[\x21-\x7e]{1,512}")
+
+
+# How much of a value a client sent an error message or a log line quotes.
+QUOTED_PREFIX = 40
+
+
+def clip(value: object, limit: int = QUOTED_PREFIX) -> str:
+    """At most `limit` characters of `value` as text, "…" marking a cut: what an error quotes of
+    a client's input, so that no answer or log line grows with what was sent."""
+    text = value if isinstance(value, str) else str(value)
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+# What validation details list: as many problems per level, each key and message clipped, so that
+# an answer stays small whatever a body holds (10,000 bad tags, an unknown field's 1 MB name).
+DETAILS_PER_LEVEL = 20
+DETAIL_KEY_LENGTH = 60
+DETAIL_MESSAGE_LENGTH = 200
+
+
+def bounded(details: Any) -> Any:
+    """Validation details with at most DETAILS_PER_LEVEL entries per object or list, and their
+    keys and messages clipped (`clip`)."""
+    if isinstance(details, dict):
+        entries = itertools.islice(details.items(), DETAILS_PER_LEVEL)
+        return {clip(key, DETAIL_KEY_LENGTH): bounded(value) for key, value in entries}
+    if isinstance(details, list):
+        return [bounded(value) for value in details[:DETAILS_PER_LEVEL]]
+    if isinstance(details, str):
+        return clip(details, DETAIL_MESSAGE_LENGTH)
+    return details
 
 
 class UntrustedInputError(ValueError):

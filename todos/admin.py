@@ -10,7 +10,7 @@ class TaskAdmin(ModelAdmin):
     list_filter = ["completed", "priority", "recurrence", "due_date"]
     list_select_related = ["user", "category"]
     search_fields = ["title", "user__email"]
-    readonly_fields = ["id", "completed_at", "created_at", "updated_at"]
+    readonly_fields = ["id", "previous_occurrence", "completed_at", "created_at", "updated_at"]
     raw_id_fields = ["user", "category"]
     date_hierarchy = "created_at"
 

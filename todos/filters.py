@@ -7,6 +7,7 @@ busiest endpoint.
 """
 
 import copy
+import re
 from datetime import time
 from typing import Any
 
@@ -16,6 +17,10 @@ from ironclad.api import IntegerField, QueryBooleanField
 from todos.models import TAG_MAX_LENGTH, Priority
 from todos.selectors import ORDERABLE_FIELDS, TaskFilters
 from todos.serializers import DayOrMomentField, LenientChoiceField
+
+SEARCH_MAX_LENGTH = 100
+# What the trigram indexes can look up: three letters or digits in a row (pg_trgm ignores the rest).
+SEARCHABLE = re.compile(r"[^\W_]{3}")
 
 # `sort` values that older front ends send instead of `ordering`: every orderable field, and two
 # short names.
@@ -31,7 +36,13 @@ class TaskListParams(serializers.Serializer):
     priority = LenientChoiceField(choices=Priority.choices, required=False)
     category = IntegerField(required=False, min_value=1, help_text="A category id.")
     tag = serializers.CharField(required=False, max_length=TAG_MAX_LENGTH, help_text="Tasks with this tag.")
-    search = serializers.CharField(required=False, help_text="Words in the title or description, any case.")
+    search = serializers.CharField(
+        required=False,
+        max_length=SEARCH_MAX_LENGTH,
+        help_text="Text in the title or description, any case: up to "
+        f"{SEARCH_MAX_LENGTH} characters, with at least 3 letters or digits in a row (what the "
+        "search index looks up).",
+    )
     due_before = DayOrMomentField(
         required=False,
         day_time=time.max,
@@ -60,6 +71,14 @@ class TaskListParams(serializers.Serializer):
         required=False,
         help_text="The direction of `sort` (or of the default order, created); default desc.",
     )
+
+    def validate_search(self, search: str) -> str:
+        if not SEARCHABLE.search(search):
+            raise serializers.ValidationError(
+                "Give at least 3 letters or digits in a row (e.g. 'milk'): a shorter term would "
+                "read every task."
+            )
+        return search
 
     def get_fields(self) -> dict[str, serializers.Field]:
         # DRF deep-copies every declared field for each instance: on the busiest endpoint that

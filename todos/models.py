@@ -88,6 +88,17 @@ class Task(models.Model):
     )
     tags = models.JSONField(default=list, blank=True)
     recurrence = models.TextField(choices=Recurrence.choices, default=Recurrence.NONE)
+    # The occurrence of a recurring series whose completion created this one: each task has at
+    # most one next occurrence (todos.services), whatever its title or due date.
+    previous_occurrence = models.OneToOneField(
+        "self",
+        on_delete=models.DB_SET_NULL,
+        db_column="previousOccurrenceId",
+        related_name="next_occurrence",
+        null=True,
+        blank=True,
+        editable=False,
+    )
     completed_at = models.DateTimeField(db_column="completedAt", null=True, blank=True)
     created_at = models.DateTimeField(db_column="createdAt", auto_now_add=True)
     updated_at = models.DateTimeField(db_column="updatedAt", auto_now=True)

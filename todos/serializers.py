@@ -12,7 +12,7 @@ from rest_framework import serializers
 
 from ironclad.api import IntegerField, ModelSerializer, Serializer
 from ironclad.exceptions import Conflict
-from ironclad.untrusted import BIGINT_MAX, whole_number
+from ironclad.untrusted import BIGINT_MAX, clip, whole_number
 from todos.changes import Cursor, InvalidCursor, decode_cursor
 from todos.dates import EARLIEST_DUE, END_OF_DAY, LATEST_DUE, day_at, in_due_range
 from todos.models import (
@@ -105,12 +105,15 @@ class DayOrMomentField(serializers.DateTimeField):
 
 
 class LenientChoiceField(serializers.ChoiceField):
-    """A choice read in any case ("HIGH" -> "high"); written back in its canonical form."""
+    """A choice read in any case ("HIGH" -> "high"); written back in its canonical form. A refusal
+    quotes the start of the value only."""
 
     def to_internal_value(self, data):
         if isinstance(data, str):
             data = data.strip().lower()
-        return super().to_internal_value(data)
+        if (data == "" and self.allow_blank) or str(data) in self.choice_strings_to_values:
+            return super().to_internal_value(data)
+        self.fail("invalid_choice", input=clip(data))
 
 
 @extend_schema_field({"type": "integer", "minimum": 1, "maximum": BIGINT_MAX})
@@ -147,6 +150,11 @@ class TaskSerializer(ModelSerializer):
         child=serializers.CharField(max_length=TAG_MAX_LENGTH), max_length=MAX_TAGS, required=False
     )
     user_id = serializers.CharField(read_only=True)
+    previous_occurrence_id = serializers.IntegerField(
+        read_only=True,
+        allow_null=True,
+        help_text="The task of the same recurring series whose completion created this one, or null.",
+    )
 
     class Meta:
         model = Task
@@ -160,6 +168,7 @@ class TaskSerializer(ModelSerializer):
             "category_id",
             "tags",
             "recurrence",
+            "previous_occurrence_id",
             "completed_at",
             "created_at",
             "updated_at",
@@ -180,6 +189,7 @@ class TaskSerializer(ModelSerializer):
             "category_id": task.category_id,
             "tags": task.tags,
             "recurrence": task.recurrence,
+            "previous_occurrence_id": task.previous_occurrence_id,
             "completed_at": _timestamp(task.completed_at),
             "created_at": _timestamp(task.created_at),
             "updated_at": _timestamp(task.updated_at),

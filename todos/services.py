@@ -1,21 +1,41 @@
-"""Writes with side effects on tasks. The REST views and the chat tools both call these."""
+"""Every write to tasks and categories: the REST views and the agents' tools both call these.
+
+Each runs in one transaction (retried after a deadlock: ironclad.transactions), takes its locks
+through `lock_for_write`, in the one order all writes follow, then checks the request's
+precondition (If-Match) against the rows as they are, locked, and writes.
+"""
 
 import calendar
 import copy
+from collections.abc import Callable, Iterable
 from datetime import datetime, timedelta
 from typing import Any
 
-from django.db import connection, models, transaction
+from django.db import connection, models
 from django.utils import timezone
 
 from accounts.models import User
+from accounts.quotas import ensure_room, hold_account
 from ironclad.exceptions import NotFoundAmongYours
+from ironclad.transactions import atomic_with_retries
 from todos.dates import in_due_range
 from todos.models import Category, Recurrence, Task
 
+# A request's precondition: raises PreconditionFailed (412) unless the object, as it is now
+# (locked), is the version the request names (ironclad.conditional).
+Precondition = Callable[[Any], None]
+
 # What a recurring task's next occurrence takes over from it: every field (by attribute name) but
 # those of NOT_CARRIED_TO_NEXT_OCCURRENCE, which the occurrence sets afresh.
-NOT_CARRIED_TO_NEXT_OCCURRENCE = ("id", "due_date", "completed", "completed_at", "created_at", "updated_at")
+NOT_CARRIED_TO_NEXT_OCCURRENCE = (
+    "id",
+    "due_date",
+    "completed",
+    "previous_occurrence_id",
+    "completed_at",
+    "created_at",
+    "updated_at",
+)
 CARRIED_TO_NEXT_OCCURRENCE = tuple(
     field.attname
     for field in Task._meta.concrete_fields
@@ -45,7 +65,85 @@ def next_due_date(due: datetime, recurrence: str) -> datetime | None:
     return next_due if in_due_range(next_due) else None
 
 
+# --- The lock order ---------------------------------------------------------------------------
+
+
+def lock_for_write(
+    user_id: str,
+    *,
+    may_create: bool = False,
+    categories: Iterable[int | None] = (),
+    categories_of_tasks: bool = False,
+    tasks: Iterable[int] = (),
+) -> dict[int, Task]:
+    """Take a write's locks in the one order every write follows, so that no two writes ever wait
+    for each other in a circle; return the tasks `tasks` read again, locked (those of the user's
+    that still exist).
+
+    1. The user's account lock (accounts.quotas), when the write may create rows under a quota.
+    2. Categories, FOR KEY SHARE, by id: `categories` (a task is filed there) and, with
+       `categories_of_tasks`, the tasks' own (a completion files the next occurrence there).
+       Deleting a category locks it, then its tasks (ON DELETE SET NULL): whoever needs both must
+       take the category first. A category written itself is locked here too (lock_category).
+    3. Tasks, FOR UPDATE, by id.
+    Then the commit takes the change feed's counter of the user (todos/migrations/0003), last.
+    SQLite has one writer at a time: it takes none of them but the database's own.
+    """
+    task_ids = sorted(set(tasks))
+    if may_create:
+        hold_account(user_id)
+    held: set[int] = set()
+    wanted = sorted({category for category in categories if category is not None})
+    if wanted or (categories_of_tasks and task_ids):
+        held = _hold_categories(user_id, wanted, task_ids if categories_of_tasks else [])
+    locked = {
+        task.pk: task
+        for task in Task.objects.filter(user_id=user_id, pk__in=task_ids).order_by("pk").select_for_update()
+    }
+    # A task moved to another category between the two reads: hold that one too. Out of order, so
+    # it may deadlock, and run_in_transaction then runs the write again.
+    moved = {task.category_id for task in locked.values() if task.category_id is not None} - held
+    if categories_of_tasks and moved:
+        _hold_categories(user_id, sorted(moved), [])
+    return locked
+
+
+def _hold_categories(user_id: str, ids: list[int], of_tasks: list[int]) -> set[int]:
+    if connection.vendor != "postgresql":
+        return set(ids)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            'SELECT "id" FROM "category" WHERE "userId" = %s AND ("id" = ANY(%s) OR "id" IN '
+            '(SELECT "categoryId" FROM "task" WHERE "userId" = %s AND "id" = ANY(%s))) '
+            'ORDER BY "id" FOR KEY SHARE',
+            [user_id, ids, user_id, of_tasks],
+        )
+        return {category_id for (category_id,) in cursor.fetchall()}
+
+
+def lock_category(category: Category, *, deleting: bool = False) -> Category:
+    """Step 2 of lock_for_write's order for a write to a category itself: the category read again,
+    locked (FOR UPDATE to delete it, FOR NO KEY UPDATE, which tasks filed there do not wait for,
+    to change it). Category.DoesNotExist when it is gone."""
+    rows = Category.objects.filter(pk=category.pk).select_for_update(no_key=not deleting)
+    return rows.get()
+
+
+def _locked_task(task: Task, **locks: Any) -> Task:
+    locked = lock_for_write(task.user_id, tasks=[task.pk], **locks).get(task.pk)
+    if locked is None:
+        raise Task.DoesNotExist("the task was deleted by a concurrent request")
+    return locked
+
+
+# --- Tasks ------------------------------------------------------------------------------------
+
+
+@atomic_with_retries
 def task_create(*, user: User, **fields: Any) -> Task:
+    category = fields.get("category")
+    lock_for_write(user.pk, may_create=True, categories=[category.pk if category else None])
+    ensure_room(user.pk, "tasks", Task.objects.for_user(user))
     task = Task(user=user, **fields)
     if task.completed:
         task.completed_at = timezone.now()
@@ -53,38 +151,61 @@ def task_create(*, user: User, **fields: Any) -> Task:
     return task
 
 
-@transaction.atomic
-def task_update(*, task: Task, **fields: Any) -> tuple[Task, Task | None]:
+@atomic_with_retries
+def task_update(
+    *, task: Task, precondition: Precondition | None = None, **fields: Any
+) -> tuple[Task, Task | None]:
     """Change a task; a change of `completed` goes through `task_set_completed`'s steps. Returns
     the task and the next occurrence a completion created."""
     completed = fields.pop("completed", None)
+    filed_in = fields["category"].pk if fields.get("category") is not None else None
+    task = _locked_task(
+        task, may_create=bool(completed), categories=[filed_in], categories_of_tasks=bool(completed)
+    )
+    if precondition is not None:
+        precondition(task)
+    return _update(task, completed, fields)
+
+
+def _update(task: Task, completed: bool | None, fields: dict[str, Any]) -> tuple[Task, Task | None]:
+    """`task` is locked (lock_for_write), with the account and categories a completion needs."""
     for name, value in fields.items():
         setattr(task, name, value)
-    if completed:
-        hold_category_of_recurring(task)  # before the update below locks the task
     if fields:
         # Only the given fields: a concurrent completion must not be overwritten.
         task.save(update_fields=[*fields, "updated_at"])
-    if completed is not None and completed != task.completed:
+    if completed is not None:
         return _set_completed(task, completed)
     return task, None
 
 
-@transaction.atomic
-def task_set_completed(*, task: Task, completed: bool | None = None) -> tuple[Task, Task | None]:
+@atomic_with_retries
+def task_set_completed(
+    *, task: Task, completed: bool | None = None, precondition: Precondition | None = None
+) -> tuple[Task, Task | None]:
     """Set (or, with None, toggle) `completed`; return the task and the next occurrence it created.
 
     Completing a recurring task creates its next occurrence once: the row lock makes a
-    concurrent or repeated request see the task already completed, and an occurrence that
-    already exists (completed, reopened, completed again) is not created twice.
+    concurrent or repeated request see the task already completed, and a task that has a next
+    occurrence already (completed, reopened, completed again) gets no second one.
     """
-    if completed is not False:  # True, or None: toggled, perhaps to completed
-        hold_category_of_recurring(task)
+    completing = completed is not False  # True, or None: toggled, perhaps to completed
+    task = _locked_task(task, may_create=completing, categories_of_tasks=completing)
+    if precondition is not None:
+        precondition(task)
     return _set_completed(task, completed)
 
 
+@atomic_with_retries
+def task_delete(*, task: Task, precondition: Precondition | None = None) -> None:
+    task = _locked_task(task)
+    if precondition is not None:
+        precondition(task)
+    task.delete()
+
+
 def _set_completed(task: Task, completed: bool | None) -> tuple[Task, Task | None]:
-    task = Task.objects.select_for_update().get(pk=task.pk)
+    """`task` is locked (lock_for_write), with the account and its category if completing."""
     target = not task.completed if completed is None else completed
     if target == task.completed:
         return task, None
@@ -108,7 +229,7 @@ class BulkAction(models.TextChoices):
     UPDATE = "update"
 
 
-@transaction.atomic
+@atomic_with_retries
 def tasks_bulk(
     *, user: User, action: str, ids: list[int], fields: dict[str, Any] | None = None
 ) -> tuple[list[Task], list[Task]]:
@@ -116,11 +237,11 @@ def tasks_bulk(
     NotFoundAmongYours before anything changes. Returns the tasks as they are after (none for
     a deletion), in the order of `ids`, and the next occurrences that completions created."""
     changes = fields or {}
-    if action == BulkAction.COMPLETE or changes.get("completed"):
-        # Before the tasks, as one completion does: their categories, and the one they move to.
-        _hold_categories_of_tasks(user, ids, also=changes.get("category"))
-    locked = Task.objects.for_user(user).filter(pk__in=ids).order_by("pk").select_for_update()
-    tasks = {task.pk: task for task in locked}
+    completing = action == BulkAction.COMPLETE or bool(changes.get("completed"))
+    filed_in = changes["category"].pk if changes.get("category") is not None else None
+    tasks = lock_for_write(
+        user.pk, may_create=completing, categories=[filed_in], categories_of_tasks=completing, tasks=ids
+    )
     if missing := [task_id for task_id in ids if task_id not in tasks]:
         raise NotFoundAmongYours("tasks", missing)
     if action == BulkAction.DELETE:
@@ -131,7 +252,8 @@ def tasks_bulk(
     for task_id in ids:
         task = tasks[task_id]
         if action == BulkAction.UPDATE:
-            task, next_task = task_update(task=task, **copy.deepcopy(changes))
+            update = copy.deepcopy(changes)
+            task, next_task = _update(task, update.pop("completed", None), update)
         else:
             task, next_task = _set_completed(task, action == BulkAction.COMPLETE)
         changed.append(task)
@@ -140,39 +262,42 @@ def tasks_bulk(
     return changed, next_tasks
 
 
-def _hold_categories_of_tasks(user: User, ids: list[int], *, also: Category | None) -> None:
-    """hold_category_of_recurring for many tasks at once (whatever their recurrence, which an
-    update may change), and for `also`, in the order of the categories' ids."""
-    if connection.vendor != "postgresql":
-        return
-    with connection.cursor() as cursor:
-        cursor.execute(
-            'SELECT 1 FROM "category" WHERE "id" IN (SELECT "categoryId" FROM "task" '
-            'WHERE "userId" = %s AND "id" = ANY(%s)) OR "id" = %s ORDER BY "id" FOR KEY SHARE',
-            [user.pk, ids, also.pk if also is not None else None],
-        )
-
-
-def hold_category_of_recurring(task: Task) -> None:
-    """Before a recurring task is locked to be completed: keep its category from being deleted
-    until the transaction ends (PostgreSQL's FOR KEY SHARE, which inserting the next occurrence
-    takes anyway). Deleting a category locks it, then its tasks (ON DELETE SET NULL); completing
-    must lock in the same order, or the two deadlock. SQLite has one writer at a time."""
-    if task.recurrence == Recurrence.NONE or task.category_id is None or connection.vendor != "postgresql":
-        return
-    with connection.cursor() as cursor:
-        cursor.execute('SELECT 1 FROM "category" WHERE "id" = %s FOR KEY SHARE', [task.category_id])
-
-
 def _create_next_occurrence(task: Task) -> Task | None:
     # A recurrence without a due date recurs from when it was done.
     due = next_due_date(task.due_date or task.completed_at or timezone.now(), task.recurrence)
-    if due is None:
+    if due is None or Task.objects.filter(previous_occurrence=task).exists():
         return None
-    already = Task.objects.filter(
-        user_id=task.user_id, title=task.title, recurrence=task.recurrence, due_date=due
-    )
-    if already.exists():
-        return None
+    ensure_room(task.user_id, "tasks", Task.objects.filter(user_id=task.user_id))
     carried = {name: copy.deepcopy(getattr(task, name)) for name in CARRIED_TO_NEXT_OCCURRENCE}
-    return Task.objects.create(**carried, due_date=due)
+    return Task.objects.create(**carried, due_date=due, previous_occurrence=task)
+
+
+# --- Categories -------------------------------------------------------------------------------
+
+
+@atomic_with_retries
+def category_create(*, user: User, **fields: Any) -> Category:
+    ensure_room(user.pk, "categories", Category.objects.for_user(user))
+    return Category.objects.create(user=user, **fields)
+
+
+@atomic_with_retries
+def category_update(
+    *, category: Category, precondition: Precondition | None = None, **fields: Any
+) -> Category:
+    category = lock_category(category)
+    if precondition is not None:
+        precondition(category)
+    for name, value in fields.items():
+        setattr(category, name, value)
+    category.save(update_fields=[*fields, "updated_at"])
+    return category
+
+
+@atomic_with_retries
+def category_delete(*, category: Category, precondition: Precondition | None = None) -> None:
+    """Delete a category; its tasks stay, without one (ON DELETE SET NULL, in the database)."""
+    category = lock_category(category, deleting=True)
+    if precondition is not None:
+        precondition(category)
+    category.delete()

@@ -1,6 +1,5 @@
 from typing import Any, cast
 
-from django.db import models
 from drf_spectacular.utils import extend_schema, extend_schema_view
 from rest_framework import serializers, viewsets
 from rest_framework.decorators import action
@@ -46,14 +45,6 @@ class OwnedModelViewSet(ConditionalObjects, StrictQueryParams, viewsets.ModelVie
     def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         return super().create(request, *args, **kwargs)
 
-    def update(self, request: Request, *args: Any, **kwargs: Any) -> Response:
-        with self.write_transaction():
-            return super().update(request, *args, **kwargs)
-
-    def destroy(self, request: Request, *args: Any, **kwargs: Any) -> Response:
-        with self.write_transaction():
-            return super().destroy(request, *args, **kwargs)
-
 
 @extend_schema_view(list=extend_schema(parameters=[TaskListParams]))
 class TaskViewSet(OwnedModelViewSet):
@@ -85,14 +76,14 @@ class TaskViewSet(OwnedModelViewSet):
         user = signed_in_user(self.request)
         serializer.instance = services.task_create(user=user, **serializer.validated_data)
 
-    def locked(self, instance: models.Model) -> models.Model:
-        # A write that completes a recurring task holds its category first (todos.services).
-        services.hold_category_of_recurring(cast(Task, instance))
-        return super().locked(instance)
-
     def perform_update(self, serializer: serializers.BaseSerializer[Task]) -> None:
         task = cast(Task, serializer.instance)  # an update's serializer holds the task it updates
-        serializer.instance, _next_task = services.task_update(task=task, **serializer.validated_data)
+        serializer.instance, _next_task = services.task_update(
+            task=task, precondition=self.precondition(), **serializer.validated_data
+        )
+
+    def perform_destroy(self, instance: Task) -> None:
+        services.task_delete(task=instance, precondition=self.precondition())
 
     @extend_schema(request=TaskCompleteSerializer, responses=TaskSerializer)
     @action(detail=True, methods=["patch"])
@@ -102,10 +93,11 @@ class TaskViewSet(OwnedModelViewSet):
         occurrence is created once, and returned in `meta.next_occurrence`."""
         body = TaskCompleteSerializer(data=request.data)
         body.is_valid(raise_exception=True)
-        with self.write_transaction():
-            task, next_task = services.task_set_completed(
-                task=self.get_object(), completed=body.validated_data.get("completed")
-            )
+        task, next_task = services.task_set_completed(
+            task=self.get_object(),
+            completed=body.validated_data.get("completed"),
+            precondition=self.precondition(),
+        )
         context = self.get_serializer_context()
         return EnvelopeResponse(
             TaskSerializer(task, context=context).data,
@@ -137,7 +129,17 @@ class CategoryViewSet(OwnedModelViewSet):
         return Category.objects.for_user(self.request.user)
 
     def perform_create(self, serializer: serializers.BaseSerializer[Category]) -> None:
-        serializer.save(user=signed_in_user(self.request))
+        user = signed_in_user(self.request)
+        serializer.instance = services.category_create(user=user, **serializer.validated_data)
+
+    def perform_update(self, serializer: serializers.BaseSerializer[Category]) -> None:
+        category = cast(Category, serializer.instance)
+        serializer.instance = services.category_update(
+            category=category, precondition=self.precondition(), **serializer.validated_data
+        )
+
+    def perform_destroy(self, instance: Category) -> None:
+        services.category_delete(category=instance, precondition=self.precondition())
 
 
 @extend_schema(parameters=[ChangesParams], responses=ChangeSerializer(many=True))

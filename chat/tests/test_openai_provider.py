@@ -90,7 +90,7 @@ class TestToolCalling:
             ("add_task", '{"title": "x", "category": "a\\u0000b"}', "NUL"),
             ("add_task", '{"title": "\\ud800"}', "surrogate"),
             ("complete_task", '{"task_id": 1e400}', "too large"),
-            ("complete_task", '{"task_id": "\u00b2"}', "was not found"),
+            ("complete_task", '{"task_id": "\u00b2"}', "Must be a whole number"),
             ("list_tasks", '{"search": ' + "[" * 40 + "]" * 40 + "}", "deeper than 32"),
         ],
     )
@@ -240,7 +240,7 @@ class TestFailures:
         )
         assert note.tool_calls == applied
 
-    def test_a_failure_after_calls_that_changed_nothing_stores_no_note(self, alice_client, fake_llm):
+    def test_a_failure_after_calls_that_changed_nothing_notes_it(self, alice_client, fake_llm):
         fake_llm.script = [
             completion(
                 tool_calls=[tool_call("list_tasks", {}), tool_call("complete_task", {"task_id": 999}, "c2")]
@@ -257,7 +257,10 @@ class TestFailures:
             "list_tasks",
             "complete_task",
         ]
-        assert stored_roles(Conversation.objects.get().pk) == ["user"]
+        # Recorded as the turn's reply, from which a kept answer too large to keep is read again.
+        note = Message.objects.get(role="assistant")
+        assert note.content.endswith("before it finished this reply. Nothing was changed.")
+        assert note.tool_calls == error["details"]["tool_calls"]
 
     def test_an_unexpected_error_after_a_change_still_reports_it(
         self, alice_client, fake_llm, monkeypatch, rest_etag

@@ -97,9 +97,7 @@ class TestOtherTools:
             "title": "Old",
             "etag": rest_etag(task),
         }
-        assert run_tool(
-            user, "update_task", {"task_id": str(task.pk), "title": "New", "completed": False}
-        ) == {
+        assert run_tool(user, "update_task", {"task_id": task.pk, "title": "New", "completed": False}) == {
             "task_id": task.pk,
             "status": "updated",
             "title": "New",
@@ -134,12 +132,39 @@ class TestOtherTools:
         bobs.refresh_from_db()
         assert (bobs.title, bobs.completed) == ("Bob's", False)
 
-    @pytest.mark.parametrize("task_id", ["abc", None, True, 1.5, -1])
-    def test_odd_task_ids_are_not_found(self, user, make_task, task_id):
+    @pytest.mark.parametrize("task_id", ["1", "abc", None, True, 1.5, [1]])
+    def test_a_task_id_that_is_not_an_integer_is_refused_as_rest_refuses_it(self, user, make_task, task_id):
+        assert make_task(user).pk == 1
+
+        result = run_tool(user, "complete_task", {"task_id": task_id})
+
+        assert result == {
+            "error": "The arguments are invalid (task_id: Must be a whole number.).",
+            "details": {"task_id": ["Must be a whole number."]},
+        }
+        assert not Task.objects.filter(completed=True).exists()
+
+    @pytest.mark.parametrize("task_id", [-1, 0, 1.0 + 2**63, 999])
+    def test_an_integer_that_is_no_task_of_yours_is_not_found(self, user, make_task, task_id):
         make_task(user)
 
         assert "was not found" in run_tool(user, "complete_task", {"task_id": task_id})["error"]
         assert not Task.objects.filter(completed=True).exists()
+
+    def test_every_argument_is_checked_against_the_tools_schema(self, user, make_task):
+        task = make_task(user, "Kept")
+
+        result = run_tool(
+            user, "update_task", {"task_id": task.pk, "title": 5, "tags": ["a", 1], "completed": "yes"}
+        )
+
+        assert result["details"] == {
+            "completed": ["Must be true or false."],
+            "tags.1": ["Must be a string."],
+            "title": ["Must be a string."],
+        }
+        task.refresh_from_db()
+        assert (task.title, task.tags, task.completed) == ("Kept", [], False)
 
 
 class TestListFilters:
