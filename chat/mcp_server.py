@@ -21,6 +21,7 @@ from collections.abc import Callable
 from typing import Any
 
 import mcp_types as types
+import pydantic_core
 from asgiref.sync import async_to_sync, sync_to_async
 from django.conf import settings
 from django.db import IntegrityError, InterfaceError, OperationalError, close_old_connections
@@ -141,12 +142,41 @@ def mcp_server(user: User, *, between_calls: Callable[[], None] | None = None) -
 
 def answer_http(user: User, request: HttpRequest) -> HttpResponse:
     """The SDK's answer to one streamable HTTP request (stateless, JSON), for `user`."""
+    if has_an_invalid_request_id(request.body):
+        refusal = types.JSONRPCError(
+            jsonrpc="2.0",
+            id=None,
+            error=types.ErrorData(
+                code=types.INVALID_REQUEST,
+                message="Invalid Request: a request's id must be a string or an integer.",
+            ),
+        )
+        return HttpResponse(
+            refusal.model_dump_json(by_alias=True, exclude_unset=True),
+            status=400,
+            content_type="application/json",
+        )
     status, headers, body = async_to_sync(_exchange)(mcp_server(user), _asgi_scope(request), request.body)
     response = HttpResponse(body, status=status)
     for name, value in headers:
         if name.lower() != b"content-length":
             response[name.decode("latin-1")] = value.decode("latin-1")
     return response
+
+
+def has_an_invalid_request_id(body: bytes) -> bool:
+    """Whether `body` is a request (it has a method and an id) whose id is neither a string nor an
+    integer, as MCP requires: the SDK would take it for a notification, run nothing and answer
+    202, and the client would wait for an answer that never comes. A body that is not JSON is left
+    to the SDK's parse error, and a batch (a JSON array) to its refusal of any array."""
+    try:
+        message = pydantic_core.from_json(body)  # read as the SDK reads it
+    except ValueError:
+        return False
+    if not isinstance(message, dict) or "method" not in message or "id" not in message:
+        return False
+    request_id = message["id"]
+    return isinstance(request_id, bool) or not isinstance(request_id, int | str)
 
 
 async def _exchange(server: Server, scope: Scope, body: bytes) -> tuple[int, list[Any], bytes]:

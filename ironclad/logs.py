@@ -18,13 +18,19 @@ current_request_id: ContextVar[str | None] = ContextVar("current_request_id", de
 
 # What can end a line or move a terminal's cursor: the C0 controls (LF, CR, VT, FF, ESC...), DEL,
 # the C1 controls (NEL, U+0085, among them) and Unicode's line and paragraph separators, on which
-# str.splitlines(), JavaScript and some log shippers split.
-CONTROL_CHARACTERS = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+# str.splitlines(), JavaScript and some log shippers split. And what can reorder the rest of a
+# line as a terminal or a log viewer shows it: the bidirectional embeddings, overrides and isolates
+# (U+202A-U+202E, U+2066-U+2069) and marks (U+200E, U+200F, U+061C).
+CONTROL_CHARACTERS = re.compile(
+    r"[\x00-\x1f\x7f-\x9f\u2028\u2029"  # line breaks and cursor moves
+    r"\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]"  # bidirectional controls
+)
 
 
 def one_line(text: str) -> str:
     """`text` with its control characters written as Python escapes (a line feed as the two
-    characters `\\n`, NEL as `\\x85`, U+2028 as `\\u2028`): always a single line."""
+    characters `\\n`, NEL as `\\x85`, U+2028 as `\\u2028`, U+202E as `\\u202e`): always a single
+    line, shown in the order it was written."""
     return CONTROL_CHARACTERS.sub(lambda found: found.group().encode("unicode_escape").decode(), text)
 
 
@@ -81,9 +87,9 @@ class JSONFormatter(logging.Formatter):
     attributes (e.g. the `request` Django attaches, whose repr has the query string) never are.
 
     json.dumps escapes the C0 controls (a line feed as `\\n`); with ensure_ascii=False, which
-    keeps other text readable, it leaves DEL, the C1 controls and U+2028/U+2029 as they are, so
-    those are written as `\\u0085`-style escapes here: the same text to a JSON parser, and never a
-    line break to a shipper that splits on them."""
+    keeps other text readable, it leaves DEL, the C1 controls, U+2028/U+2029 and the bidirectional
+    controls as they are, so those are written as `\\u0085`-style escapes here: the same text to a
+    JSON parser, never a line break to a shipper that splits on them, nor a line shown reordered."""
 
     FIELDS = ("request_id", "method", "path", "status", "duration_ms", "user_id")
 

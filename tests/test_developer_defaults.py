@@ -3,7 +3,10 @@ development default of FRONTEND_ORIGIN, and the admin's names for the two kinds 
 
 import json
 import os
+import re
+import stat
 import subprocess
+from pathlib import Path
 
 import pytest
 from django.contrib.auth import get_user_model
@@ -144,13 +147,44 @@ def shell_env(**extra: str) -> dict[str, str]:
     return {**{name: os.environ[name] for name in kept if name in os.environ}, **extra}
 
 
+# What bin/dev writes for each secret: secrets.token_urlsafe(48).
+RANDOM_SECRET = re.compile(r"[A-Za-z0-9_-]{64}")
+# What the settings print when they fall back to a fixed development secret.
+FIXED_SECRET_WARNING = "using an insecure development value"
+
+
+def env_file(checkout: Path) -> list[tuple[str, str]]:
+    """The variables of `checkout`/.env, in the order of its lines."""
+    lines = (checkout / ".env").read_text().splitlines()
+    return [(name, value) for name, _, value in (line.partition("=") for line in lines)]
+
+
+def manage_in(checkout: Path, *args: str, **env: str) -> subprocess.CompletedProcess:
+    """`.venv/bin/python manage.py ...` typed in another terminal, in `checkout`."""
+    return subprocess.run(
+        [".venv/bin/python", "manage.py", *args],
+        cwd=checkout,
+        env=shell_env(**env),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
 def test_bin_dev_sets_up_development_and_runs_the_server_twice(tmp_path):
     checkout = fresh_checkout(tmp_path)
     port = free_port()
     first_log = tmp_path / "first.log"
 
     with serving(["bin/dev"], env=shell_env(PORT=str(port)), log=first_log, cwd=checkout) as server:
-        assert (checkout / ".env").read_text() == "DEBUG=true\n"
+        written = (checkout / ".env").read_text()
+        variables = env_file(checkout)
+        assert [name for name, _ in variables] == ["DEBUG", "SECRET_KEY", "BETTER_AUTH_SECRET"]
+        debug, secret_key, better_auth_secret = (value for _, value in variables)
+        assert debug == "true"
+        assert RANDOM_SECRET.fullmatch(secret_key) and RANDOM_SECRET.fullmatch(better_auth_secret)
+        assert secret_key != better_auth_secret
+        assert stat.S_IMODE((checkout / ".env").stat().st_mode) == 0o600
         assert (checkout / "db.sqlite3").is_file()
         # DEBUG's defaults: every host, and the dashboard's origin trusted for cookie writes.
         assert get(f"{server.url}/health", Host="example.com").status == 200
@@ -158,44 +192,80 @@ def test_bin_dev_sets_up_development_and_runs_the_server_twice(tmp_path):
             get(f"{server.url}/api/me", Origin=LOCALHOST).headers["Access-Control-Allow-Origin"] == LOCALHOST
         )
 
-        # Another terminal: manage.py reads .env, so the documented commands work as pasted.
-        seeded = subprocess.run(
-            [".venv/bin/python", "manage.py", "seed", "--users", "1"],
-            cwd=checkout,
-            env=shell_env(),
-            capture_output=True,
-            text=True,
-            timeout=60,
-        )
+        # Another terminal: manage.py reads .env, its secrets too, so the documented commands work as
+        # pasted.
+        seeded = manage_in(checkout, "seed", "--users", "1")
         assert seeded.returncode == 0, seeded.stderr
-        token = subprocess.run(
-            [".venv/bin/python", "manage.py", "issue_token", "alice@example.com"],
-            cwd=checkout,
-            env=shell_env(),
-            capture_output=True,
-            text=True,
-            timeout=60,
-        ).stdout.strip()
+        token = manage_in(checkout, "issue_token", "alice@example.com").stdout.strip()
         tasks = get(f"{server.url}/api/tasks", Authorization=f"Bearer {token}")
         assert tasks.status == 200, tasks.text
         assert json.loads(tasks.text)["meta"]["total"] == 8
-    assert first_log.read_text().count("bin/dev: wrote .env with DEBUG=true") == 1
-    assert "Traceback" not in first_log.read_text()
+
+        # The settings' fixed development secrets, which anyone can read, are not the server's: a
+        # token signed with them is refused.
+        forged = manage_in(checkout, "issue_token", "alice@example.com", ENV_FILE=os.devnull, DEBUG="true")
+        assert forged.returncode == 0 and FIXED_SECRET_WARNING in forged.stderr, forged.stderr
+        assert get(f"{server.url}/api/me", Authorization=f"Bearer {forged.stdout.strip()}").status == 401
+    log = first_log.read_text()
+    assert log.count("bin/dev: wrote .env with DEBUG=true") == 1
+    assert log.count("bin/dev: added a random SECRET_KEY to .env") == 1
+    assert log.count("bin/dev: added a random BETTER_AUTH_SECRET to .env") == 1
+    assert FIXED_SECRET_WARNING not in log
+    assert "Traceback" not in log
 
     second_log = tmp_path / "second.log"
     with serving(["bin/dev"], env=shell_env(PORT=str(port)), log=second_log, cwd=checkout) as server:
         assert get(f"{server.url}/health").status == 200
+    assert (checkout / ".env").read_text() == written
     assert "bin/dev:" not in second_log.read_text()
     assert "No migrations to apply." in second_log.read_text()
 
 
-def test_bin_dev_keeps_an_existing_env_and_runs_in_development(tmp_path):
-    checkout = fresh_checkout(tmp_path)
-    (checkout / ".env").write_text("DEBUG=false\n")
+def test_bin_dev_writes_secrets_of_its_own_in_each_checkout(tmp_path):
+    secrets = []
+    for name in ("one", "two"):
+        checkout = fresh_checkout(tmp_path / name)
+        env = shell_env(PORT=str(free_port()))
+        with serving(["bin/dev"], env=env, log=tmp_path / f"{name}.log", cwd=checkout):
+            secrets.append(dict(env_file(checkout)))
 
-    # Its own commands run with DEBUG=true: no secrets needed, the development server starts.
-    env = shell_env(PORT=str(free_port()))
-    with serving(["bin/dev"], env=env, log=tmp_path / "dev.log", cwd=checkout):
+    first, second = secrets
+    assert first["SECRET_KEY"] != second["SECRET_KEY"]
+    assert first["BETTER_AUTH_SECRET"] != second["BETTER_AUTH_SECRET"]
+
+
+@pytest.mark.parametrize(
+    ("existing", "kept", "added"),
+    [
+        ("DEBUG=true\n", "DEBUG=true\n", ["SECRET_KEY", "BETTER_AUTH_SECRET"]),
+        (
+            "DEBUG=false\nBETTER_AUTH_SECRET=the-front-ends-secret",  # no line feed at its end
+            "DEBUG=false\nBETTER_AUTH_SECRET=the-front-ends-secret\n",
+            ["SECRET_KEY"],
+        ),
+        (
+            "export SECRET_KEY=mine\nBETTER_AUTH_SECRET=\n",  # blank: unset, as the settings read it
+            "export SECRET_KEY=mine\nBETTER_AUTH_SECRET=\n",
+            ["BETTER_AUTH_SECRET"],
+        ),
+    ],
+    ids=["an older bin/dev's", "a secret set", "a secret blank"],
+)
+def test_bin_dev_keeps_an_existing_env_and_adds_the_secrets_it_lacks(tmp_path, existing, kept, added):
+    checkout = fresh_checkout(tmp_path)
+    (checkout / ".env").write_text(existing)
+
+    # Its own commands run with DEBUG=true whatever .env says: the development server starts.
+    log = tmp_path / "dev.log"
+    with serving(["bin/dev"], env=shell_env(PORT=str(free_port())), log=log, cwd=checkout):
         pass
 
-    assert (checkout / ".env").read_text() == "DEBUG=false\n"
+    written = (checkout / ".env").read_text()
+    assert written.startswith(kept)
+    appended = env_file(checkout)[len(kept.splitlines()) :]
+    assert [name for name, _ in appended] == added
+    assert all(RANDOM_SECRET.fullmatch(value) for _, value in appended)
+    assert [line for line in log.read_text().splitlines() if line.startswith("bin/dev:")] == [
+        f"bin/dev: added a random {name} to .env" for name in added
+    ]
+    assert FIXED_SECRET_WARNING not in log.read_text()  # the appended value is the one read

@@ -4,6 +4,7 @@ A path, a method, a request id, a user id or an exception's message may carry a 
 carriage return, NEL or U+2028 followed by text shaped like a record. Written as the settings
 configure the console handler, every physical line must still either start a record or continue
 one (a traceback), and the forged record must never start a line. In JSON, every line must parse.
+Nor can a client's text reorder a line as a terminal shows it: bidirectional controls are escaped.
 """
 
 import io
@@ -45,6 +46,22 @@ BREAKS = {
     "LS": "\u2028",
     "PS": "\u2029",
     "ESC": "\x1b[2K\r",  # a terminal's "erase the line", then back to its start
+}
+# Unicode's bidirectional controls: a terminal or log viewer that honours them shows the rest of the
+# line reordered (after U+202E, RIGHT-TO-LEFT OVERRIDE, "user=admin 200" reads "002 nimda=resu").
+BIDI_CONTROLS = {
+    "LRE": "\u202a",
+    "RLE": "\u202b",
+    "PDF": "\u202c",
+    "LRO": "\u202d",
+    "RLO": "\u202e",
+    "LRI": "\u2066",
+    "RLI": "\u2067",
+    "FSI": "\u2068",
+    "PDI": "\u2069",
+    "LRM": "\u200e",
+    "RLM": "\u200f",
+    "ALM": "\u061c",
 }
 RECORD_START = re.compile(
     r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3} (?:DEBUG|INFO|WARNING|ERROR|CRITICAL) [\w.]+ \[[\w.-]+\] "
@@ -223,6 +240,32 @@ class TestThroughTheConsoleHandler:
             assert [entry["message"] for entry in entries] == ["unhandled error"] * len(BREAKS)
             last_lines = [entry["exc_info"].split("ValueError: ")[-1] for entry in entries]
             assert last_lines == [f"no category named {text}" for text in crafted("\u212a")]
+
+    def test_a_bidirectional_control_is_escaped_never_written(self, console):
+        """In a path (the access line and Django's "Not Found") and in a traceback's message."""
+        for control in BIDI_CONTROLS.values():
+            Client().get(quote(f"/nope{control}nimda=resu"))
+            try:
+                raise ValueError(f"no category named {control}nimda")
+            except ValueError as error:
+                assert exception_handler(error, {}).status_code == 500
+
+        entries = console.assert_no_forged_line()
+        assert not set(BIDI_CONTROLS.values()) & set(console.written), repr(console.written)
+        for control in BIDI_CONTROLS.values():
+            escape = f"\\u{ord(control):04x}"  # Python's escape and JSON's are the same here
+            message = f"ValueError: no category named {escape}nimda"
+            if console.log_format == "text":
+                assert f"GET /nope{escape}nimda=resu 404 " in console.written
+                assert f"Not Found: /nope{escape}nimda=resu" in console.written
+                assert TextFormatter.CONTINUATION + message in console.written.splitlines()
+            else:
+                assert f'"path": "/nope{escape}nimda=resu"' in console.written
+                assert message in console.written
+        if console.log_format == "json":
+            # The same text to a JSON parser.
+            logged = [entry["path"] for entry in entries if entry["logger"] == "ironclad.requests"]
+            assert logged == [f"/nope{control}nimda=resu" for control in BIDI_CONTROLS.values()]
 
     def test_any_logged_text_cannot_start_a_line(self, console):
         """Client text in a message, its arguments, a traceback and a stack, logged in any way."""

@@ -174,6 +174,51 @@ class TestHttp:
         assert response.status_code == 400
         assert response.json()["error"]["code"] == -32700  # JSON-RPC's parse error
 
+    @pytest.mark.parametrize("request_id", [1.5, 1.0, None, True, {}, []], ids=repr)
+    def test_a_request_whose_id_is_not_a_string_or_an_integer_is_refused(self, client, token, request_id):
+        # The SDK would take it for a notification: 202, and no answer ever for the client.
+        response = rpc(client, {**call("add_task", {"title": "Lost"}), "id": request_id}, token)
+
+        assert response.status_code == 400
+        assert response["Content-Type"] == "application/json"
+        assert response.json() == {
+            "jsonrpc": "2.0",
+            "id": None,
+            "error": {
+                "code": -32600,  # JSON-RPC's invalid request
+                "message": "Invalid Request: a request's id must be a string or an integer.",
+            },
+        }
+        assert not Task.objects.exists()
+
+    @pytest.mark.parametrize("request_id", ["", "a-string", 0, -7, 2**63])
+    def test_a_string_or_an_integer_id_is_answered_with_it(self, client, token, request_id):
+        response = rpc(client, {**LIST_TOOLS, "id": request_id}, token)
+
+        assert response.status_code == 200
+        assert response.json()["id"] == request_id
+
+    def test_a_notification_has_no_id_and_is_accepted(self, client, token):
+        response = rpc(client, {"jsonrpc": "2.0", "method": "notifications/initialized"}, token)
+
+        assert (response.status_code, response.content) == (202, b"")
+
+    @pytest.mark.parametrize("request_id", [1, 1.5], ids=repr)
+    def test_a_batch_is_the_sdks_400_and_runs_nothing(self, client, token, request_id):
+        # The transport takes one message per request: a batch needs no check of its ids.
+        batch = [{**call("add_task", {"title": "Batched"}), "id": request_id}]
+        response = client.post(
+            "/mcp",
+            data=json.dumps(batch),
+            content_type="application/json",
+            HTTP_ACCEPT=ACCEPT,
+            HTTP_AUTHORIZATION=f"Bearer {token}",
+        )
+
+        assert response.status_code == 400
+        assert response.json()["error"]["code"] == -32602  # the SDK's validation error
+        assert not Task.objects.exists()
+
     @pytest.mark.parametrize(
         "params",
         [{"name": "drop_tables", "arguments": {}}, {"name": "list_tasks", "arguments": ["pending"]}],
