@@ -88,6 +88,20 @@ def ensure_database(url: str, *, fresh: bool = False) -> None:
             conn.execute(f'CREATE DATABASE "{name}"')
 
 
+def migrations_unknown_to(project: Path, url: str) -> list[str]:
+    """Migrations of `project`'s apps applied to the database at `url` that `project` does not have:
+    the database holds another checkout's schema (an index it added would serve this one too)."""
+    with psycopg.connect(url) as conn:
+        row = conn.execute("SELECT to_regclass('django_migrations')").fetchone()
+        applied = conn.execute("SELECT app, name FROM django_migrations").fetchall() if row and row[0] else []
+    return sorted(
+        f"{app}.{name}"
+        for app, name in applied
+        if (project / app / "migrations").is_dir()
+        and not (project / app / "migrations" / f"{name}.py").exists()
+    )
+
+
 def database_connections(url: str) -> int:
     """Connections open to the benchmark's database right now (this query's own excluded)."""
     with psycopg.connect(_maintenance_url(url), autocommit=True) as conn:
