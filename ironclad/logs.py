@@ -13,6 +13,8 @@ import re
 from contextvars import ContextVar
 from datetime import UTC, datetime
 
+from ironclad.untrusted import clip
+
 # Set by ironclad.middleware.RequestLogMiddleware for the life of each request.
 current_request_id: ContextVar[str | None] = ContextVar("current_request_id", default=None)
 
@@ -25,6 +27,11 @@ CONTROL_CHARACTERS = re.compile(
     r"[\x00-\x1f\x7f-\x9f\u2028\u2029"  # line breaks and cursor moves
     r"\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]"  # bidirectional controls
 )
+
+
+# The longest message a line carries: a record quoting a client's text at length (Django's "Not
+# Found: <path>") is cut, so that no request can make a log line as long as it likes.
+MESSAGE_LENGTH = 500
 
 
 def one_line(text: str) -> str:
@@ -69,6 +76,7 @@ class TextFormatter(logging.Formatter):
     CONTINUATION = "  | "
 
     def formatMessage(self, record: logging.LogRecord) -> str:
+        record.message = clip(record.message, MESSAGE_LENGTH)
         return one_line(super().formatMessage(record))
 
     def format(self, record: logging.LogRecord) -> str:
@@ -98,7 +106,7 @@ class JSONFormatter(logging.Formatter):
             "time": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
             "level": record.levelname,
             "logger": record.name,
-            "message": record.getMessage(),
+            "message": clip(record.getMessage(), MESSAGE_LENGTH),
         }
         for field in self.FIELDS:
             value = record.__dict__.get(field)

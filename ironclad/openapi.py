@@ -3,7 +3,6 @@
 from django.core.validators import RegexValidator
 from drf_spectacular.openapi import AutoSchema
 from drf_spectacular.plumbing import ResolvedComponent
-from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter
 from rest_framework import serializers
 
@@ -29,8 +28,9 @@ ERRORS = {
     "409": (
         "The write conflicts with the data: a category of that name exists already (`details.name`), "
         "or a concurrent write got there first; or the first request with this Idempotency-Key is "
-        "still running (`Retry-After`).",
-        ["conflict", "idempotency_key_in_use"],
+        "still running (`Retry-After`); or the account keeps as many of something as it may "
+        "(`details.resource`, `details.limit`; for kept Idempotency-Key answers, `Retry-After`).",
+        ["conflict", "idempotency_key_in_use", "quota_exceeded"],
     ),
     "410": (
         "The cursor is older than the deletions the server keeps, another user's, or beyond any "
@@ -46,14 +46,18 @@ ERRORS = {
     "413": ("The body is larger than MAX_REQUEST_BODY_BYTES.", ["payload_too_large"]),
     "415": ("The body is not JSON.", ["unsupported_media_type"]),
     "422": (
-        "This Idempotency-Key came with a different request (route, body or If-Match): use a new key.",
-        ["idempotency_key_reused"],
+        "This Idempotency-Key came with a different request (route, body or If-Match): use a new key; "
+        "or the answer would be larger than a kept answer may be, and nothing was written "
+        "(`details.answer_bytes`, `details.max_bytes`): send it without a key, or in smaller parts.",
+        ["idempotency_key_reused", "idempotency_answer_too_large"],
     ),
     "429": ("Too many requests; `Retry-After` says how many seconds to wait.", ["throttled"]),
     "502": ("The chat assistant's provider failed; your message was kept.", ["assistant_unavailable"]),
     "503": (
-        "The database, or the token signing keys, are unavailable for now.",
-        ["database_unavailable", "jwks_unavailable"],
+        "The database, or the token signing keys, are unavailable for now; or a statement ran past "
+        "the request's database deadline (DATABASE_STATEMENT_TIMEOUT); or conflicting writes kept "
+        "the database busy (`Retry-After`).",
+        ["database_unavailable", "jwks_unavailable", "database_timeout", "database_busy"],
     ),
     "504": ("The chat assistant's provider timed out; your message was kept.", ["assistant_timeout"]),
 }
@@ -108,17 +112,21 @@ REPLAYED_HEADER = {
 }
 IDEMPOTENCY_KEY = OpenApiParameter(
     "Idempotency-Key",
-    # Printable ASCII; a header's own spaces around its value are not part of it.
+    # Printable ASCII, bare (without a comma: two headers arrive joined by one) or as a Structured
+    # Fields string; a header's own spaces around its value are not part of it.
     {
         "type": "string",
-        "minLength": 1,
-        "maxLength": 255,
-        "pattern": "^[\\x21-\\x7e]([\\x20-\\x7e]*[\\x21-\\x7e])?$",
+        "pattern": (
+            '^("([\\x20\\x21\\x23-\\x5b\\x5d-\\x7e]|\\\\["\\\\]){1,255}"'
+            "|[\\x21\\x23-\\x2b\\x2d-\\x7e]([\\x20-\\x2b\\x2d-\\x7e]{0,253}[\\x21-\\x2b\\x2d-\\x7e])?)$"
+        ),
     },
     OpenApiParameter.HEADER,
-    description="A unique value per request (e.g. a UUID), 1-255 printable ASCII characters. A "
-    "retry with the same key and body gets the first answer again, with Idempotent-Replayed: true, "
-    "for 24 hours. Another request with the key: 422; while the first runs: 409.",
+    description="A unique value per request (e.g. a UUID), 1-255 printable ASCII characters, one "
+    "header only. A retry with the same key and body gets the first answer again, with "
+    "Idempotent-Replayed: true, for 24 hours. Another request with the key: 422; while the first "
+    "runs: 409. An answer is kept up to IDEMPOTENCY_ANSWER_MAX_BYTES (larger: 422, nothing written), "
+    "an account's answers up to IDEMPOTENCY_USER_MAX_BYTES (past it: 409 quota_exceeded).",
 )
 IF_MATCH = OpenApiParameter(
     "If-Match",
@@ -128,7 +136,7 @@ IF_MATCH = OpenApiParameter(
 )
 IF_NONE_MATCH = OpenApiParameter(
     "If-None-Match",
-    OpenApiTypes.STR,  # any value: one that is not a list of ETags matches nothing
+    {"type": "string", "pattern": CONDITION_PATTERN},
     OpenApiParameter.HEADER,
     description="ETags (or `*`): on GET, 304 if the current ETag is one of them; on a write, 412.",
 )
