@@ -57,17 +57,23 @@ def wait_until_blocked_on_a_lock(statement: str) -> None:
 
 def run_concurrently(count: int, action) -> list:
     """Run `action` in `count` threads released together; each thread has its own connection."""
-    barrier = threading.Barrier(count)
+    return run_together(*[action] * count)
+
+
+def run_together(*actions) -> list:
+    """Run each action in a thread of its own, all released together, each with its own database
+    connection; their results, in the order they finished."""
+    barrier = threading.Barrier(len(actions))
     results: list = []
 
-    def worker():
+    def worker(action):
         try:
             barrier.wait()
             results.append(action())
         finally:
             connection.close()
 
-    threads = [threading.Thread(target=worker) for _ in range(count)]
+    threads = [threading.Thread(target=worker, args=(action,)) for action in actions]
     for thread in threads:
         thread.start()
     for thread in threads:

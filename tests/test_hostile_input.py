@@ -520,3 +520,55 @@ def test_a_row_deleted_under_a_request_is_a_404(rf):
 
         assert response.status_code == 404
         assert response.data["error"]["code"] == "not_found"
+
+
+class TestAnswersQuoteLittle:
+    """An error quotes at most a short prefix of what was sent, and lists at most 20 problems per
+    level: no answer (or kept Idempotency-Key answer, or log line) grows with the request."""
+
+    HUGE = "x" * 1_000_000
+
+    def test_a_huge_value_is_quoted_by_its_start(self, alice_client):
+        error = assert_error(alice_client.post(TASKS, {"title": "t", "priority": self.HUGE}), 400)
+
+        assert error["details"] == {"priority": [f'"{"x" * 39}…" is not a valid choice.']}
+
+    def test_hundreds_of_unknown_fields_with_long_names_are_listed_short(self, alice_client):
+        body = {f"{n:05d}{'f' * 1_000}": 1 for n in range(900)}
+
+        response = alice_client.post(TASKS, body)
+
+        error = assert_error(response, 400)
+        assert len(error["details"]) == 20
+        assert all(len(name) <= 60 for name in error["details"])
+        assert len(response.content) < 3_000
+
+    @pytest.mark.parametrize(
+        "body",
+        [
+            {"title": "t", "tags": ["t" * 51] * 10_000},
+            {"action": "complete", "ids": ["a"] * 10_000},
+        ],
+        ids=["tags", "bulk ids"],
+    )
+    def test_thousands_of_bad_items_are_listed_short(self, alice_client, body):
+        path = f"{TASKS}/bulk" if "ids" in body else TASKS
+
+        response = alice_client.post(path, body)
+
+        assert_error(response, 400)
+        assert len(response.content) < 3_000
+
+    def test_a_long_path_is_quoted_by_its_start(self, alice_client):
+        error = assert_error(alice_client.get("/api/" + "p" * 50_000), 404)
+
+        assert len(error["message"]) < 150  # the log line: tests/test_log_injection.py
+
+    def test_the_tools_quote_little(self, user):
+        from chat.tools import run_tool
+
+        unknown = run_tool(user, self.HUGE, {})
+        category = run_tool(user, "add_task", {"title": "t", "category": self.HUGE})
+        argument = run_tool(user, "add_task", {"title": "t", self.HUGE: 1})
+
+        assert all(len(result["error"]) < 150 for result in (unknown, category, argument))

@@ -166,6 +166,16 @@ class TestThroughTheConsoleHandler:
             logged = [entry["path"] for entry in entries if entry["logger"] == "ironclad.requests"]
             assert logged == paths
 
+    def test_a_long_path_is_logged_by_its_start(self, console):
+        path = "/nope/" + "p" * 50_000
+
+        Client().get(path)
+
+        lines = console.written.splitlines()
+        assert len(lines) == 2  # the access line and Django's "Not Found"
+        assert all(len(line) < 1_000 for line in lines), [len(line) for line in lines]
+        assert all("/nope/pppp" in line and "p" * 1_000 not in line for line in lines)
+
     def test_an_x_request_id_with_a_line_break_is_replaced(self, console):
         for supplied in crafted("req-1"):
             response = Client().get("/api/me", HTTP_X_REQUEST_ID=supplied)

@@ -149,3 +149,39 @@ def test_better_auth_url_loses_a_trailing_slash():
     )
 
     assert values["BETTER_AUTH_URL"] == "https://app.example.com/api/auth"
+
+
+@pytest.mark.parametrize(
+    ("env", "message"),
+    [
+        ({"QUOTA_TASKS": "0"}, "QUOTA_TASKS must be at least 1, not 0."),
+        (
+            {"IDEMPOTENCY_ANSWER_MAX_BYTES": "100"},
+            "IDEMPOTENCY_ANSWER_MAX_BYTES must be at least 1024, not 100.",
+        ),
+        (
+            {"IDEMPOTENCY_ANSWER_MAX_BYTES": "65536", "IDEMPOTENCY_USER_MAX_BYTES": "65536"},
+            "IDEMPOTENCY_USER_MAX_BYTES must hold at least two of the largest answers",
+        ),
+        ({"DATABASE_STATEMENT_TIMEOUT": "-1"}, "DATABASE_STATEMENT_TIMEOUT must be 0 or more, not -1.0."),
+    ],
+)
+def test_a_bound_that_could_not_hold_stops_start_up(env, message):
+    result = run_check(DEBUG="true", **env)
+
+    assert result.returncode == 1
+    assert message in result.stderr
+
+
+def test_the_bounds_default_to_what_the_docs_say():
+    values = settings_values(
+        "QUOTAS", "IDEMPOTENCY_ANSWER_MAX_BYTES", "IDEMPOTENCY_USER_MAX_BYTES", "DATABASE_STATEMENT_TIMEOUT",
+        clean=tuple(env_example()), DEBUG="true",
+    )  # fmt: skip
+
+    assert values == {
+        "QUOTAS": {"tasks": 10_000, "categories": 200, "conversations": 1_000, "messages": 10_000},
+        "IDEMPOTENCY_ANSWER_MAX_BYTES": 65_536,
+        "IDEMPOTENCY_USER_MAX_BYTES": 8_388_608,
+        "DATABASE_STATEMENT_TIMEOUT": 5.0,
+    }

@@ -132,11 +132,14 @@ class TestOtherTools:
         bobs.refresh_from_db()
         assert (bobs.title, bobs.completed) == ("Bob's", False)
 
-    @pytest.mark.parametrize("task_id", ["1", "abc", None, True, 1.5, [1]])
-    def test_a_task_id_that_is_not_an_integer_is_refused_as_rest_refuses_it(self, user, make_task, task_id):
-        assert make_task(user).pk == 1
+    @pytest.mark.parametrize(
+        "sent",
+        [str, lambda pk: pk + 0.5, lambda pk: [pk], lambda pk: "abc", lambda pk: None, lambda pk: True],
+    )
+    def test_a_task_id_that_is_not_an_integer_is_refused_as_rest_refuses_it(self, user, make_task, sent):
+        task = make_task(user)
 
-        result = run_tool(user, "complete_task", {"task_id": task_id})
+        result = run_tool(user, "complete_task", {"task_id": sent(task.pk)})
 
         assert result == {
             "error": "The arguments are invalid (task_id: Must be a whole number.).",

@@ -92,7 +92,7 @@ def test_concurrent_duplicate_categories_leave_one(client_for, user):
     [
         ("/api/tasks/{id}/complete", None, {}),
         ("/api/tasks/{id}", {"completed": True, "title": "Stretch"}, {}),
-        # With If-Match the task is locked for the check, before the service runs.
+        # With If-Match the precondition is checked against the task once the service has locked it.
         ("/api/tasks/{id}/complete", None, {"HTTP_IF_MATCH": "*"}),
         ("/api/tasks/{id}", {"completed": True, "title": "Stretch"}, {"HTTP_IF_MATCH": "*"}),
     ],
@@ -133,7 +133,7 @@ def test_deleting_a_category_while_its_recurring_task_is_completed_does_not_dead
     complete.start()
     assert completing.wait(10)
     delete.start()
-    wait_until_blocked_on_a_lock('DELETE FROM "category"')
+    wait_until_blocked_on_a_lock('SELECT "category"')  # the deletion locking the category
     go_on.set()
     complete.join()
     delete.join()

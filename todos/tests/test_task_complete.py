@@ -152,3 +152,50 @@ def test_non_recurring_task_has_no_next_occurrence(alice_client, make_task, user
 
     assert complete(alice_client, task).json()["meta"] == {"next_occurrence": None}
     assert Task.objects.count() == 1
+
+
+class TestSeries:
+    """A recurring series is linked task to task (`previous_occurrence_id`), not found again by title
+    and due date."""
+
+    def test_two_series_with_the_same_title_and_due_date_each_go_on(
+        self, alice_client, make_task, make_category, user
+    ):
+        due = datetime(2026, 12, 1, 9, tzinfo=UTC)
+        home = make_task(user, "Water", description="The balcony", category=make_category(user, "Home"),
+                         recurrence="daily", due_date=due)  # fmt: skip
+        office = make_task(user, "Water", description="The ficus", category=make_category(user, "Office"),
+                           recurrence="daily", due_date=due)  # fmt: skip
+
+        after_home = complete(alice_client, home).json()["meta"]["next_occurrence"]
+        after_office = complete(alice_client, office).json()["meta"]["next_occurrence"]
+
+        assert (after_home["description"], after_home["previous_occurrence_id"]) == ("The balcony", home.pk)
+        assert (after_office["description"], after_office["previous_occurrence_id"]) == (
+            "The ficus",
+            office.pk,
+        )
+        assert after_home["due_date"] == after_office["due_date"] == "2026-12-02T09:00:00Z"
+        assert Task.objects.filter(user=user).count() == 4
+
+    def test_a_task_renamed_after_its_next_occurrence_was_made_gets_no_second_one(
+        self, alice_client, make_task, user
+    ):
+        task = make_task(user, "Run", recurrence="weekly", due_date=datetime(2026, 12, 1, tzinfo=UTC))
+        complete(alice_client, task)
+        complete(alice_client, task)  # reopened
+        alice_client.patch(f"/api/tasks/{task.pk}", {"title": "Run 5 km", "due_date": "2026-12-03"})
+
+        again = complete(alice_client, task).json()["meta"]["next_occurrence"]
+
+        assert again is None
+        assert Task.objects.filter(user=user).count() == 2
+
+    def test_deleting_a_task_unlinks_its_next_occurrence(self, alice_client, make_task, user):
+        task = make_task(user, recurrence="daily", due_date=datetime(2026, 12, 1, tzinfo=UTC))
+        following = complete(alice_client, task).json()["meta"]["next_occurrence"]
+
+        assert alice_client.delete(f"/api/tasks/{task.pk}").status_code == 204
+
+        shown = alice_client.get(f"/api/tasks/{following['id']}").json()["data"]
+        assert shown["previous_occurrence_id"] is None

@@ -1,0 +1,72 @@
+"""Writes take their locks in one order (todos.services.lock_for_write), so none waits for another
+in a circle; one that still deadlocks runs again instead of answering 503 (PostgreSQL)."""
+
+import logging
+import threading
+
+import psycopg
+import pytest
+from django.db import connection
+
+from tests.conftest import run_together, the_test_database_url, wait_until_blocked_on_a_lock
+from todos.models import Category, Task
+
+pytestmark = [
+    pytest.mark.postgres,
+    pytest.mark.skipif(connection.vendor != "postgresql", reason="row locks are proven on PostgreSQL"),
+    pytest.mark.django_db(transaction=True),
+]
+
+
+def test_filing_tasks_in_bulk_and_deleting_their_category_never_deadlock(
+    client_for, user, make_category, make_task
+):
+    """The attacker's trial: a bulk update that files tasks into a category, and the deletion of
+    that category, at the same moment, deadlocked in 1 to 2 rounds in 30 (a 503 after a second)."""
+    filer, deleter = client_for(user), client_for(user)
+    answers = []
+    for round_ in range(30):
+        work, other = make_category(user, f"Work {round_}"), make_category(user, f"Other {round_}")
+        ids = [make_task(user, f"T{round_}.{n}", category=work if n % 2 else other).pk for n in range(20)]
+        body = {"action": "update", "ids": ids, "fields": {"category_id": work.pk, "priority": "high"}}
+
+        answers += run_together(
+            lambda body=body: filer.post("/api/tasks/bulk", body).status_code,
+            lambda work=work: deleter.delete(f"/api/categories/{work.pk}").status_code,
+        )
+        Task.objects.filter(user=user).delete()
+
+    assert all(status < 500 for status in answers), answers
+    assert answers.count(204) == 30  # every deletion went through
+    assert not Category.objects.filter(name__startswith="Work").exists()
+
+
+def test_a_deadlock_that_still_happens_runs_the_write_again(
+    client_for, user, make_category, make_task, caplog
+):
+    """Another program locks a task, then its category: the reverse of Ironclad's order. A
+    completion waiting for that task holds the category already; PostgreSQL breaks the cycle by
+    rolling the completion back, and the completion runs again once the other program commits."""
+    work = make_category(user)
+    task = make_task(user, category=work, recurrence="daily")
+    outcome = {}
+
+    def complete() -> None:
+        try:
+            outcome["status"] = client_for(user).patch(f"/api/tasks/{task.pk}/complete").status_code
+        finally:
+            connection.close()
+
+    with psycopg.connect(the_test_database_url()) as other:
+        other.execute("SELECT 1 FROM task WHERE id = %s FOR UPDATE", [task.pk])
+        completing = threading.Thread(target=complete)
+        with caplog.at_level(logging.INFO, logger="ironclad.transactions"):
+            completing.start()
+            wait_until_blocked_on_a_lock('SELECT "task"')  # holding the category, waiting for the task
+            other.execute("SELECT 1 FROM category WHERE id = %s FOR UPDATE", [work.pk])  # the cycle
+            other.commit()
+            completing.join()
+
+    assert outcome == {"status": 200}
+    assert "transaction rolled back (40P01), running it again" in caplog.text
+    assert Task.objects.filter(user=user, completed=False, previous_occurrence=task).count() == 1

@@ -1,0 +1,53 @@
+"""Data the migrations carry over: each is run from the state before it, with rows written as
+they were then."""
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from django.db import connection
+from django.db.migrations.executor import MigrationExecutor
+
+from todos.models import Task
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+BEFORE_SERIES = [("todos", "0003_change_feed")]
+
+
+def migrate(targets) -> MigrationExecutor:
+    executor = MigrationExecutor(connection)
+    executor.migrate(targets)
+    return MigrationExecutor(connection)
+
+
+def test_the_next_occurrences_made_before_series_were_linked_are_linked_by_the_old_rule():
+    """Before, a next occurrence was the task of the same user, title and recurrence due one step
+    later; each is linked to the task it came from, so that completing that task again after the
+    upgrade makes no second one."""
+    old = migrate(BEFORE_SERIES).loader.project_state(BEFORE_SERIES).apps
+    user = old.get_model("accounts", "User").objects.create(id="u1", name="Ann", email="ann@example.com")
+    tasks = old.get_model("todos", "Task").objects
+    due = datetime(2026, 12, 1, 9, tzinfo=UTC)
+    done = tasks.create(user=user, title="Water", recurrence="daily", due_date=due, completed=True)
+    following = tasks.create(user=user, title="Water", recurrence="daily", due_date=due + timedelta(days=1))
+    weekly = tasks.create(user=user, title="Water", recurrence="weekly", due_date=due, completed=True)
+    unrelated = tasks.create(user=user, title="Water", recurrence="daily", due_date=due + timedelta(days=5))
+    month_end = tasks.create(
+        user=user, title="Rent", recurrence="monthly", due_date=datetime(2027, 1, 31, tzinfo=UTC)
+    )
+    february = tasks.create(
+        user=user, title="Rent", recurrence="monthly", due_date=datetime(2027, 2, 28, tzinfo=UTC)
+    )
+
+    executor = migrate(MigrationExecutor(connection).loader.graph.leaf_nodes())
+
+    linked = dict(Task.objects.values_list("pk", "previous_occurrence_id"))
+    assert linked == {
+        done.pk: None,
+        following.pk: done.pk,
+        weekly.pk: None,
+        unrelated.pk: None,
+        month_end.pk: None,
+        february.pk: month_end.pk,
+    }
+    assert not executor.migration_plan(executor.loader.graph.leaf_nodes())
