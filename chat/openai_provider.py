@@ -31,6 +31,8 @@ from ironclad.untrusted import UntrustedInputError, parse_json, unsafe_text_reas
 
 # The tools' JSON schemas are the SDK's function tools; chat.tools builds them as plain JSON.
 _TOOLS = cast(list[ChatCompletionFunctionToolParam], TOOL_SCHEMAS)
+# What the model is told of a call past CHAT_MAX_TOOL_CALLS in one reply, which is not run.
+NOT_RUN = {"error": "Not run: this reply has made as many tool calls as one may. Answer with what you have."}
 
 SYSTEM_PROMPT = (
     "You are the task assistant of a todo app. You manage the signed-in user's tasks only, with the "
@@ -55,11 +57,14 @@ def _client(base_url: str, api_key: str) -> openai.OpenAI:
 
 
 class OpenAIAssistant:
-    def __init__(self, *, base_url: str, api_key: str, model: str, timeout: float, max_rounds: int) -> None:
+    def __init__(
+        self, *, base_url: str, api_key: str, model: str, timeout: float, max_rounds: int, max_calls: int = 20
+    ) -> None:
         self.client = _client(base_url, api_key)
         self.model = model
         self.timeout = timeout
         self.max_rounds = max_rounds
+        self.max_calls = max_calls
 
     @classmethod
     def from_settings(cls) -> "OpenAIAssistant":
@@ -69,6 +74,7 @@ class OpenAIAssistant:
             model=settings.CHAT_OPENAI_MODEL,
             timeout=settings.CHAT_OPENAI_TIMEOUT,
             max_rounds=settings.CHAT_MAX_TOOL_ROUNDS,
+            max_calls=settings.CHAT_MAX_TOOL_CALLS,
         )
 
     def reply(self, *, user: User, history: list[Message], message: str) -> Reply:
@@ -88,6 +94,11 @@ class OpenAIAssistant:
                     break
                 messages.append(_assistant_turn(answer.content, answer.tool_calls))
                 for requested in answer.tool_calls:
+                    if len(calls) == self.max_calls:  # each call is recorded with the reply: bounded
+                        messages.append(
+                            {"role": "tool", "tool_call_id": requested.id, "content": json.dumps(NOT_RUN)}
+                        )
+                        continue
                     call = _run(user, requested)
                     calls.append(call)
                     messages.append(

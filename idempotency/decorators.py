@@ -80,8 +80,9 @@ def idempotent(*, atomic: bool = True, read_again: ReadAgain | None = None) -> C
 
     With `atomic`, the handler runs in a transaction with the keeping of its answer: a crash
     cannot leave one without the other, and a deadlock runs both again. An answer is kept unless
-    the handler failed with a 5xx (nothing it wrote stays, and a retry may run it again); an answer
-    larger than IDEMPOTENCY_ANSWER_MAX_BYTES is refused instead (422, nothing written).
+    the handler failed with a 5xx (nothing it wrote stays, and a retry may run it again) or was
+    refused for want of room (a quota, which the user may make room in); an answer larger than
+    IDEMPOTENCY_ANSWER_MAX_BYTES is refused instead (422, nothing written).
 
     A view whose handler commits along the way (the chat: the message first, each tool call on its
     own) says `atomic=False`: whatever its answer, something may have been written, so every
@@ -107,12 +108,12 @@ def idempotent(*, atomic: bool = True, read_again: ReadAgain | None = None) -> C
             try:
                 if not atomic:
                     response, _failed = answer(in_transaction=False)
-                    kept = _keep(record, response)
+                    kept = not _refused_for_room(response) and _keep(record, response)
                     return response
 
                 def answer_and_keep() -> tuple[HttpResponseBase, bool]:
                     response, failed = answer(in_transaction=True)
-                    if not failed and (size := len(_body(response))) > settings.IDEMPOTENCY_ANSWER_MAX_BYTES:
+                    if not failed and (size := _size(response)) > settings.IDEMPOTENCY_ANSWER_MAX_BYTES:
                         too_large = IdempotencyAnswerTooLarge(size, settings.IDEMPOTENCY_ANSWER_MAX_BYTES)
                         response, failed = _respond(view, request, args, kwargs, too_large), True
                     if failed:  # nothing it wrote stays
@@ -123,7 +124,9 @@ def idempotent(*, atomic: bool = True, read_again: ReadAgain | None = None) -> C
 
                 response, failed = run_in_transaction(answer_and_keep)
                 kept = not failed  # only once the commit has succeeded
-                if failed and response.status_code < 500:  # a refusal: a retry would be refused again
+                # A refusal: a retry would be refused again. But not one for want of room, which
+                # deleting something undoes: the same key then runs.
+                if failed and response.status_code < 500 and not _refused_for_room(response):
                     kept = _keep(record, response)
                 return response
             finally:
@@ -175,21 +178,36 @@ def _finalized(
     return cast(HttpResponseBase, response)
 
 
+def _refused_for_room(response: HttpResponseBase) -> bool:
+    """A 409 quota_exceeded: nothing ran (a quota is checked before anything is written)."""
+    data = getattr(response, "data", None)
+    error = data.get("error") if isinstance(data, dict) else None
+    return response.status_code == 409 and isinstance(error, dict) and error.get("code") == "quota_exceeded"
+
+
 def _body(response: HttpResponseBase) -> bytes:
     return response.content if isinstance(response, HttpResponse) else b""
+
+
+def _headers(response: HttpResponseBase) -> dict[str, str]:
+    return {name: response[name] for name in KEPT_HEADERS if name in response}
+
+
+def _size(response: HttpResponseBase) -> int:
+    """What keeping the answer whole would take: its body and the headers a replay repeats."""
+    return services.answer_bytes(_headers(response), _body(response))
 
 
 def _keep(record: IdempotentRequest, response: HttpResponseBase) -> bool:
     """Keep the answer; whether it was. Too large to keep whole, it is kept by the reference its
     view gave; without one (no view does that), not at all, and a retry runs again."""
-    headers = {name: response[name] for name in KEPT_HEADERS if name in response}
-    body = _body(response)
-    if len(body) <= settings.IDEMPOTENCY_ANSWER_MAX_BYTES:
-        services.keep_answer(record, status=response.status_code, headers=headers, body=body)
+    headers = _headers(response)
+    if _size(response) <= settings.IDEMPOTENCY_ANSWER_MAX_BYTES:
+        services.keep_answer(record, status=response.status_code, headers=headers, body=_body(response))
         return True
     reference = getattr(response, "kept_by_reference", None)
     if reference is None:
-        logger.warning("an answer of %d bytes has no reference to keep: its key is released", len(body))
+        logger.warning("an answer of %d bytes has no reference to keep: its key is released", _size(response))
         return False
     services.keep_reference(record, status=response.status_code, headers=headers, reference=reference)
     return True

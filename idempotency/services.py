@@ -58,16 +58,16 @@ def claim(user: User, key: str, fingerprint: str) -> IdempotentRequest:
         "created_at": now,
     }
     # Committed at once, so that a concurrent request with the key sees it running. One user's
-    # claims take turns (the room they count is then exact); other users' never wait.
+    # claims take turns (the room they count is then exact); other users' never wait. The user's
+    # expired answers go first: what one user stores is bounded whether or not upkeep runs.
     with transaction.atomic():
         hold_account(user.pk, lock=KEPT_ANSWERS_LOCK)
+        IdempotentRequest.objects.filter(user=user, created_at__lt=now - KEPT_FOR).delete()
         record, created = IdempotentRequest.objects.get_or_create(user=user, key=key, defaults=fresh)
         if created:
             _ensure_room(user, now)
             return record
-        expired = record.created_at < now - KEPT_FOR
-        abandoned = record.status is None and record.created_at < now - abandoned_after()
-        if expired or abandoned:
+        if record.status is None and record.created_at < now - abandoned_after():
             IdempotentRequest.objects.filter(pk=record.pk).update(**fresh)
             for name, value in fresh.items():
                 setattr(record, name, value)
@@ -84,11 +84,12 @@ def _ensure_room(user: User, now: Any) -> None:
     """Under the user's lock, with this request's reservation counted: raise QuotaExceeded (and
     the claim is rolled back) when it takes the user past IDEMPOTENCY_USER_MAX_BYTES."""
     limit = settings.IDEMPOTENCY_USER_MAX_BYTES
-    kept = IdempotentRequest.objects.filter(user=user, created_at__gte=now - KEPT_FOR)
+    kept = IdempotentRequest.objects.filter(user=user)
     totals = kept.aggregate(used=Sum("size"), oldest=Min("created_at"))
     if totals["used"] <= limit:
         return
-    running = kept.filter(status=None, created_at__lt=now).exists()
+    # Room comes back when a request that runs ends, or else when the oldest answer expires.
+    running = kept.filter(status=None, created_at__lt=now, created_at__gte=now - abandoned_after()).exists()
     wait = 1 if running else math.ceil((totals["oldest"] + KEPT_FOR - now).total_seconds())
     raise QuotaExceeded(
         "idempotency_bytes",
@@ -106,9 +107,14 @@ def _still_ours(record: IdempotentRequest) -> QuerySet[IdempotentRequest]:
     return IdempotentRequest.objects.filter(pk=record.pk, created_at=record.created_at, status=None)
 
 
+def answer_bytes(headers: dict[str, str], body: bytes) -> int:
+    """What an answer takes to keep, its row aside: at most IDEMPOTENCY_ANSWER_MAX_BYTES."""
+    return len(body) + len(json.dumps(headers))
+
+
 def keep_answer(record: IdempotentRequest, *, status: int, headers: dict[str, str], body: bytes) -> None:
     """Keep an answer of at most IDEMPOTENCY_ANSWER_MAX_BYTES (the decorator makes sure of it)."""
-    size = len(body) + len(json.dumps(headers)) + ROW_BYTES
+    size = answer_bytes(headers, body) + ROW_BYTES
     _still_ours(record).update(status=status, headers=headers, body=body, size=size)
 
 

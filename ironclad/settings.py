@@ -42,6 +42,13 @@ def _secret(name: str) -> str:
     return f"insecure-development-{name.lower()}-do-not-use-in-production"
 
 
+def _at_least(name: str, default: int, minimum: int) -> int:
+    value = env.int(name, default=default)
+    if value < minimum:
+        raise ImproperlyConfigured(f"{name} must be at least {minimum}, not {value}.")
+    return value
+
+
 SECRET_KEY = _secret("SECRET_KEY")
 BETTER_AUTH_SECRET = _secret("BETTER_AUTH_SECRET")
 # HS256 JWTs are signed with JWT_SECRET, or with BETTER_AUTH_SECRET when it is not set.
@@ -267,6 +274,8 @@ CHAT_OPENAI_MODEL = env.str("CHAT_OPENAI_MODEL", default="gpt-4o-mini")
 # Seconds for the whole reply, every model call and tool round included.
 CHAT_OPENAI_TIMEOUT = env.float("CHAT_OPENAI_TIMEOUT", default=30.0)
 CHAT_MAX_TOOL_ROUNDS = env.int("CHAT_MAX_TOOL_ROUNDS", default=5)
+# Tool calls one reply may make in all (each is recorded with the reply): further ones are not run.
+CHAT_MAX_TOOL_CALLS = _at_least("CHAT_MAX_TOOL_CALLS", 20, 1)
 
 # --- Clients that retry and sync (docs/api.md) ----------------------------------
 
@@ -309,13 +318,6 @@ CACHES = {"default": env.cache_url_config(env.str("CACHE_URL", default="") or "l
 DATA_UPLOAD_MAX_MEMORY_SIZE = env.int("MAX_REQUEST_BODY_BYTES", default=1024 * 1024)
 
 
-def _at_least(name: str, default: int, minimum: int) -> int:
-    value = env.int(name, default=default)
-    if value < minimum:
-        raise ImproperlyConfigured(f"{name} must be at least {minimum}, not {value}.")
-    return value
-
-
 # How many of each one account may keep (409 quota_exceeded past it; accounts/quotas.py). Messages
 # are those the user sends: each has at most one reply from the assistant.
 QUOTAS = {
@@ -325,7 +327,7 @@ QUOTAS = {
     "messages": _at_least("QUOTA_MESSAGES", 10_000, 1),
 }
 # Answers kept for Idempotency-Key (idempotency/services.py): the largest one kept, and all of one
-# user's together (each counted with IDEMPOTENCY_ROW_BYTES for its key and row).
+# user's together (each counted with 1 KiB more for its key and row: idempotency.services.ROW_BYTES).
 IDEMPOTENCY_ANSWER_MAX_BYTES = _at_least("IDEMPOTENCY_ANSWER_MAX_BYTES", 64 * 1024, 1024)
 IDEMPOTENCY_USER_MAX_BYTES = _at_least("IDEMPOTENCY_USER_MAX_BYTES", 8 * 1024 * 1024, 0)
 if IDEMPOTENCY_USER_MAX_BYTES < 2 * IDEMPOTENCY_ANSWER_MAX_BYTES:

@@ -25,7 +25,7 @@ DEFAULT_ORDERING = "-created_at"
 ORDERED_BY_MEANING = {"priority": (Priority.LOW, Priority.MEDIUM, Priority.HIGH)}
 
 # A term is looked for in the title and the description, in any case. On PostgreSQL the tasks that
-# hold it are found by `task_search(pattern)` (todos/migrations/0005), which reads the
+# hold it are found by `task_search(pattern)` (todos/migrations/0006), which reads the
 # trigram indexes of "the user's id, a space, the text" with a pattern that begins with the user's
 # id: the rows that hold both the user's trigrams and the term's, so that a term that matches
 # nothing costs the same for 20 tasks as for 20,000. The function is planned with sequential scans

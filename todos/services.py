@@ -1,8 +1,9 @@
 """Every write to tasks and categories: the REST views and the agents' tools both call these.
 
 Each runs in one transaction (retried after a deadlock: ironclad.transactions), takes its locks
-through `lock_for_write`, in the one order all writes follow, then checks the request's
-precondition (If-Match) against the rows as they are, locked, and writes.
+through `lock_for_write` (or, for a category written itself, `lock_category`, its step 2), in the
+one order all writes follow, then checks the request's precondition (If-Match) against the rows as
+they are, locked, and writes.
 """
 
 import calendar
@@ -75,21 +76,26 @@ def lock_for_write(
     categories: Iterable[int | None] = (),
     categories_of_tasks: bool = False,
     tasks: Iterable[int] = (),
+    deleting: bool = False,
 ) -> dict[int, Task]:
-    """Take a write's locks in the one order every write follows, so that no two writes ever wait
-    for each other in a circle; return the tasks `tasks` read again, locked (those of the user's
-    that still exist).
+    """Take a write's locks in the one order every write follows, so that no two writes wait for
+    each other in a circle; return the tasks `tasks` read again, locked (those of the user's that
+    still exist).
 
     1. The user's account lock (accounts.quotas), when the write may create rows under a quota.
     2. Categories, FOR KEY SHARE, by id: `categories` (a task is filed there) and, with
-       `categories_of_tasks`, the tasks' own (a completion files the next occurrence there).
-       Deleting a category locks it, then its tasks (ON DELETE SET NULL): whoever needs both must
-       take the category first. A category written itself is locked here too (lock_category).
-    3. Tasks, FOR UPDATE, by id.
+       `categories_of_tasks`, the tasks' own (a completion files the next occurrence there; and
+       deleting a category locks it, then its tasks, in no order: a write that locks several of
+       them must hold it first). A category written itself is locked here too (lock_category).
+    3. Tasks, FOR UPDATE, by id: `tasks` and, when `deleting` them, their next occurrences, which
+       the deletion unlinks (ON DELETE SET NULL).
     Then the commit takes the change feed's counter of the user (todos/migrations/0003), last.
     SQLite has one writer at a time: it takes none of them but the database's own.
     """
     task_ids = sorted(set(tasks))
+    if deleting:
+        following = Task.objects.filter(user_id=user_id, previous_occurrence_id__in=task_ids)
+        task_ids = sorted({*task_ids, *following.values_list("pk", flat=True)})
     if may_create:
         hold_account(user_id)
     held: set[int] = set()
@@ -198,7 +204,7 @@ def task_set_completed(
 
 @atomic_with_retries
 def task_delete(*, task: Task, precondition: Precondition | None = None) -> None:
-    task = _locked_task(task)
+    task = _locked_task(task, deleting=True)
     if precondition is not None:
         precondition(task)
     task.delete()
@@ -240,7 +246,12 @@ def tasks_bulk(
     completing = action == BulkAction.COMPLETE or bool(changes.get("completed"))
     filed_in = changes["category"].pk if changes.get("category") is not None else None
     tasks = lock_for_write(
-        user.pk, may_create=completing, categories=[filed_in], categories_of_tasks=completing, tasks=ids
+        user.pk,
+        may_create=completing,
+        categories=[filed_in],
+        categories_of_tasks=True,  # several tasks: a category's deletion locks them in no order
+        tasks=ids,
+        deleting=action == BulkAction.DELETE,
     )
     if missing := [task_id for task_id in ids if task_id not in tasks]:
         raise NotFoundAmongYours("tasks", missing)

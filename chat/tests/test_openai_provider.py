@@ -173,6 +173,21 @@ class TestToolCalling:
         assert task.completed  # what the reply says was done, was done; the third round was not
         assert stored_roles(data["conversation_id"]) == ["user", "assistant"]
 
+    def test_the_calls_of_one_reply_are_bounded(self, alice_client, user, fake_llm, settings):
+        settings.CHAT_MAX_TOOL_CALLS = 3
+        many = [tool_call("add_task", {"title": f"Task {n}"}, f"call_{n}") for n in range(5)]
+        fake_llm.script = [completion(tool_calls=many), completion("Added three.")]
+
+        data = alice_client.post(CHAT, {"message": "add five tasks"}).json()["data"]
+
+        assert [call["arguments"]["title"] for call in data["tool_calls"]] == ["Task 0", "Task 1", "Task 2"]
+        assert Task.objects.filter(user=user).count() == 3
+        told = [message for message in fake_llm.messages() if message["role"] == "tool"]
+        assert [json.loads(message["content"]).get("error", "")[:7] for message in told] == [""] * 3 + [
+            "Not run"
+        ] * 2
+        assert Message.objects.get(role="assistant").tool_calls == data["tool_calls"]
+
 
 class TestFailures:
     def test_a_provider_error_is_502_and_keeps_the_users_message(self, alice_client, fake_llm):

@@ -2,8 +2,11 @@
 IDEMPOTENCY_ANSWER_MAX_BYTES, all of a user's at most IDEMPOTENCY_USER_MAX_BYTES, whatever is sent.
 The abusive sequences of the attacker's trial, with the table's size measured before and after."""
 
+from datetime import timedelta
+
 import pytest
 from django.db import connection
+from django.utils import timezone
 
 from chat.models import Message
 from idempotency.models import IdempotentRequest
@@ -100,6 +103,30 @@ class TestEachAnswer:
 
 
 class TestEachUser:
+    def test_expired_answers_are_deleted_when_the_user_claims_a_key(self, alice_client, user, bounds):
+        """Whether or not upkeep runs, an account's answers older than 24 hours leave its room."""
+        bounds(user=128 * KIB)
+        for n in range(20):
+            assert keyed(alice_client, "/api/tasks", {"title": f"T{n}"}, f"old{n}").status_code == 201
+        IdempotentRequest.objects.filter(user=user).update(created_at=timezone.now() - timedelta(hours=25))
+        old = IdempotentRequest.objects.filter(user=user).count()
+
+        assert keyed(alice_client, "/api/tasks", {"title": "New"}, "new").status_code == 201
+
+        assert old == 20
+        assert list(IdempotentRequest.objects.filter(user=user).values_list("key", flat=True)) == ["new"]
+
+    def test_a_refusal_for_want_of_room_is_not_kept(self, alice_client, user, settings, make_task):
+        settings.QUOTAS = {**settings.QUOTAS, "tasks": 1}
+        task = make_task(user)
+        assert keyed(alice_client, "/api/tasks", {"title": "Second"}, "k").status_code == 409
+
+        alice_client.delete(f"/api/tasks/{task.pk}")
+        again = keyed(alice_client, "/api/tasks", {"title": "Second"}, "k")
+
+        assert again.status_code == 201 and "Idempotent-Replayed" not in again
+        assert keyed(alice_client, "/api/tasks", {"title": "Second"}, "k")["Idempotent-Replayed"] == "true"
+
     def test_past_the_bound_a_new_key_is_refused_with_when_to_retry(
         self, alice_client, bob_client, user, bounds
     ):

@@ -41,6 +41,6 @@ class DatabaseWrapper(base.DatabaseWrapper):
             return
         if self.in_atomic_block:  # a SET there would go with a rollback: the next statement sets it
             return
-        with self.connection.cursor() as cursor:
+        with self.wrap_database_errors, self.connection.cursor() as cursor:  # a failure is Django's error
             cursor.execute("SELECT set_config('statement_timeout', %s, false)", [f"{round(wanted * 1000)}ms"])
         self.connection.ironclad_statement_timeout = wanted

@@ -1,20 +1,12 @@
 """A recurring series is known by its links, not by titles and dates: each task names the task
-whose completion created it (`previousOccurrenceId`), and has at most one next occurrence.
-
-Before, a next occurrence was recognised by its user, title, recurrence and due date, so two series
-with the same title and due date shared one next occurrence (one of them was lost). The existing
-occurrences are linked here by that same old rule, so that completing a task again after the
-upgrade does not create its next occurrence twice.
+whose completion created it (`previousOccurrenceId`), and has at most one next occurrence. The
+existing occurrences are linked in 0005.
 """
 
-import calendar
 import importlib
-from collections import defaultdict
-from datetime import timedelta
 
 import django.db.models.deletion
 from django.db import migrations, models
-from django.utils import timezone
 
 # Checked at the write, as the category is (migration 0003): a committing transaction must need
 # no row another one has locked.
@@ -29,44 +21,6 @@ BEGIN
 END
 $$
 """
-
-
-def next_due(due, recurrence):
-    """todos.services.next_due_date as it was when this migration was written."""
-    try:
-        local = timezone.localtime(due).replace(tzinfo=None)
-        if recurrence == "daily":
-            moved = local + timedelta(days=1)
-        elif recurrence == "weekly":
-            moved = local + timedelta(weeks=1)
-        else:
-            year, month = (local.year + 1, 1) if local.month == 12 else (local.year, local.month + 1)
-            moved = local.replace(year=year, month=month, day=min(local.day, calendar.monthrange(year, month)[1]))
-        return timezone.make_aware(moved)
-    except (OverflowError, ValueError):
-        return None
-
-
-def link_occurrences(apps, schema_editor):
-    Task = apps.get_model("todos", "Task")
-    series = defaultdict(list)
-    recurring = Task.objects.exclude(recurrence="none").order_by("id")
-    for task in recurring.only("id", "user_id", "title", "recurrence", "due_date", "completed_at").iterator():
-        series[(task.user_id, task.title, task.recurrence)].append(task)
-    links = []
-    for tasks in series.values():
-        by_due = {}
-        for task in tasks:
-            by_due.setdefault(task.due_date, task)
-        linked = set()
-        for task in tasks:
-            start = task.due_date or task.completed_at
-            due = next_due(start, task.recurrence) if start else None
-            following = by_due.get(due)
-            if following is not None and following.pk > task.pk and following.pk not in linked:
-                linked.add(following.pk)
-                links.append(Task(pk=following.pk, previous_occurrence_id=task.pk))
-    Task.objects.bulk_update(links, ["previous_occurrence"], batch_size=500)
 
 
 def make_check_immediate(apps, schema_editor):
@@ -93,6 +47,8 @@ class Migration(migrations.Migration):
     ]
 
     operations = [
+        # Reversed, this runs last: removing the field builds SQLite's table anew too.
+        migrations.RunPython(migrations.RunPython.noop, restore_sqlite_triggers, elidable=False),
         migrations.AddField(
             model_name="task",
             name="previous_occurrence",
@@ -108,5 +64,4 @@ class Migration(migrations.Migration):
         ),
         migrations.RunPython(restore_sqlite_triggers, migrations.RunPython.noop, elidable=False),
         migrations.RunPython(make_check_immediate, migrations.RunPython.noop, elidable=False),
-        migrations.RunPython(link_occurrences, migrations.RunPython.noop, elidable=False),
     ]

@@ -18,27 +18,57 @@ pytestmark = [
 ]
 
 
-def test_filing_tasks_in_bulk_and_deleting_their_category_never_deadlock(
-    client_for, user, make_category, make_task
+@pytest.mark.parametrize(
+    "fields",
+    [{"category_id": "work", "priority": "high"}, {"priority": "high"}],
+    ids=["filing the tasks there", "the tasks only"],
+)
+def test_updating_tasks_in_bulk_and_deleting_their_category_never_deadlock(
+    client_for, user, make_category, make_task, caplog, fields
 ):
     """The attacker's trial: a bulk update that files tasks into a category, and the deletion of
-    that category, at the same moment, deadlocked in 1 to 2 rounds in 30 (a 503 after a second)."""
+    that category, at the same moment, deadlocked in 1 to 2 rounds in 30 (a 503 after a second).
+    A deletion locks the category's tasks in no order: a bulk update holds the category first."""
     filer, deleter = client_for(user), client_for(user)
     answers = []
-    for round_ in range(30):
-        work, other = make_category(user, f"Work {round_}"), make_category(user, f"Other {round_}")
-        ids = [make_task(user, f"T{round_}.{n}", category=work if n % 2 else other).pk for n in range(20)]
-        body = {"action": "update", "ids": ids, "fields": {"category_id": work.pk, "priority": "high"}}
+    with caplog.at_level(logging.INFO, logger="ironclad.transactions"):
+        for round_ in range(30):
+            work, other = make_category(user, f"Work {round_}"), make_category(user, f"Other {round_}")
+            ids = [make_task(user, f"T{round_}.{n}", category=work if n % 2 else other).pk for n in range(20)]
+            body = {"action": "update", "ids": ids, "fields": {**fields}}
+            if "category_id" in fields:
+                body["fields"]["category_id"] = work.pk
 
-        answers += run_together(
-            lambda body=body: filer.post("/api/tasks/bulk", body).status_code,
-            lambda work=work: deleter.delete(f"/api/categories/{work.pk}").status_code,
-        )
-        Task.objects.filter(user=user).delete()
+            answers += run_together(
+                lambda body=body: filer.post("/api/tasks/bulk", body).status_code,
+                lambda work=work: deleter.delete(f"/api/categories/{work.pk}").status_code,
+            )
+            Task.objects.filter(user=user).delete()
 
     assert all(status < 500 for status in answers), answers
     assert answers.count(204) == 30  # every deletion went through
     assert not Category.objects.filter(name__startswith="Work").exists()
+    assert "rolled back" not in caplog.text  # no deadlock at all, not one retried
+
+
+def test_deleting_tasks_of_a_series_at_the_same_moment_never_deadlocks(client_for, user, make_task, caplog):
+    """Deleting a task unlinks its next occurrence (ON DELETE SET NULL), which is locked with it."""
+    alice, other = client_for(user), client_for(user)
+    answers = []
+    with caplog.at_level(logging.INFO, logger="ironclad.transactions"):
+        for _ in range(15):
+            first = make_task(user, "Daily", recurrence="daily")
+            second = make_task(user, "Daily", recurrence="daily", previous_occurrence=first)
+            third = make_task(user, "Daily", recurrence="daily", previous_occurrence=second)
+            bulk = {"action": "delete", "ids": [first.pk, third.pk]}
+            answers += run_together(
+                lambda second=second: alice.delete(f"/api/tasks/{second.pk}").status_code,
+                lambda bulk=bulk: other.post("/api/tasks/bulk", bulk).status_code,
+            )
+            Task.objects.filter(user=user).delete()
+
+    assert all(status < 500 for status in answers), answers
+    assert "rolled back" not in caplog.text
 
 
 def test_a_deadlock_that_still_happens_runs_the_write_again(

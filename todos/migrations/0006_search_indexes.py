@@ -53,7 +53,7 @@ class Migration(migrations.Migration):
     atomic = False
 
     dependencies = [
-        ("todos", "0004_previous_occurrence"),
+        ("todos", "0005_link_series"),
     ]
 
     operations = [migrations.RunPython(create_indexes, drop_indexes, elidable=False)]
