@@ -1,10 +1,11 @@
 """Per-account quotas: how many tasks, categories, conversations and messages one user may keep
 (the QUOTA_* settings; docs/api.md#limits), and the account lock that makes them exact.
 
-The account lock comes first in the one lock order every write follows (todos.services
-lock_for_write): a write that may create rows under a quota takes it before any row lock, and
-holds it until its transaction ends. So one user's creations take turns between the count and the
-commit, and two at once can never both take the last place. Other users never wait for it.
+The account lock comes last in the one lock order every write follows (todos.services
+lock_for_write): a write that creates a row under a quota takes it once it holds every row it
+needs, just before it counts and inserts, and holds it until its transaction ends. So one user's
+creations take turns between the count and the commit, and two at once can never both take the
+last place; nothing else waits for it, and it waits for nothing while held.
 """
 
 from typing import Any
@@ -31,10 +32,12 @@ def hold_account(user_id: str, *, lock: int = ACCOUNT_LOCK_CLASS) -> None:
 
 
 def ensure_room(user_id: str, resource: str, owned: QuerySet[Any], *, adding: int = 1) -> None:
-    """Raise QuotaExceeded unless the user may add `adding` more to `owned` (their rows of
-    `resource`, a key of settings.QUOTAS), under the account lock. The count stops at the quota:
-    it costs the same however far past it an account already is (a quota lowered since)."""
+    """Raise QuotaExceeded (and the transaction rolls back) unless the user may add `adding` more
+    to `owned`, their rows of `resource` (a key of settings.QUOTAS), counted under the account
+    lock. A write that has just inserted its row counts it with `adding=0`: it holds the lock
+    for the count and the commit only. The count stops past the quota: it costs the same however
+    far past it an account already is (a quota lowered since)."""
     limit = settings.QUOTAS[resource]
     hold_account(user_id)
-    if owned.order_by()[:limit].count() + adding > limit:
+    if owned.order_by()[: limit + 1].count() + adding > limit:
         raise QuotaExceeded(resource, limit)

@@ -16,7 +16,7 @@ from django.db import connection, models
 from django.utils import timezone
 
 from accounts.models import User
-from accounts.quotas import ensure_room, hold_account
+from accounts.quotas import ensure_room
 from ironclad.exceptions import NotFoundAmongYours
 from ironclad.transactions import atomic_with_retries
 from todos.dates import in_due_range
@@ -72,7 +72,6 @@ def next_due_date(due: datetime, recurrence: str) -> datetime | None:
 def lock_for_write(
     user_id: str,
     *,
-    may_create: bool = False,
     categories: Iterable[int | None] = (),
     categories_of_tasks: bool = False,
     tasks: Iterable[int] = (),
@@ -82,13 +81,15 @@ def lock_for_write(
     each other in a circle; return the tasks `tasks` read again, locked (those of the user's that
     still exist).
 
-    1. The user's account lock (accounts.quotas), when the write may create rows under a quota.
-    2. Categories, FOR KEY SHARE, by id: `categories` (a task is filed there) and, with
+    1. Categories, FOR KEY SHARE, by id: `categories` (a task is filed there) and, with
        `categories_of_tasks`, the tasks' own (a completion files the next occurrence there; and
        deleting a category locks it, then its tasks, in no order: a write that locks several of
        them must hold it first). A category written itself is locked here too (lock_category).
-    3. Tasks, FOR UPDATE, by id: `tasks` and, when `deleting` them, their next occurrences, which
+    2. Tasks, FOR UPDATE, by id: `tasks` and, when `deleting` them, their next occurrences, which
        the deletion unlinks (ON DELETE SET NULL).
+    3. The account's lock (accounts.quotas.ensure_room), taken by a write that creates a row under a
+       quota just before it inserts: it holds every row it needs by then, so it waits for nothing
+       more while it holds the lock, and one user's other writes never wait for it.
     Then the commit takes the change feed's counter of the user (todos/migrations/0003), last.
     SQLite has one writer at a time: it takes none of them but the database's own.
     """
@@ -96,8 +97,6 @@ def lock_for_write(
     if deleting:
         following = Task.objects.filter(user_id=user_id, previous_occurrence_id__in=task_ids)
         task_ids = sorted({*task_ids, *following.values_list("pk", flat=True)})
-    if may_create:
-        hold_account(user_id)
     held: set[int] = set()
     wanted = sorted({category for category in categories if category is not None})
     if wanted or (categories_of_tasks and task_ids):
@@ -148,12 +147,12 @@ def _locked_task(task: Task, **locks: Any) -> Task:
 @atomic_with_retries
 def task_create(*, user: User, **fields: Any) -> Task:
     category = fields.get("category")
-    lock_for_write(user.pk, may_create=True, categories=[category.pk if category else None])
-    ensure_room(user.pk, "tasks", Task.objects.for_user(user))
+    lock_for_write(user.pk, categories=[category.pk if category else None])
     task = Task(user=user, **fields)
     if task.completed:
         task.completed_at = timezone.now()
     task.save()
+    ensure_room(user.pk, "tasks", Task.objects.for_user(user), adding=0)  # the new one counted
     return task
 
 
@@ -165,16 +164,16 @@ def task_update(
     the task and the next occurrence a completion created."""
     completed = fields.pop("completed", None)
     filed_in = fields["category"].pk if fields.get("category") is not None else None
-    task = _locked_task(
-        task, may_create=bool(completed), categories=[filed_in], categories_of_tasks=bool(completed)
-    )
+    recurring = fields.get("recurrence", task.recurrence) != Recurrence.NONE
+    completes_in = task.category_id if completed and recurring and "category" not in fields else None
+    task = _locked_task(task, categories=[filed_in, completes_in])
     if precondition is not None:
         precondition(task)
     return _update(task, completed, fields)
 
 
 def _update(task: Task, completed: bool | None, fields: dict[str, Any]) -> tuple[Task, Task | None]:
-    """`task` is locked (lock_for_write), with the account and categories a completion needs."""
+    """`task` is locked (lock_for_write), with the categories a completion needs."""
     for name, value in fields.items():
         setattr(task, name, value)
     if fields:
@@ -196,7 +195,10 @@ def task_set_completed(
     occurrence already (completed, reopened, completed again) gets no second one.
     """
     completing = completed is not False  # True, or None: toggled, perhaps to completed
-    task = _locked_task(task, may_create=completing, categories_of_tasks=completing)
+    # The category the next occurrence is filed in, as the task was read: one changed since makes
+    # the insert take it out of order, and a deadlock from that is run again (run_in_transaction).
+    completes_in = task.category_id if completing and task.recurrence != Recurrence.NONE else None
+    task = _locked_task(task, categories=[completes_in])
     if precondition is not None:
         precondition(task)
     return _set_completed(task, completed)
@@ -211,7 +213,7 @@ def task_delete(*, task: Task, precondition: Precondition | None = None) -> None
 
 
 def _set_completed(task: Task, completed: bool | None) -> tuple[Task, Task | None]:
-    """`task` is locked (lock_for_write), with the account and its category if completing."""
+    """`task` is locked (lock_for_write), with its category if completing."""
     target = not task.completed if completed is None else completed
     if target == task.completed:
         return task, None
@@ -243,11 +245,9 @@ def tasks_bulk(
     NotFoundAmongYours before anything changes. Returns the tasks as they are after (none for
     a deletion), in the order of `ids`, and the next occurrences that completions created."""
     changes = fields or {}
-    completing = action == BulkAction.COMPLETE or bool(changes.get("completed"))
     filed_in = changes["category"].pk if changes.get("category") is not None else None
     tasks = lock_for_write(
         user.pk,
-        may_create=completing,
         categories=[filed_in],
         categories_of_tasks=True,  # several tasks: a category's deletion locks them in no order
         tasks=ids,
@@ -278,9 +278,10 @@ def _create_next_occurrence(task: Task) -> Task | None:
     due = next_due_date(task.due_date or task.completed_at or timezone.now(), task.recurrence)
     if due is None or Task.objects.filter(previous_occurrence=task).exists():
         return None
-    ensure_room(task.user_id, "tasks", Task.objects.filter(user_id=task.user_id))
     carried = {name: copy.deepcopy(getattr(task, name)) for name in CARRIED_TO_NEXT_OCCURRENCE}
-    return Task.objects.create(**carried, due_date=due, previous_occurrence=task)
+    created = Task.objects.create(**carried, due_date=due, previous_occurrence=task)
+    ensure_room(task.user_id, "tasks", Task.objects.filter(user_id=task.user_id), adding=0)
+    return created
 
 
 # --- Categories -------------------------------------------------------------------------------
@@ -288,8 +289,9 @@ def _create_next_occurrence(task: Task) -> Task | None:
 
 @atomic_with_retries
 def category_create(*, user: User, **fields: Any) -> Category:
-    ensure_room(user.pk, "categories", Category.objects.for_user(user))
-    return Category.objects.create(user=user, **fields)
+    category = Category.objects.create(user=user, **fields)
+    ensure_room(user.pk, "categories", Category.objects.for_user(user), adding=0)
+    return category
 
 
 @atomic_with_retries
