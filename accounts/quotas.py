@@ -3,9 +3,9 @@
 
 The account lock comes last in the one lock order every write follows (todos.services
 lock_for_write): a write that creates a row under a quota takes it once it holds every row it
-needs, just before it counts and inserts, and holds it until its transaction ends. So one user's
-creations take turns between the count and the commit, and two at once can never both take the
-last place; nothing else waits for it, and it waits for nothing while held.
+needs, to count (after its insert, or just before it), and holds it until its transaction ends.
+So one user's creations take turns between the count and the commit, and two at once can never
+both take the last place; nothing else waits for it, and it waits for nothing while held.
 """
 
 from typing import Any

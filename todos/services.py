@@ -88,8 +88,9 @@ def lock_for_write(
     2. Tasks, FOR UPDATE, by id: `tasks` and, when `deleting` them, their next occurrences, which
        the deletion unlinks (ON DELETE SET NULL).
     3. The account's lock (accounts.quotas.ensure_room), taken by a write that creates a row under a
-       quota just before it inserts: it holds every row it needs by then, so it waits for nothing
-       more while it holds the lock, and one user's other writes never wait for it.
+       quota to count the account's rows, once it has inserted its own: it holds every row it
+       needs by then, so it waits for nothing more while it holds the lock, and one user's other
+       writes never wait for it.
     Then the commit takes the change feed's counter of the user (todos/migrations/0003), last.
     SQLite has one writer at a time: it takes none of them but the database's own.
     """
