@@ -19,6 +19,7 @@ def tasks_deleted_first():
     yield
     Task.objects.all().delete()
 
+
 BEFORE_SERIES = [("todos", "0003_change_feed")]
 
 
