@@ -36,7 +36,7 @@ from chat.services import ChatTurnFailed
 from idempotency.decorators import idempotent, keep_by_reference
 from ironclad.api import OBJECT_ID, StrictQueryParams, error_body
 from ironclad.conditional import ConditionalObjects
-from ironclad.errors import assistant_error
+from ironclad.errors import exception_handler
 from ironclad.untrusted import clip
 
 
@@ -59,9 +59,10 @@ def answer_again(user: User, status: int, reference: dict[str, Any]) -> tuple[in
         answer = {"data": chat_answer(message.conversation_id, message.content, tool_calls), "meta": {}}
         return status, JSONRenderer().render(answer)
     failure_class = AssistantTimeout if status == 504 else AssistantUnavailable
-    error = assistant_error(failure_class(tool_calls=[ToolCall(**call) for call in tool_calls]))
-    details = {"conversation_id": message.conversation_id, **(error.details or {})}
-    return status, JSONRenderer().render(error_body(error.default_code, str(error.detail), details))
+    failure = failure_class(tool_calls=[ToolCall(**call) for call in tool_calls])
+    # Answered as the failure was, by the API's one exception handler.
+    failed = exception_handler(ChatTurnFailed(conversation_id=message.conversation_id, error=failure), {})
+    return failed.status_code, JSONRenderer().render(failed.data)
 
 
 class ChatView(StrictQueryParams, APIView):

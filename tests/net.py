@@ -17,6 +17,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from email.message import Message
 from pathlib import Path
+from urllib.parse import urlsplit
 
 ROOT = Path(__file__).resolve().parent.parent
 SECRETS = ("SECRET_KEY", "BETTER_AUTH_SECRET", "JWT_SECRET")
@@ -61,6 +62,18 @@ def post(url: str, body: bytes, headers: dict[str, str]) -> Response:
 def send(method: str, url: str, body: bytes | None, headers: dict[str, str]) -> Response:
     """`method` with `body` to `url`; every status comes back as a Response."""
     return _answer(urllib.request.Request(url, data=body, headers=headers, method=method))  # noqa: S310
+
+
+def send_raw(url: str, request: bytes) -> bytes:
+    """`request`, written byte for byte, to the server at `url`; its whole answer. No HTTP client
+    would send some requests (two headers of one name, bytes that are not ASCII)."""
+    parts = urlsplit(url)
+    with socket.create_connection((parts.hostname, parts.port), timeout=10) as conn:
+        conn.sendall(request)
+        answer = b""
+        while chunk := conn.recv(65536):
+            answer += chunk
+    return answer
 
 
 def _answer(request: urllib.request.Request) -> Response:

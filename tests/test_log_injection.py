@@ -12,7 +12,6 @@ import json
 import logging
 import logging.config
 import re
-import socket
 import sqlite3
 import sys
 from collections.abc import Iterator
@@ -30,7 +29,7 @@ from accounts.authentication import sign_session_token
 from accounts.models import User
 from ironclad.errors import exception_handler
 from ironclad.logs import TextFormatter
-from tests.net import free_port, migrate, server_env, serving
+from tests.net import free_port, migrate, send_raw, server_env, serving
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -300,13 +299,7 @@ GRANIAN_LINE = re.compile(r"\[(?:INFO|WARNING)\] ")
 
 def send(url: str, request: bytes) -> bytes:
     """Raw bytes to the server, and its status line: no HTTP client would send some of these."""
-    host, port = url.removeprefix("http://").split(":")
-    with socket.create_connection((host, int(port)), timeout=10) as sock:
-        sock.sendall(request)
-        answer = b""
-        while chunk := sock.recv(4096):
-            answer += chunk
-    return answer.split(b"\r\n", 1)[0]
+    return send_raw(url, request).split(b"\r\n", 1)[0]
 
 
 def sign_in_crafted_users(database: Path, secret: str) -> list[str]:

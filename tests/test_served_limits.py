@@ -3,7 +3,6 @@ caching headers of signed-in answers, and the request headers that only a real s
 (two Idempotency-Key headers; a condition that does not decode)."""
 
 import json
-import socket
 import sys
 import time
 from collections.abc import Iterator
@@ -15,7 +14,7 @@ import pytest
 
 from chat.tests.conftest import FakeLLM, completion
 from tests.conftest import ON_POSTGRES, new_postgres_database
-from tests.net import ROOT, free_port, get, manage, migrate, send, server_env, serving
+from tests.net import ROOT, free_port, get, manage, migrate, send, send_raw, server_env, serving
 
 pytestmark = pytest.mark.skipif(not ON_POSTGRES, reason="the deadline is PostgreSQL's statement_timeout")
 
@@ -136,14 +135,11 @@ class TestCaching:
 
 
 def raw_request(url: str, head: list[bytes], body: bytes = b"") -> tuple[int, dict]:
-    """A request written byte for byte (two headers of one name, bytes that are not ASCII)."""
-    parts = urlsplit(url)
-    lines = [*head, f"Host: {parts.hostname}".encode(), f"Content-Length: {len(body)}".encode()]
-    with socket.create_connection((parts.hostname, parts.port), timeout=10) as conn:
-        conn.sendall(b"\r\n".join([*lines, b"Connection: close", b"", b""]) + body)
-        answer = b""
-        while chunk := conn.recv(65536):
-            answer += chunk
+    """A request written byte for byte (two headers of one name, bytes that are not ASCII): its
+    status and JSON body."""
+    host = urlsplit(url).hostname
+    lines = [*head, f"Host: {host}".encode(), f"Content-Length: {len(body)}".encode(), b"Connection: close"]
+    answer = send_raw(url, b"\r\n".join([*lines, b"", b""]) + body)
     status_line, _, rest = answer.partition(b"\r\n")
     return int(status_line.split()[1]), json.loads(rest.partition(b"\r\n\r\n")[2] or b"{}")
 

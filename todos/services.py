@@ -108,8 +108,9 @@ def lock_for_write(
     }
     # A task moved to another category between the two reads: hold that one too. Out of order, so
     # it may deadlock, and run_in_transaction then runs the write again.
-    moved = {task.category_id for task in locked.values() if task.category_id is not None} - held
-    if categories_of_tasks and moved:
+    if categories_of_tasks and (
+        moved := {task.category_id for task in locked.values() if task.category_id is not None} - held
+    ):
         _hold_categories(user_id, sorted(moved), [])
     return locked
 

@@ -9,6 +9,7 @@ from django.db import connection
 from django.utils import timezone
 
 from chat.models import Message
+from chat.tests.conftest import completion, tool_call
 from idempotency.models import IdempotentRequest
 from idempotency.services import ROW_BYTES
 from tests.conftest import ON_POSTGRES
@@ -100,6 +101,25 @@ class TestEachAnswer:
         reply = Message.objects.get(user=user, role="assistant")
         assert (bytes(kept.body), kept.reference) == (b"", {"message_id": reply.pk})
         assert Message.objects.filter(user=user).count() == 2  # the assistant ran once
+
+    def test_a_chat_failure_too_large_to_keep_is_read_again_from_its_note(
+        self, alice_client, user, make_task, bounds, fake_llm
+    ):
+        bounds(answer=KIB, user=64 * KIB)
+        for n in range(30):
+            make_task(user, f"Pending task number {n}")
+        fake_llm.script = [completion(tool_calls=[tool_call("list_tasks", {})]), 500]
+
+        first = keyed(alice_client, "/api/chat", {"message": "what's pending?"}, "failing")
+        again = keyed(alice_client, "/api/chat", {"message": "what's pending?"}, "failing")
+
+        assert first.status_code == again.status_code == 502
+        assert len(first.content) > KIB
+        assert again["Idempotent-Replayed"] == "true"
+        assert again.json() == first.json()
+        note = Message.objects.get(user=user, role="assistant")
+        assert IdempotentRequest.objects.get(user=user).reference == {"message_id": note.pk}
+        assert len(fake_llm.requests) == 2  # the assistant ran once
 
 
 class TestEachUser:
