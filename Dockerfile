@@ -1,4 +1,4 @@
-# Ironclad: Django REST API served by granian (WSGI; ironclad/serve.py) on ${PORT:-7860}.
+# Ironclad: Django REST API served by granian (WSGI; config/serve.py) on ${PORT:-7860}.
 #   docker build -t ironclad . && docker run --env-file .env -p 7860:7860 ironclad
 FROM python:3.13-slim
 
@@ -36,7 +36,7 @@ EXPOSE 7860
 HEALTHCHECK --interval=30s --timeout=5s --start-period=60s --retries=3 \
     CMD python -c "import urllib.request; urllib.request.urlopen('http://127.0.0.1:${PORT:-7860}/health', timeout=4)"
 
-# Migrations, then `exec python -m ironclad.serve`: the server (granian unless SERVER says otherwise)
+# Migrations, then `exec python -m config.serve`: the server (granian unless SERVER says otherwise)
 # is PID 1 and receives SIGTERM itself. Another command replaces it, e.g.
 # `docker run ... ironclad python manage.py createsuperuser`.
 CMD ["bin/docker-entrypoint.sh"]

@@ -9,7 +9,7 @@ import pytest
 
 # The suite reads no .env: a developer's copy of .env.example must not change what is tested.
 os.environ.setdefault("ENV_FILE", os.devnull)
-os.environ.setdefault("DJANGO_SETTINGS_MODULE", "ironclad.settings")
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 os.environ.setdefault("SECRET_KEY", "test-secret-key-not-for-production-0123456789")
 os.environ.setdefault("BETTER_AUTH_SECRET", "test-better-auth-secret-0123456789abcdef")
 os.environ.setdefault("FRONTEND_ORIGIN", "http://localhost:3000")
@@ -161,3 +161,38 @@ def rates(settings):
         }
 
     return set_rates
+
+
+@pytest.fixture
+def make_task(db):
+    from todos.models import Task
+
+    def make(user, title: str = "A task", **fields) -> Task:
+        return Task.objects.create(user=user, title=title, **fields)
+
+    return make
+
+
+@pytest.fixture
+def make_category(db):
+    from todos.models import Category
+
+    def make(user, name: str = "Work", **fields) -> Category:
+        return Category.objects.create(user=user, name=name, **fields)
+
+    return make
+
+
+@pytest.fixture
+def rest_etag(client_for):
+    """The ETag the REST API gives a task or category now, read by its owner."""
+
+    from todos.models import Category
+
+    def etag(instance) -> str:
+        kind = "categories" if isinstance(instance, Category) else "tasks"
+        response = client_for(instance.user).get(f"/api/{kind}/{instance.pk}")
+        assert response.status_code == 200
+        return response["ETag"]
+
+    return etag

@@ -1,11 +1,11 @@
-"""Gunicorn settings for Ironclad (SERVER=gunicorn in ironclad/serve.py).
+"""Gunicorn settings for Ironclad (SERVER=gunicorn in config/serve.py).
 
-    gunicorn -c gunicorn.conf.py ironclad.wsgi:application
+    gunicorn -c gunicorn.conf.py config.wsgi:application
 
 Every value comes from the environment, read as ironclad/env.py reads it (a blank value means the
 default; .env is read too); .env.example documents each. Command-line options still win over this
 file, and gunicorn also reads this file on its own when started from the project folder. (Started
-by hand rather than by ironclad/serve.py, gunicorn itself reads WEB_CONCURRENCY before this file,
+by hand rather than by config/serve.py, gunicorn itself reads WEB_CONCURRENCY before this file,
 and a blank value stops it.)
 
 gunicorn is not the default server: its sync workers are held by idle keep-alive connections
@@ -18,10 +18,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # the console script does not add the project
 
-from ironclad import serve
+from config import serve
 from ironclad.env import env
 
-wsgi_app = "ironclad.wsgi:application"
+wsgi_app = "config.wsgi:application"
 proc_name = "ironclad"
 
 # --- Where ----------------------------------------------------------------------

@@ -28,7 +28,7 @@ import schemathesis
 
 # The project's own rules, read from its code: .ci/fuzz exports the server's settings.
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-os.environ.setdefault("DJANGO_SETTINGS_MODULE", "ironclad.settings")
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 django.setup()
 
 from ironclad.conditional import CONDITION_PATTERN  # noqa: E402

@@ -1,5 +1,5 @@
 from accounts.models import User
-from ironclad.api import ModelSerializer
+from ironclad.serializers import ModelSerializer
 
 
 class MeSerializer(ModelSerializer):

@@ -5,7 +5,7 @@ from rest_framework.views import APIView
 
 from accounts.authentication import signed_in_user
 from accounts.serializers import MeSerializer
-from ironclad.api import StrictQueryParams
+from ironclad.views import StrictQueryParams
 
 
 class MeView(StrictQueryParams, APIView):

@@ -1,5 +1,5 @@
 """The deployed settings plus one bare Django view, so both are measured by one server in one run."""
 
-from ironclad.settings import *  # noqa: F403
+from config.settings import *  # noqa: F403
 
 ROOT_URLCONF = "bench.urls"

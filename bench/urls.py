@@ -1,7 +1,7 @@
 from django.http import HttpRequest, JsonResponse
 from django.urls import path
 
-from ironclad.urls import urlpatterns as ironclad_urlpatterns
+from config.urls import urlpatterns as ironclad_urlpatterns
 
 
 def bare(request: HttpRequest) -> JsonResponse:

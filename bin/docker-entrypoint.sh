@@ -1,7 +1,7 @@
 #!/bin/sh
 # Start Ironclad as deployed: apply migrations, collect static files if they are missing, then
 # replace this shell with the server (exec, so SIGTERM from Docker or the platform reaches it
-# directly and it shuts down gracefully). ironclad/serve.py picks the server: granian by default,
+# directly and it shuts down gracefully). config/serve.py picks the server: granian by default,
 # SERVER=gunicorn or SERVER=uvicorn otherwise. Works outside Docker too, from any folder, with the
 # Python environment's bin directory on PATH (or PYTHON=/path/to/python).
 set -eu
@@ -20,4 +20,4 @@ if ! "$python" manage.py shell --no-imports -c \
     "$python" manage.py collectstatic --noinput
 fi
 
-exec "$python" -m ironclad.serve
+exec "$python" -m config.serve

@@ -1,6 +1,6 @@
 """The one interface every assistant provider implements, and the choice of provider.
 
-A provider reads the conversation so far and the new message, acts through chat.tools for
+A provider reads the conversation so far and the new message, acts through agents.tools for
 the user the server binds, and returns its answer with the tool calls it made. It raises
 AssistantUnavailable or AssistantTimeout when it cannot answer, with the tool calls it had made;
 ironclad.errors answers those as 502 and 504.

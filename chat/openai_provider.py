@@ -24,12 +24,12 @@ from openai.types.chat import (
 from openai.types.chat import ChatCompletionMessageToolCallUnionParam as ToolCallParam
 
 from accounts.models import User
+from agents.tools import TOOL_SCHEMAS, is_error, run_tool
 from chat.assistant import AssistantTimeout, AssistantUnavailable, Reply, ToolCall, failures_report
 from chat.models import Message, Role
-from chat.tools import TOOL_SCHEMAS, is_error, run_tool
 from ironclad.untrusted import UntrustedInputError, parse_json, unsafe_text_reason
 
-# The tools' JSON schemas are the SDK's function tools; chat.tools builds them as plain JSON.
+# The tools' JSON schemas are the SDK's function tools; agents.tools builds them as plain JSON.
 _TOOLS = cast(list[ChatCompletionFunctionToolParam], TOOL_SCHEMAS)
 # What the model is told of a call past CHAT_MAX_TOOL_CALLS in one reply, which is not run.
 NOT_RUN = {"error": "Not run: this reply has made as many tool calls as one may. Answer with what you have."}

@@ -3,7 +3,7 @@
 from rest_framework import serializers
 
 from chat.models import MESSAGE_MAX_LENGTH, Conversation, Message
-from ironclad.api import IntegerField, ModelSerializer, Serializer
+from ironclad.serializers import IntegerField, ModelSerializer, Serializer
 
 
 class ChatRequestSerializer(Serializer):

@@ -67,7 +67,7 @@ def chat_turn(*, conversation: Conversation, message: str, assistant: Assistant)
     No transaction is open while the assistant runs: a model may think for seconds, and a
     transaction would hold its row locks (and its connection) all that time. The user's message
     is committed first, so a provider failure loses nothing the user wrote; each tool call
-    commits on its own (chat.tools.run_tool). When the provider fails after some tool calls,
+    commits on its own (agents.tools.run_tool). When the provider fails after some tool calls,
     those took effect: the AssistantFailure lists them, and an assistant message records them.
     """
     history = (

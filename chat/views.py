@@ -1,30 +1,23 @@
+from collections.abc import Callable
 from typing import Any
 
-from django.conf import settings
-from django.http import HttpRequest, HttpResponseBase, JsonResponse
 from django.shortcuts import get_object_or_404
-from django.urls import reverse
-from django.views.decorators.http import require_safe
 from drf_spectacular.utils import extend_schema
 from rest_framework import mixins, viewsets
 from rest_framework.decorators import action
-from rest_framework.permissions import IsAuthenticated
 from rest_framework.renderers import JSONRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts.authentication import (
-    BetterAuthAuthentication,
-    UntrustedOrigin,
-    bearer_credential,
-    is_trusted_origin,
     signed_in_user,
 )
 from accounts.models import User
 from accounts.permissions import OWN_PATH
 from chat import services
 from chat.assistant import AssistantTimeout, AssistantUnavailable, ToolCall, get_assistant
+from chat.errors import chat_exception_handler
 from chat.models import Conversation, Message
 from chat.serializers import (
     ChatRequestSerializer,
@@ -34,10 +27,9 @@ from chat.serializers import (
 )
 from chat.services import ChatTurnFailed
 from idempotency.decorators import idempotent, keep_by_reference
-from ironclad.api import OBJECT_ID, StrictQueryParams, error_body
 from ironclad.conditional import ConditionalObjects
-from ironclad.errors import exception_handler
-from ironclad.untrusted import clip
+from ironclad.envelopes import error_body
+from ironclad.views import OBJECT_ID, StrictQueryParams
 
 
 def chat_answer(conversation_id: int, content: str, tool_calls: list[dict[str, Any]]) -> dict[str, Any]:
@@ -60,8 +52,10 @@ def answer_again(user: User, status: int, reference: dict[str, Any]) -> tuple[in
         return status, JSONRenderer().render(answer)
     failure_class = AssistantTimeout if status == 504 else AssistantUnavailable
     failure = failure_class(tool_calls=[ToolCall(**call) for call in tool_calls])
-    # Answered as the failure was, by the API's one exception handler.
-    failed = exception_handler(ChatTurnFailed(conversation_id=message.conversation_id, error=failure), {})
+    # Answered as the failure was.
+    failed = chat_exception_handler(
+        ChatTurnFailed(conversation_id=message.conversation_id, error=failure), {}
+    )
     return failed.status_code, JSONRenderer().render(failed.data)
 
 
@@ -94,6 +88,9 @@ class ChatView(StrictQueryParams, APIView):
         reply = services.chat_turn(conversation=conversation, message=message, assistant=get_assistant())
         answer = chat_answer(conversation.pk, reply.content, [call.as_dict() for call in reply.tool_calls])
         return keep_by_reference(Response(answer), {"message_id": reply.recorded_as})
+
+    def get_exception_handler(self) -> Callable[[Exception, dict[str, Any]], Response]:
+        return chat_exception_handler
 
     def handle_exception(self, exc: Exception) -> Response:
         response = super().handle_exception(exc)
@@ -131,67 +128,3 @@ class ConversationViewSet(
         conversation = self.get_object()
         page = self.paginate_queryset(conversation.messages.order_by("created_at", "id"))
         return self.get_paginated_response(MessageSerializer(page, many=True).data)
-
-
-# --- MCP (chat.mcp_server) --------------------------------------------------------------------
-
-
-class McpAuthentication(BetterAuthAuthentication):
-    """The REST API's bearer credentials (a JWT or a better-auth session token); not the session
-    cookie, which a browser would send on its own. A 401 names the resource's metadata (RFC 9728),
-    where an MCP client learns which authorization server gives tokens."""
-
-    def authenticate_credentials(self, request: Request) -> tuple[Any, object] | None:
-        return bearer_credential(request)
-
-    def authenticate_header(self, request: Request) -> str:
-        return f'Bearer resource_metadata="{request.build_absolute_uri(reverse("mcp-metadata"))}"'
-
-
-def refuse_untrusted_origin(request: Request) -> None:
-    """The MCP specification's defence against DNS rebinding: a browser's request (it has an
-    Origin) must come from the front end's origins or this server's own. Its own only when
-    ALLOWED_HOSTS names the hosts: with "*" (DEBUG), a rebinding page's Host would pass as ours."""
-    origin = request.headers.get("Origin")
-    if origin is None:
-        return
-    if "*" in settings.ALLOWED_HOSTS:
-        trusted = origin.rstrip("/") in settings.TRUSTED_ORIGINS
-    else:
-        trusted = is_trusted_origin(request, origin)
-    if not trusted:
-        raise UntrustedOrigin(f"Requests to /mcp from the origin {clip(origin, 100)!r} are not accepted.")
-
-
-@extend_schema(exclude=True)  # MCP's own protocol, not a REST route (docs/mcp.md)
-class McpView(APIView):
-    """MCP's streamable HTTP transport: POST a JSON-RPC message, get the answer as JSON. Stateless:
-    no session, no stream to GET (405, as the transport allows)."""
-
-    authentication_classes = [McpAuthentication]
-    permission_classes = [IsAuthenticated]
-
-    def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
-        refuse_untrusted_origin(request)  # before anything else runs
-        super().initial(request, *args, **kwargs)
-
-    def post(self, request: Request, *args: Any, **kwargs: Any) -> HttpResponseBase:
-        # Imported on the first MCP request: the SDK costs each worker 28 MB and 0.3 s at start,
-        # which a deployment that serves no agent need not pay.
-        from chat.mcp_server import answer_http
-
-        return answer_http(signed_in_user(request), request._request)
-
-
-@require_safe
-def mcp_resource_metadata(request: HttpRequest) -> HttpResponseBase:
-    """OAuth 2.0 Protected Resource Metadata (RFC 9728) of /mcp: the resource, and the front end's
-    better-auth as the server that issues its tokens, when BETTER_AUTH_URL names it."""
-    metadata: dict[str, Any] = {
-        "resource": request.build_absolute_uri(reverse("mcp")),
-        "bearer_methods_supported": ["header"],
-        "resource_name": "Ironclad",
-    }
-    if settings.BETTER_AUTH_URL:
-        metadata["authorization_servers"] = [settings.BETTER_AUTH_URL]
-    return JsonResponse(metadata, headers={"Cache-Control": "public, max-age=3600"})

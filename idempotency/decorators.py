@@ -24,8 +24,8 @@ from accounts.authentication import signed_in_user
 from accounts.models import User
 from idempotency import services
 from idempotency.models import KEY_MAX_LENGTH, IdempotentRequest
-from ironclad.api import canonical_json
 from ironclad.conditional import CONDITIONS
+from ironclad.envelopes import canonical_json
 from ironclad.exceptions import IdempotencyAnswerTooLarge
 from ironclad.transactions import is_transient, run_in_transaction
 

@@ -31,7 +31,7 @@ from django.conf import settings
 from django.core.handlers.asgi import ASGIRequest
 from django.http import HttpRequest, HttpResponseBase, JsonResponse
 
-from ironclad.api import error_response
+from ironclad.envelopes import error_response
 from ironclad.exceptions import PayloadTooLarge
 
 READ_SIZE = 64 * 1024

@@ -15,10 +15,10 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.serializers import BaseSerializer
 
-from ironclad.api import canonical_json
+from ironclad.envelopes import canonical_json
 from ironclad.exceptions import PreconditionFailed
 
-if TYPE_CHECKING:  # as ironclad.api: a mixin typed against the view it is mixed into
+if TYPE_CHECKING:  # as ironclad.views: a mixin typed against the view it is mixed into
     from rest_framework.generics import GenericAPIView
 
     _ViewMixinBase = GenericAPIView[Any]

@@ -17,13 +17,8 @@ from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 from rest_framework.views import set_rollback
 
-from chat.assistant import AssistantFailure, AssistantTimeout
-from chat.services import ChatTurnFailed
-from ironclad.api import error_body, error_response
+from ironclad.envelopes import error_body, error_response
 from ironclad.exceptions import (
-    APIError,
-    AssistantTimeoutError,
-    AssistantUnavailableError,
     Conflict,
     DatabaseBusy,
     DatabaseTimeout,
@@ -36,26 +31,8 @@ from ironclad.untrusted import bounded, clip
 logger = logging.getLogger(__name__)
 
 
-def assistant_error(failure: AssistantFailure) -> APIError:
-    """chat's AssistantFailure: 502, or 504 when time ran out. The tool calls it had made took
-    effect: `details.tool_calls` lists them, and the message counts those that changed a task."""
-    kind = AssistantTimeoutError if isinstance(failure, AssistantTimeout) else AssistantUnavailableError
-    message = str(kind.default_detail)
-    if count := len(failure.changes):
-        changes = "1 change" if count == 1 else f"{count} changes"
-        message += f" It had already made {changes}: see details.tool_calls."
-    error = kind(message)
-    error.details = {"tool_calls": [call.as_dict() for call in failure.tool_calls]}
-    return error
-
-
 def exception_handler(exc: Exception, context: dict) -> Response:
     """Every error as {"error": {"code", "message", "details"}} with its status."""
-    if isinstance(exc, ChatTurnFailed):  # answered as its error, naming the message's conversation
-        answer = exception_handler(exc.error, context)
-        error = answer.data["error"]
-        error["details"] = {"conversation_id": exc.conversation_id, **error["details"]}
-        return answer
     if isinstance(exc, Http404 | ObjectDoesNotExist | ObjectNotUpdated):
         # The row went between a view's lookup and a service's locked re-read or update: a
         # concurrent DELETE.
@@ -78,8 +55,6 @@ def exception_handler(exc: Exception, context: dict) -> Response:
         exc = Conflict()
     elif isinstance(exc, RequestDataTooBig):
         exc = PayloadTooLarge.over(settings.DATA_UPLOAD_MAX_MEMORY_SIZE)
-    elif isinstance(exc, AssistantFailure):
-        exc = assistant_error(exc)
 
     response = drf_exception_handler(exc, context)
     if response is None:

@@ -35,18 +35,6 @@ class PayloadTooLarge(APIError):
         return error
 
 
-class AssistantUnavailableError(APIError):
-    status_code = status.HTTP_502_BAD_GATEWAY
-    default_detail = "The assistant is unavailable. Your message was saved; try again shortly."
-    default_code = "assistant_unavailable"
-
-
-class AssistantTimeoutError(APIError):
-    status_code = status.HTTP_504_GATEWAY_TIMEOUT
-    default_detail = "The assistant took too long to answer. Your message was saved; try again."
-    default_code = "assistant_timeout"
-
-
 class PreconditionFailed(APIError):
     status_code = status.HTTP_412_PRECONDITION_FAILED
     default_detail = (

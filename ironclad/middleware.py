@@ -12,7 +12,7 @@ from django.db import connection
 from django.http import HttpRequest, HttpResponse, HttpResponseBase
 from django.utils.cache import patch_vary_headers
 
-from ironclad.api import error_response
+from ironclad.envelopes import error_response
 from ironclad.errors import is_api_path
 from ironclad.exceptions import DatabaseTimeout
 from ironclad.logs import current_request_id

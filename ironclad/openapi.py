@@ -6,8 +6,8 @@ from drf_spectacular.plumbing import ResolvedComponent
 from drf_spectacular.utils import OpenApiParameter
 from rest_framework import serializers
 
-from ironclad.api import OBJECT_ID
 from ironclad.conditional import CONDITION_PATTERN, ConditionalObjects
+from ironclad.views import OBJECT_ID
 
 # Every error status an operation may answer: what it means, and the `error.code`s it carries.
 ERRORS = {
@@ -304,7 +304,7 @@ class EnvelopeAutoSchema(AutoSchema):
 
 def closed_objects(result: dict, **kwargs) -> dict:
     """Postprocessing hook: each serializer's object has exactly its properties. Bodies with any
-    other are refused (ironclad.api.StrictBody), and responses never carry one."""
+    other are refused (ironclad.serializers.StrictBody), and responses never carry one."""
     for schema in result.get("components", {}).get("schemas", {}).values():
         if schema.get("type") == "object" and "properties" in schema:
             schema.setdefault("additionalProperties", False)

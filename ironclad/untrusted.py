@@ -10,7 +10,7 @@ Before any of it reaches PostgreSQL or Python's own limits, what neither can tak
 
 `request_problem` checks the path, query string and cookies of every request (called by
 ironclad.middleware.UntrustedInputMiddleware); the API's
-JSON parser (ironclad.api.JSONParser) checks bodies with `parse_json`; the fields and the
+JSON parser (ironclad.parsers.JSONParser) checks bodies with `parse_json`; the fields and the
 authentication call the predicates below. Dates beyond year 9999 are refused by the date fields.
 """
 

@@ -132,7 +132,7 @@ def manage(*args: str, **env: str) -> subprocess.CompletedProcess:
     return subprocess.run(
         [sys.executable, "manage.py", *args],
         cwd=ROOT,
-        env={**inherited, "DJANGO_SETTINGS_MODULE": "ironclad.settings", **env},
+        env={**inherited, "DJANGO_SETTINGS_MODULE": "config.settings", **env},
         capture_output=True,
         text=True,
         timeout=60,
@@ -147,7 +147,7 @@ def settings_values(*names: str, clean: tuple[str, ...] = (), **env: str) -> dic
     result = subprocess.run(
         [sys.executable, "-c", f"import django; django.setup(); {script}"],
         cwd=ROOT,
-        env={**inherited, "DJANGO_SETTINGS_MODULE": "ironclad.settings", **env},
+        env={**inherited, "DJANGO_SETTINGS_MODULE": "config.settings", **env},
         capture_output=True,
         text=True,
         timeout=60,
@@ -210,7 +210,7 @@ def server_env(*, port: int, database_url: str, static_root: Path, **extra: str)
     return {
         **inherited,
         "PATH": f"{venv_bin}{os.pathsep}{os.environ.get('PATH', '')}",
-        "DJANGO_SETTINGS_MODULE": "ironclad.settings",
+        "DJANGO_SETTINGS_MODULE": "config.settings",
         "DATABASE_URL": database_url,
         "DEBUG": "false",
         "SECRET_KEY": "serving-django-secret-key-0123456789abcdef",

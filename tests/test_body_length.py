@@ -1,7 +1,7 @@
 """A request body without a Content-Length is read, or the request refused: never taken for no
 body (ironclad/body_length.py).
 
-First through each server as deployed (`python -m ironclad.serve`), signed in with a JWT: the
+First through each server as deployed (`python -m config.serve`), signed in with a JWT: the
 dashboard's `PATCH /api/tasks/{id}/complete` with {"completed": true} sent chunked, which used to
 toggle the task. Then the middleware alone, for what no server here passes on to it.
 """
@@ -104,7 +104,7 @@ def alice_on(server: dict[str, str], database_url: str, tmp_path: Path) -> Itera
         [*manage, "shell", "-v0", "-c", CREATE_ALICE], cwd=ROOT, env=env, capture_output=True, text=True
     )
     assert alice.returncode == 0, alice.stderr
-    command = [sys.executable, "-m", "ironclad.serve"]
+    command = [sys.executable, "-m", "config.serve"]
     with serving(command, env=env, log=tmp_path / "server.log", cwd=ROOT):
         yield Client(port, alice.stdout.strip())
 

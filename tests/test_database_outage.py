@@ -1,7 +1,7 @@
 """Resilience (issue 5, item 5): a PostgreSQL outage is a JSON 503, and the same processes recover.
 
 The test owns a throwaway PostgreSQL cluster (initdb in a temp dir, its own port, trust auth,
-127.0.0.1 only), serves Ironclad from it as deployed (`python -m ironclad.serve`, the default
+127.0.0.1 only), serves Ironclad from it as deployed (`python -m config.serve`, the default
 server, DEBUG off), stops the cluster under the running server and starts it again. It runs in CI's
 PostgreSQL pass (DATABASE_URL=postgres://...) and skips elsewhere; REQUIRE_INTEROP=1 (set by
 .ci/run) turns a skip on PostgreSQL into an error. initdb and pg_ctl refuse to run as root,
@@ -187,7 +187,7 @@ def cluster() -> Iterator[Cluster]:
 def _env(database_url: str, **extra: str) -> dict:
     return {
         **os.environ,
-        "DJANGO_SETTINGS_MODULE": "ironclad.settings",
+        "DJANGO_SETTINGS_MODULE": "config.settings",
         "DATABASE_URL": database_url,
         "BETTER_AUTH_SECRET": SECRET,
         "SECRET_KEY": "outage-django-secret-key-0123456789abcdef",
@@ -236,7 +236,7 @@ class Server:
 
 @pytest.fixture
 def start_server(cluster, database, tmp_path) -> Iterator:
-    """Ironclad as deployed: the default server (ironclad/serve.py) with two workers, on a port
+    """Ironclad as deployed: the default server (config/serve.py) with two workers, on a port
     of its own."""
     started: list[subprocess.Popen] = []
     if not cluster.is_running():  # an earlier test failed during its outage
@@ -248,7 +248,7 @@ def start_server(cluster, database, tmp_path) -> Iterator:
         env = _env(database, HOST="127.0.0.1", PORT=str(port), WEB_CONCURRENCY="2", **extra)
         with log.open("w") as sink:
             process = subprocess.Popen(
-                [sys.executable, "-m", "ironclad.serve"], cwd=ROOT, env=env, stdout=sink, stderr=sink
+                [sys.executable, "-m", "config.serve"], cwd=ROOT, env=env, stdout=sink, stderr=sink
             )
         started.append(process)
         server = Server(f"http://127.0.0.1:{port}", process, log)

@@ -67,7 +67,7 @@ def test_traceback_shows_the_traceback():
 
 def test_the_settings_option_is_honoured():
     # --settings names another module: the default one, which would refuse, is never read.
-    result = manage("check", "--settings=ironclad.typecheck_settings", DEBUG="false")
+    result = manage("check", "--settings=config.typecheck_settings", DEBUG="false")
 
     assert result.returncode == 0, result.stderr
     assert "no issues" in result.stdout

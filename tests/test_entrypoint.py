@@ -101,7 +101,7 @@ def test_the_entrypoint_serves_the_app_as_deployed(fresh_database, tmp_path):
         assert (static_root / "staticfiles.json").is_file()
         # exec: the process Docker started is now the server itself, so SIGTERM reaches it directly.
         cmdline = Path(f"/proc/{server.process.pid}/cmdline").read_bytes().split(b"\0")
-        assert cmdline[1:3] == [b"-m", b"ironclad.serve"], cmdline
+        assert cmdline[1:3] == [b"-m", b"config.serve"], cmdline
         assert "Starting granian" in log.read_text()
 
         assert_admin_and_docs_are_served(server.url, hashed=True)
@@ -211,12 +211,12 @@ def test_a_copied_env_example_starts_every_server(server_name, fresh_database, t
 
 # As docs/deploying.md "Outside Docker" gives them; HOST and PORT come from the environment.
 DIRECT_COMMANDS = {
-    "granian": [sys.executable, "-m", "ironclad.serve"],
+    "granian": [sys.executable, "-m", "config.serve"],
     "gunicorn": [
         str(Path(sys.executable).parent / "gunicorn"),
         "-c",
         "gunicorn.conf.py",
-        "ironclad.wsgi:application",
+        "config.wsgi:application",
     ],
 }
 

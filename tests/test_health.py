@@ -59,7 +59,7 @@ def test_unreachable_database_is_503_and_fast():
     )
     env = {
         **os.environ,
-        "DJANGO_SETTINGS_MODULE": "ironclad.settings",
+        "DJANGO_SETTINGS_MODULE": "config.settings",
         "DATABASE_URL": "postgres://postgres@127.0.0.1:9/nothing",  # discard port: refused
         "SECURE_SSL_REDIRECT": "false",
         "ALLOWED_HOSTS": "testserver",

@@ -565,7 +565,7 @@ class TestAnswersQuoteLittle:
         assert len(error["message"]) < 150  # the log line: tests/test_log_injection.py
 
     def test_the_tools_quote_little(self, user):
-        from chat.tools import run_tool
+        from agents.tools import run_tool
 
         unknown = run_tool(user, self.HUGE, {})
         category = run_tool(user, "add_task", {"title": "t", "category": self.HUGE})

@@ -366,7 +366,7 @@ def test_a_real_server_writes_no_forged_line(log_format, tmp_path):
     cookies = sign_in_crafted_users(tmp_path / "db.sqlite3", env["BETTER_AUTH_SECRET"])
     log = tmp_path / "server.log"
 
-    with serving([sys.executable, "-m", "ironclad.serve"], env=env, log=log, cwd=ROOT) as server:
+    with serving([sys.executable, "-m", "config.serve"], env=env, log=log, cwd=ROOT) as server:
         statuses = [send(server.url, request) for request in wire_requests(cookies)]
     # Granian's own lines ("[INFO] Spawning worker-1"; it logs no request) are not the app's log.
     lines = log.read_text(encoding="utf-8").splitlines(keepends=True)

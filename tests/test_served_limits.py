@@ -62,7 +62,7 @@ def live(tmp_path_factory) -> Iterator[Live]:
             result = manage(*args, **env)
             assert result.returncode == 0, result.stderr
         log = folder / "server.log"
-        with serving([sys.executable, "-m", "ironclad.serve"], env=env, log=log, cwd=ROOT) as server:
+        with serving([sys.executable, "-m", "config.serve"], env=env, log=log, cwd=ROOT) as server:
             yield Live(server.url, database_url, result.stdout.strip(), llm)
     llm.server.shutdown()
     llm.server.server_close()

@@ -1,4 +1,4 @@
-"""The servers' settings as the environment gives them (ironclad/serve.py, gunicorn.conf.py),
+"""The servers' settings as the environment gives them (config/serve.py, gunicorn.conf.py),
 and the ASGI entry point. The servers themselves start in tests/test_entrypoint.py."""
 
 import asyncio
@@ -30,11 +30,11 @@ def server_environment(monkeypatch):
     return set_environment
 
 
-# --- ironclad/serve.py --------------------------------------------------------------------------
+# --- config/serve.py --------------------------------------------------------------------------
 
 
 def test_the_default_is_a_worker_per_cpu_and_two_threads(server_environment, monkeypatch):
-    from ironclad import serve
+    from config import serve
 
     server_environment()
     for cpus, workers in [(1, 2), (2, 2), (4, 4), (64, 8)]:  # at least two, at most eight
@@ -46,7 +46,7 @@ def test_the_default_is_a_worker_per_cpu_and_two_threads(server_environment, mon
 
 
 def test_a_worker_waits_on_a_language_model_with_more_threads(server_environment):
-    from ironclad import serve
+    from config import serve
 
     server_environment(CHAT_PROVIDER="openai", CHAT_OPENAI_TIMEOUT="90")
 
@@ -55,7 +55,7 @@ def test_a_worker_waits_on_a_language_model_with_more_threads(server_environment
 
 
 def test_the_cpu_count_respects_a_containers_quota(tmp_path, monkeypatch):
-    from ironclad import serve
+    from config import serve
 
     monkeypatch.setattr(os, "process_cpu_count", lambda: 16)
     cpu_max = tmp_path / "cpu.max"
@@ -66,7 +66,7 @@ def test_the_cpu_count_respects_a_containers_quota(tmp_path, monkeypatch):
 
 
 def test_blank_server_variables_mean_their_defaults(server_environment):
-    from ironclad import serve
+    from config import serve
 
     server_environment(WEB_CONCURRENCY="", WEB_THREADS=" ", PORT="", HOST="", WEB_GRACEFUL_TIMEOUT="")
 
@@ -75,7 +75,7 @@ def test_blank_server_variables_mean_their_defaults(server_environment):
 
 
 def test_the_server_settings_come_from_the_environment(server_environment):
-    from ironclad import serve
+    from config import serve
 
     server_environment(
         WEB_CONCURRENCY="3", WEB_THREADS="16", HOST="::", PORT="8000", WEB_GRACEFUL_TIMEOUT="9"
@@ -89,7 +89,7 @@ def test_an_unknown_server_stops_start_up(server_environment):
     env = {name: value for name, value in os.environ.items() if not name.startswith(SERVER_TUNING)}
 
     result = subprocess.run(
-        [sys.executable, "-m", "ironclad.serve"],
+        [sys.executable, "-m", "config.serve"],
         cwd=ROOT,
         env={**env, "SERVER": "waitress"},
         capture_output=True,
@@ -109,7 +109,7 @@ def test_a_renamed_variable_stops_start_up_with_its_new_name(old, new):
     env = {name: value for name, value in os.environ.items() if not name.startswith(SERVER_TUNING)}
 
     result = subprocess.run(
-        [sys.executable, "-m", "ironclad.serve"],
+        [sys.executable, "-m", "config.serve"],
         cwd=ROOT,
         env={**env, old: "4"},
         capture_output=True,
@@ -133,7 +133,7 @@ def test_gunicorn_defaults_to_sync_workers_on_port_7860(server_environment):
     conf = load_gunicorn_conf(server_environment)
 
     assert conf["bind"] == ["0.0.0.0:7860"]
-    assert conf["wsgi_app"] == "ironclad.wsgi:application"
+    assert conf["wsgi_app"] == "config.wsgi:application"
     assert (conf["worker_class"], conf["threads"]) == ("sync", 1)
     assert 2 <= conf["workers"] <= 8
     # Above the 30 s a chat reply may take, so a sync worker is never killed while it waits.
@@ -183,14 +183,14 @@ def test_gunicorn_accepts_the_configuration(server_environment):
     assert config.address[0] == ("0.0.0.0", 7860)  # noqa: S104
 
 
-# --- ironclad/asgi.py ---------------------------------------------------------------------------
+# --- config/asgi.py ---------------------------------------------------------------------------
 
 
 def test_the_asgi_entry_point_turns_the_pool_on():
     """Under ASGI each request runs in a thread of its own: a persistent connection per thread
-    would never be reused, so ironclad/asgi.py (SERVER=uvicorn) always uses psycopg's pool."""
+    would never be reused, so config/asgi.py (SERVER=uvicorn) always uses psycopg's pool."""
     script = (
-        "import ironclad.asgi; from django.conf import settings; db = settings.DATABASES['default']; "
+        "import config.asgi; from django.conf import settings; db = settings.DATABASES['default']; "
         "print(db['OPTIONS']['pool']['max_size'], db['CONN_MAX_AGE'])"
     )
     env = {name: value for name, value in os.environ.items() if not name.startswith(SERVER_TUNING)}
@@ -210,7 +210,7 @@ def test_the_asgi_entry_point_turns_the_pool_on():
 
 def test_the_asgi_application_answers(monkeypatch):
     monkeypatch.setenv("DATABASE_POOL", "false")  # restored afterwards: importing asgi.py sets it
-    from ironclad.asgi import application
+    from config.asgi import application
 
     sent: list[dict] = []
     incoming = [{"type": "http.request", "body": b"", "more_body": False}]

@@ -33,7 +33,7 @@ def live(tmp_path_factory) -> Iterator[tuple[str, str]]:
         assert result.returncode == 0, result.stderr
     token = result.stdout.strip()
     log = folder / "server.log"
-    with serving([sys.executable, "-m", "ironclad.serve"], env=env, log=log, cwd=ROOT) as server:
+    with serving([sys.executable, "-m", "config.serve"], env=env, log=log, cwd=ROOT) as server:
         yield server.url, token
     assert "Traceback" not in log.read_text()
 

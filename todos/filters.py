@@ -13,7 +13,7 @@ from typing import Any
 
 from rest_framework import serializers
 
-from ironclad.api import IntegerField, QueryBooleanField
+from ironclad.serializers import IntegerField, QueryBooleanField
 from todos.models import TAG_MAX_LENGTH, Priority
 from todos.selectors import ORDERABLE_FIELDS, TaskFilters
 from todos.serializers import DayOrMomentField, LenientChoiceField

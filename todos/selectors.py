@@ -161,7 +161,7 @@ def task_page(user: User, filters: TaskFilters, *, offset: int, limit: int) -> t
         else:
             where('(t."dueDate" IS NULL OR t."dueDate" >= %s OR t."completed")', now)
 
-    # The total is a subquery, as every list counts (ironclad.api.CountOf): a window would read
+    # The total is a subquery, as every list counts (ironclad.pagination.CountOf): a window would read
     # every matching row in full, the subquery only the index, and the page just its own rows.
     where_clause = " AND ".join(conditions)
     query = (

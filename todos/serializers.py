@@ -10,8 +10,8 @@ from django.utils import timezone
 from drf_spectacular.utils import PolymorphicProxySerializer, extend_schema_field
 from rest_framework import serializers
 
-from ironclad.api import IntegerField, ModelSerializer, Serializer
 from ironclad.exceptions import Conflict
+from ironclad.serializers import IntegerField, ModelSerializer, Serializer
 from ironclad.untrusted import BIGINT_MAX, clip, whole_number
 from todos.changes import Cursor, InvalidCursor, decode_cursor
 from todos.dates import EARLIEST_DUE, END_OF_DAY, LATEST_DUE, day_at, in_due_range

@@ -9,9 +9,11 @@ from rest_framework.response import Response
 from accounts.authentication import signed_in_user
 from accounts.permissions import OWN_PATH
 from idempotency.decorators import idempotent
-from ironclad.api import OBJECT_ID, PAGING_PARAMS, EnvelopeResponse, PageNumberPagination, StrictQueryParams
 from ironclad.conditional import ConditionalObjects, etag_of
+from ironclad.envelopes import EnvelopeResponse
 from ironclad.openapi import envelope_meta
+from ironclad.pagination import PAGING_PARAMS, PageNumberPagination
+from ironclad.views import OBJECT_ID, StrictQueryParams
 from todos import services
 from todos.changes import change_page, encode_cursor
 from todos.filters import TaskListParams, task_filters

@@ -7,8 +7,8 @@ import pytest
 from django.test import Client
 
 from accounts.tokens import mint_jwt
+from agents.tools import run_tool
 from chat.models import Conversation, Message
-from chat.tools import run_tool
 from tests.conftest import ON_POSTGRES, run_concurrently
 from todos.models import Category, Task
 

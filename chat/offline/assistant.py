@@ -7,11 +7,11 @@ from typing import Any, cast
 from django.utils import timezone
 
 from accounts.models import User
+from agents.tools import ToolResult, run_tool
 from chat.assistant import Reply, ToolCall, failures_report
 from chat.models import Message
 from chat.offline import replies
 from chat.offline.parser import Command, parse
-from chat.tools import ToolResult, run_tool
 
 
 @dataclass(frozen=True)

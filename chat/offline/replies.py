@@ -4,9 +4,9 @@ says what happened, failures included, and nothing more."""
 from datetime import datetime
 from typing import Any
 
+from agents.tools import LIST_LIMIT, ToolResult
 from chat.dates import OutOfRange, describe_due
 from chat.offline.parser import Command
-from chat.tools import LIST_LIMIT, ToolResult
 from todos.dates import EARLIEST_DUE, LATEST_DUE
 
 GREETING = (

@@ -9,8 +9,6 @@ import pytest
 from django.utils import timezone
 
 from chat.models import Conversation, Message, Role
-from todos.models import Category, Task
-from todos.tests.conftest import make_category, make_task  # noqa: F401  (the same fixtures here)
 
 CHAT = "/api/chat"
 
@@ -25,19 +23,6 @@ def now(settings) -> datetime:
 def at(text: str) -> str:
     """The ISO 8601 moment of a local date and time ("2026-11-26T23:59") in the current time zone."""
     return timezone.make_aware(datetime.fromisoformat(text)).isoformat()
-
-
-@pytest.fixture
-def rest_etag(client_for):
-    """The ETag the REST API gives a task or category now, read by its owner."""
-
-    def etag(instance: Task | Category) -> str:
-        kind = "categories" if isinstance(instance, Category) else "tasks"
-        response = client_for(instance.user).get(f"/api/{kind}/{instance.pk}")
-        assert response.status_code == 200
-        return response["ETag"]
-
-    return etag
 
 
 @pytest.fixture

@@ -6,10 +6,10 @@ import json
 
 import pytest
 
-from chat import tools
+from agents import tools
+from agents.tools import TOOL_SCHEMAS
 from chat.models import Conversation, Message
 from chat.tests.conftest import completion, tool_call
-from chat.tools import TOOL_SCHEMAS
 from todos.models import Task
 
 CHAT = "/api/chat"

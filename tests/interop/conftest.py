@@ -203,7 +203,7 @@ def start_ironclad(tmp_path):
         port = free_port()
         env = ironclad_env(database_url, **extra)
         log = tmp_path / f"ironclad-{port}.log"
-        args = [sys.executable, "-m", "gunicorn", "ironclad.wsgi", "-b", f"127.0.0.1:{port}", "-w", "1"]
+        args = [sys.executable, "-m", "gunicorn", "config.wsgi", "-b", f"127.0.0.1:{port}", "-w", "1"]
         with log.open("w") as sink:
             process = subprocess.Popen(args, cwd=ROOT, env=env, stdout=sink, stderr=sink)
         started.append(process)

@@ -9,7 +9,7 @@ from typing import get_protocol_members
 import pytest
 from django.contrib.auth import get_user_model
 
-from chat.tools import LISTED_FIELDS, NOT_LISTED_FIELDS, TOOLS, run_tool
+from agents.tools import LISTED_FIELDS, NOT_LISTED_FIELDS, TOOLS, run_tool
 from todos.admin import TaskAdmin
 from todos.models import Task
 from todos.selectors import TaskFilters, TaskRecord, task_page
@@ -61,7 +61,7 @@ def test_the_tools_list_every_field_or_leave_it_out_on_purpose(task, user):
 
     assert set(LISTED_FIELDS).isdisjoint(NOT_LISTED_FIELDS)
     unaccounted = set(TASK_FIELDS) - set(LISTED_FIELDS) - set(NOT_LISTED_FIELDS)
-    assert not unaccounted, f"add {unaccounted} to chat.tools LISTED_FIELDS or NOT_LISTED_FIELDS"
+    assert not unaccounted, f"add {unaccounted} to agents.tools LISTED_FIELDS or NOT_LISTED_FIELDS"
     assert list(listed) == list(LISTED_FIELDS)
 
 
@@ -72,7 +72,7 @@ def test_the_tools_write_every_field_the_api_writes():
         written = {TOOL_ARGUMENT_NAMES.get(argument, argument) for argument in arguments}
         if name == "add_task":  # a new task is open; update_task reopens or completes
             written.add("completed")
-        assert written == writable, f"{name}: add {writable - written} to chat.tools _TASK_FIELDS"
+        assert written == writable, f"{name}: add {writable - written} to agents.tools _TASK_FIELDS"
 
 
 def test_the_next_occurrence_takes_over_every_field_but_those_it_sets_afresh(alice_client, task):

@@ -1,4 +1,4 @@
-"""Serializers build their fields more cheaply than DRF does (ironclad.api.ModelSerializer,
+"""Serializers build their fields more cheaply than DRF does (ironclad.serializers.ModelSerializer,
 TaskListParams.get_fields), but each instance still owns its fields: nothing one request binds
 or validates reaches another."""
 

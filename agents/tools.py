@@ -1,7 +1,7 @@
 """The task tools: thin adapters over todos.services, validated as the REST API validates.
 
 One registry (`TOOLS`) serves the chat assistant (chat.offline, chat.openai_provider) and the MCP
-server (chat.mcp_server): adding a tool here adds it to both. Every tool acts for the user the
+server (agents.mcp_server): adding a tool here adds it to both. Every tool acts for the user the
 server binds (`run_tool(user, ...)`), never for one named in the arguments. Results follow the
 tool contract docs/chat.md shows: `{"task_id", "status", "title", "etag"}` for a write, a list of tasks
 for `list_tasks`, and `{"error": ...}` when a task is not the user's or the input is invalid.
@@ -94,7 +94,7 @@ class Tool:
     def type_errors(self, arguments: dict[str, Any]) -> dict[str, list[str]]:
         """Per argument, where it is not of the JSON type the tool's schema gives it (a task_id
         "1" where an integer goes), as the REST API refuses a body whose values are not of its
-        schema's types (ironclad.api.json_type_error). Values are then validated by the same
+        schema's types (ironclad.serializers.json_type_error). Values are then validated by the same
         serializers as the REST API's, with its messages."""
         errors = sorted(self._type_checker.iter_errors(arguments), key=lambda error: list(error.path))
         by_argument: dict[str, list[str]] = {}

@@ -70,11 +70,12 @@ INSTALLED_APPS = [
     "rest_framework",
     "drf_spectacular",
     "drf_spectacular_sidecar",
-    "ironclad",  # its management commands (upkeep)
     "accounts",
     "todos",
     "chat",
     "idempotency",
+    "agents",
+    "operations",
 ]
 
 MIDDLEWARE = [
@@ -98,9 +99,9 @@ MIDDLEWARE = [
     "ironclad.middleware.DatabaseDeadlineMiddleware",
 ]
 
-ROOT_URLCONF = "ironclad.urls"
-WSGI_APPLICATION = "ironclad.wsgi.application"
-ASGI_APPLICATION = "ironclad.asgi.application"
+ROOT_URLCONF = "config.urls"
+WSGI_APPLICATION = "config.wsgi.application"
+ASGI_APPLICATION = "config.asgi.application"
 # Routes answer with and without a trailing slash themselves; never redirect.
 APPEND_SLASH = False
 
@@ -197,7 +198,7 @@ STORAGES = {
     "staticfiles": {"BACKEND": "ironclad.staticfiles.StaticFilesStorage"},
 }
 # Started without collectstatic (the server command run directly), the admin and /api/docs still
-# work: their files are served from the apps, unhashed and uncompressed (ironclad/wsgi.py warns).
+# work: their files are served from the apps, unhashed and uncompressed (config/wsgi.py warns).
 WHITENOISE_USE_FINDERS = not STATIC_COLLECTED
 
 # --- better-auth and tokens ---------------------------------------------------
@@ -348,9 +349,9 @@ if DATABASE_STATEMENT_TIMEOUT < 0:
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": ["accounts.authentication.BetterAuthAuthentication"],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
-    "DEFAULT_RENDERER_CLASSES": ["ironclad.api.EnvelopeJSONRenderer"],
-    "DEFAULT_CONTENT_NEGOTIATION_CLASS": "ironclad.api.SingleRendererNegotiation",
-    "DEFAULT_PARSER_CLASSES": ["ironclad.api.JSONParser"],
+    "DEFAULT_RENDERER_CLASSES": ["ironclad.envelopes.EnvelopeJSONRenderer"],
+    "DEFAULT_CONTENT_NEGOTIATION_CLASS": "ironclad.envelopes.SingleRendererNegotiation",
+    "DEFAULT_PARSER_CLASSES": ["ironclad.parsers.JSONParser"],
     "DEFAULT_THROTTLE_CLASSES": [
         "ironclad.throttling.AnonRateThrottle",
         "ironclad.throttling.UserRateThrottle",
@@ -362,7 +363,7 @@ REST_FRAMEWORK = {
         "chat": THROTTLE_CHAT_RATE,
     },
     "NUM_PROXIES": NUM_PROXIES,
-    "DEFAULT_PAGINATION_CLASS": "ironclad.api.PageNumberPagination",
+    "DEFAULT_PAGINATION_CLASS": "ironclad.pagination.PageNumberPagination",
     "DEFAULT_SCHEMA_CLASS": "ironclad.openapi.EnvelopeAutoSchema",
     "EXCEPTION_HANDLER": "ironclad.errors.exception_handler",
     "PAGE_SIZE": 20,

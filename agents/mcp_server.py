@@ -1,9 +1,9 @@
-"""The task tools (chat.tools) as an MCP server: the official SDK's low-level Server, bound to one
+"""The task tools (agents.tools) as an MCP server: the official SDK's low-level Server, bound to one
 user. The tools, their schemas and their validation are the chat assistant's; this module only
 speaks MCP (docs/mcp.md).
 
 Two transports:
-- Streamable HTTP at /mcp (chat.views.McpView): Django authenticates, throttles and logs the
+- Streamable HTTP at /mcp (agents.views.McpView): Django authenticates, throttles and logs the
   request as any other, then `answer_http` lets the SDK's stateless transport answer it, within
   the view, with JSON. Nothing outlives the request, so any worker and any server (granian's
   WSGI, gunicorn, uvicorn's ASGI, runserver) can answer any request, and the REST API's path is
@@ -34,7 +34,7 @@ from mcp.shared.exceptions import MCPError
 from starlette.types import Message, Scope
 
 from accounts.models import User
-from chat.tools import TOOLS, Tool, ToolResult, is_error, run_tool
+from agents.tools import TOOLS, Tool, ToolResult, is_error, run_tool
 from ironclad.untrusted import clip
 
 logger = logging.getLogger(__name__)

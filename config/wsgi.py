@@ -1,4 +1,4 @@
-"""WSGI entry point: how Ironclad is served (granian by default, or gunicorn; see ironclad/serve.py)."""
+"""WSGI entry point: how Ironclad is served (granian by default, or gunicorn; see config/serve.py)."""
 
 import os
 
@@ -6,7 +6,7 @@ from django.core.wsgi import get_wsgi_application
 
 from ironclad.logs import warn_if_static_files_are_not_collected
 
-os.environ.setdefault("DJANGO_SETTINGS_MODULE", "ironclad.settings")
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 
 application = get_wsgi_application()
 warn_if_static_files_are_not_collected()

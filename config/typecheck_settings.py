@@ -1,6 +1,6 @@
 """The settings mypy's Django plugin loads (pyproject.toml, [tool.django-stubs]); nothing else does.
 
-They are ironclad.settings, read without a .env and with DEBUG on and placeholder secrets: with
+They are config.settings, read without a .env and with DEBUG on and placeholder secrets: with
 DEBUG off the settings refuse to load without real secrets, and a type check must need none.
 """
 
@@ -11,4 +11,4 @@ os.environ["DEBUG"] = "true"
 for _name in ("SECRET_KEY", "BETTER_AUTH_SECRET"):
     os.environ[_name] = "type-checking-only-not-a-secret"
 
-from ironclad.settings import *  # noqa: E402, F403
+from config.settings import *  # noqa: E402, F403

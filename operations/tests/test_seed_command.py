@@ -12,8 +12,8 @@ from rest_framework.test import APIClient
 from accounts.models import Account, Session, User
 from accounts.passwords import verify_password
 from chat.models import Conversation, Message
-from todos.management.commands import seed as seed_module
-from todos.management.commands.seed import DEMO_PASSWORD
+from operations.management.commands import seed as seed_module
+from operations.management.commands.seed import DEMO_PASSWORD
 from todos.models import Category, Task
 
 pytestmark = pytest.mark.django_db

@@ -3,7 +3,6 @@ from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from accounts.admin_login import limit_failed_sign_ins
-from chat.views import McpView, mcp_resource_metadata
 from ironclad.errors import api_not_found
 from ironclad.health import health
 
@@ -22,12 +21,8 @@ urlpatterns = [
     re_path(r"^api/(?P<user_id>[^/]+)/", include(("chat.urls", "chat"), namespace="compat-chat")),
     # [\s\S], not ".": a path may hold a (percent-encoded) newline.
     re_path(r"^api/(?P<path>[\s\S]*)$", api_not_found),
-    # Agents (docs/mcp.md): MCP's streamable HTTP transport, and where its clients learn how to
-    # get a token (RFC 9728: the resource's path after the well-known one; some clients ask at the
-    # well-known path alone).
-    re_path(r"^mcp/?$", McpView.as_view(), name="mcp"),
-    re_path(r"^\.well-known/oauth-protected-resource/mcp/?$", mcp_resource_metadata, name="mcp-metadata"),
-    re_path(r"^\.well-known/oauth-protected-resource/?$", mcp_resource_metadata),
+    # Agents (docs/mcp.md): /mcp and its OAuth metadata.
+    path("", include("agents.urls")),
 ]
 
 handler400 = "ironclad.errors.bad_request"

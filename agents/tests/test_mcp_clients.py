@@ -21,7 +21,7 @@ from mcp import Client, StdioServerParameters
 from mcp.client.streamable_http import streamable_http_client
 from mcp.shared.exceptions import MCPError
 
-from chat.tools import TOOLS
+from agents.tools import TOOLS
 from tests.conftest import ON_POSTGRES, new_postgres_database
 from tests.net import ROOT, Response, free_port, get, manage, migrate, post, server_env, serving
 
@@ -80,7 +80,7 @@ def live(database_url, tmp_path_factory) -> Iterator[Live]:
     run_manage(env, "seed")  # alice@example.com and bob@example.com, with tasks and categories
     tokens = {email: run_manage(env, "issue_token", f"{email}@example.com") for email in ("alice", "bob")}
     log = folder / "server.log"
-    with serving([sys.executable, "-m", "ironclad.serve"], env=env, log=log, cwd=ROOT) as server:
+    with serving([sys.executable, "-m", "config.serve"], env=env, log=log, cwd=ROOT) as server:
         yield Live(f"{server.url}/mcp", env, database_url, tokens["alice"], tokens["bob"])
     written = log.read_text()
     assert "Traceback" not in written, written
@@ -285,11 +285,11 @@ def test_a_call_the_tool_refuses_is_an_error_result_a_model_can_act_on(live):
 
 @pytest.mark.parametrize("server", ["uvicorn", "gunicorn"])
 def test_the_other_servers_serve_it_too(live, server, tmp_path):
-    """granian serves the fixture's server; uvicorn serves ironclad/asgi.py (Django's ASGI handler
+    """granian serves the fixture's server; uvicorn serves config/asgi.py (Django's ASGI handler
     runs the view in a thread, and the tool runs back in that thread), gunicorn the WSGI app."""
     env = {**live.env, "SERVER": server, "PORT": str(free_port()), "WEB_CONCURRENCY": "1"}
     log = tmp_path / "server.log"
-    with serving([sys.executable, "-m", "ironclad.serve"], env=env, log=log, cwd=ROOT) as other:
+    with serving([sys.executable, "-m", "config.serve"], env=env, log=log, cwd=ROOT) as other:
         other_live = Live(f"{other.url}/mcp", env, live.database_url, live.alice, live.bob)
 
         async def scenario():

@@ -2,7 +2,7 @@
 
 import pytest
 
-from chat.tools import TOOL_SCHEMAS, TOOLS, run_tool
+from agents.tools import TOOL_SCHEMAS, TOOLS, run_tool
 from todos.models import Category, Task
 
 

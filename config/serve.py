@@ -1,11 +1,11 @@
-"""Start Ironclad's HTTP server as deployed: `python -m ironclad.serve` (bin/docker-entrypoint.sh).
+"""Start Ironclad's HTTP server as deployed: `python -m config.serve` (bin/docker-entrypoint.sh).
 
 SERVER names the server:
 - granian (the default): a Rust HTTP server in front of the WSGI application. Its event loop holds
   any number of idle keep-alive connections, and WEB_THREADS threads per worker run Django.
 - gunicorn: gunicorn.conf.py. Its sync workers are tied up by idle connections, so it belongs
   behind a buffering proxy (nginx), which a container on Hugging Face Spaces or compose lacks.
-- uvicorn: ironclad/asgi.py, with psycopg's pool.
+- uvicorn: config/asgi.py, with psycopg's pool.
 
 Chosen by measurement (bench/load.py, bench/run.py; docs/performance.md). Every setting comes from
 the environment, where a blank value means the default (ironclad/env.py); .env.example documents
@@ -22,8 +22,8 @@ from ironclad.env import PROJECT_DIR, env
 SERVERS = ("granian", "gunicorn", "uvicorn")
 # Variables an earlier version read, and the ones that replaced them.
 RENAMED = {"GUNICORN_THREADS": "WEB_THREADS", "GUNICORN_GRACEFUL_TIMEOUT": "WEB_GRACEFUL_TIMEOUT"}
-WSGI_APP = "ironclad.wsgi:application"
-ASGI_APP = "ironclad.asgi:application"
+WSGI_APP = "config.wsgi:application"
+ASGI_APP = "config.asgi:application"
 MAX_DEFAULT_WORKERS = 8
 
 

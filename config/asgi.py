@@ -1,4 +1,4 @@
-"""ASGI entry point, for uvicorn (SERVER=uvicorn in ironclad/serve.py). The API is synchronous.
+"""ASGI entry point, for uvicorn (SERVER=uvicorn in config/serve.py). The API is synchronous.
 
 Under ASGI Django runs each request's synchronous code in a thread of its own, so a persistent
 connection per thread is a new PostgreSQL connection per request that is never reused: under load
@@ -12,7 +12,7 @@ from django.core.asgi import get_asgi_application
 
 from ironclad.logs import warn_if_static_files_are_not_collected
 
-os.environ.setdefault("DJANGO_SETTINGS_MODULE", "ironclad.settings")
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 os.environ["DATABASE_POOL"] = "true"
 
 application = get_asgi_application()

@@ -3,7 +3,7 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandParser
 
 from accounts.management.commands.issue_token import find_user
-from chat.mcp_server import serve_stdio
+from agents.mcp_server import serve_stdio
 
 
 class Command(BaseCommand):

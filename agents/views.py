@@ -1,0 +1,83 @@
+"""/mcp: MCP's streamable HTTP transport over the task tools, and its OAuth protected resource
+metadata (docs/mcp.md)."""
+
+from typing import Any
+
+from django.conf import settings
+from django.http import HttpRequest, HttpResponseBase, JsonResponse
+from django.urls import reverse
+from django.views.decorators.http import require_safe
+from drf_spectacular.utils import extend_schema
+from rest_framework.permissions import IsAuthenticated
+from rest_framework.request import Request
+from rest_framework.views import APIView
+
+from accounts.authentication import (
+    BetterAuthAuthentication,
+    UntrustedOrigin,
+    bearer_credential,
+    is_trusted_origin,
+    signed_in_user,
+)
+from ironclad.untrusted import clip
+
+
+class McpAuthentication(BetterAuthAuthentication):
+    """The REST API's bearer credentials (a JWT or a better-auth session token); not the session
+    cookie, which a browser would send on its own. A 401 names the resource's metadata (RFC 9728),
+    where an MCP client learns which authorization server gives tokens."""
+
+    def authenticate_credentials(self, request: Request) -> tuple[Any, object] | None:
+        return bearer_credential(request)
+
+    def authenticate_header(self, request: Request) -> str:
+        return f'Bearer resource_metadata="{request.build_absolute_uri(reverse("mcp-metadata"))}"'
+
+
+def refuse_untrusted_origin(request: Request) -> None:
+    """The MCP specification's defence against DNS rebinding: a browser's request (it has an
+    Origin) must come from the front end's origins or this server's own. Its own only when
+    ALLOWED_HOSTS names the hosts: with "*" (DEBUG), a rebinding page's Host would pass as ours."""
+    origin = request.headers.get("Origin")
+    if origin is None:
+        return
+    if "*" in settings.ALLOWED_HOSTS:
+        trusted = origin.rstrip("/") in settings.TRUSTED_ORIGINS
+    else:
+        trusted = is_trusted_origin(request, origin)
+    if not trusted:
+        raise UntrustedOrigin(f"Requests to /mcp from the origin {clip(origin, 100)!r} are not accepted.")
+
+
+@extend_schema(exclude=True)  # MCP's own protocol, not a REST route (docs/mcp.md)
+class McpView(APIView):
+    """MCP's streamable HTTP transport: POST a JSON-RPC message, get the answer as JSON. Stateless:
+    no session, no stream to GET (405, as the transport allows)."""
+
+    authentication_classes = [McpAuthentication]
+    permission_classes = [IsAuthenticated]
+
+    def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
+        refuse_untrusted_origin(request)  # before anything else runs
+        super().initial(request, *args, **kwargs)
+
+    def post(self, request: Request, *args: Any, **kwargs: Any) -> HttpResponseBase:
+        # Imported on the first MCP request: the SDK costs each worker 28 MB and 0.3 s at start,
+        # which a deployment that serves no agent need not pay.
+        from agents.mcp_server import answer_http
+
+        return answer_http(signed_in_user(request), request._request)
+
+
+@require_safe
+def mcp_resource_metadata(request: HttpRequest) -> HttpResponseBase:
+    """OAuth 2.0 Protected Resource Metadata (RFC 9728) of /mcp: the resource, and the front end's
+    better-auth as the server that issues its tokens, when BETTER_AUTH_URL names it."""
+    metadata: dict[str, Any] = {
+        "resource": request.build_absolute_uri(reverse("mcp")),
+        "bearer_methods_supported": ["header"],
+        "resource_name": "Ironclad",
+    }
+    if settings.BETTER_AUTH_URL:
+        metadata["authorization_servers"] = [settings.BETTER_AUTH_URL]
+    return JsonResponse(metadata, headers={"Cache-Control": "public, max-age=3600"})

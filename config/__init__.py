@@ -1,0 +1,1 @@
+"""The project's configuration: settings, URLs and how it is served (WSGI, ASGI, `python -m config.serve`)."""
