@@ -32,11 +32,8 @@ if ":" in _host and not _host.startswith("["):
 bind = [f"{_host}:{serve.port()}"]
 
 # --- How many -------------------------------------------------------------------
-# Measured with bench/run.py (2 workers, 2 CPUs): sync served the task list steadily; gthread
-# erratically, as a keep-alive connection stays with the worker that accepted it and its threads
-# share one CPU under the GIL. But with CHAT_PROVIDER=openai, /api/chat waits on a remote model
-# for up to CHAT_OPENAI_TIMEOUT seconds, and a sync worker waiting serves nothing else: there
-# gthread is the default, its threads covering the waits.
+# sync serves the task list more steadily (docs/performance.md), but a sync worker waiting on a
+# remote model (CHAT_PROVIDER=openai) serves nothing else: there gthread's threads cover the waits.
 worker_class = env.str("GUNICORN_WORKER_CLASS", default="gthread" if serve.waits_on_a_model() else "sync")
 # Gunicorn turns a sync worker with threads > 1 into gthread, so threads apply to gthread only.
 threads = serve.threads() if worker_class == "gthread" else 1

@@ -62,8 +62,7 @@ class McpView(APIView):
         super().initial(request, *args, **kwargs)
 
     def post(self, request: Request, *args: Any, **kwargs: Any) -> HttpResponseBase:
-        # Imported on the first MCP request: the SDK costs each worker 28 MB and 0.3 s at start,
-        # which a deployment that serves no agent need not pay.
+        # On the first MCP request: a worker that serves no agent never loads the SDK (docs/mcp.md).
         from agents.mcp_server import answer_http
 
         return answer_http(signed_in_user(request), request._request)

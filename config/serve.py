@@ -40,10 +40,8 @@ def cpu_count(cgroup_cpu_max: Path = Path("/sys/fs/cgroup/cpu.max")) -> int:
 
 
 def default_workers() -> int:
-    """One process per CPU: a Python process runs on about one CPU at a time (the GIL). At least
-    two, so that a worker that crashes (and is started again) never leaves none. At most
-    MAX_DEFAULT_WORKERS, because a container may see all of a large host's CPUs, and each worker
-    is a whole Django process (60-80 MB) with WEB_THREADS database connections."""
+    """One process per CPU (the GIL), at least two so that a crashed worker never leaves none, at
+    most MAX_DEFAULT_WORKERS: a container may see all of a large host's CPUs."""
     return max(2, min(cpu_count(), MAX_DEFAULT_WORKERS))
 
 

@@ -146,10 +146,8 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
     # server-side cursors open between statements.
     _db["DISABLE_SERVER_SIDE_CURSORS"] = env.bool("DATABASE_DISABLE_SERVER_SIDE_CURSORS", default=False)
     if env.bool("DATABASE_PREPARED_STATEMENTS", default=True):
-        # Parameters bound by the server, and a statement prepared once it has run 5 times on a
-        # connection: planning the task list query cost PostgreSQL 0.4 ms on every request.
-        # A transaction-mode pooler must support prepared statements (PgBouncer >= 1.21 with
-        # max_prepared_statements set; Neon's pooled endpoint does); otherwise turn this off.
+        # Plans the task list once per connection (docs/performance.md). A transaction-mode
+        # pooler must support prepared statements (PgBouncer >= 1.21; Neon's pooled endpoint does).
         _db["OPTIONS"]["server_side_binding"] = True
         _db["OPTIONS"]["prepare_threshold"] = 5
     if env.bool("DATABASE_POOL", default=False):

@@ -1,26 +1,12 @@
-"""Request bodies that arrive without a Content-Length, chunked ones above all: read, or refused.
+"""Request bodies without a Content-Length (chunked, or HTTP/2): read here, or refused.
 
-Django reads a body only as far as CONTENT_LENGTH says (WSGIRequest wraps wsgi.input in
-`LimitedStream(wsgi.input, CONTENT_LENGTH or 0)`), and REST framework parses one only when
-CONTENT_LENGTH is above zero. A body sent with `Transfer-Encoding: chunked`, or over HTTP/2
-(granian speaks it too) without a content-length, comes with no CONTENT_LENGTH, so it was taken
-for no body: `PATCH /api/tasks/1/complete` with {"completed": true} toggled the task instead.
-
-The servers Ironclad runs on all take the chunks apart and end the input where the body ends
-(measured: granian and gunicorn pass HTTP_TRANSFER_ENCODING and set wsgi.input_terminated; under
-ASGI Django holds the whole body uvicorn delivered before it builds the request). So the body is
-read here, at most DATA_UPLOAD_MAX_MEMORY_SIZE + 1 bytes of it, and passed on with the
-CONTENT_LENGTH it turned out to have: everything below sees it as if it had been sent with one.
-A larger body is answered 413, as the API answers one with a Content-Length over the limit.
-
-Where the input does not end with the body (a WSGI server without wsgi.input_terminated, such as
-runserver), reading on would wait for bytes that never come, so a chunked body is refused with
-411 instead. Framing a server should have refused but passed on is refused with 400: a coding
-other than `chunked` alone (the body would still be encoded), Transfer-Encoding together with
-Content-Length (two lengths for one body: how requests are smuggled past a proxy), and chunks the
-server could not take apart. granian does not say so: it ends the input at a malformed chunk, as
-at a body cut short. So a chunked body that reads as empty is refused too, rather than taken for
-no body; a client with no body to send sends no Transfer-Encoding.
+Django and REST framework read a body only as far as CONTENT_LENGTH says, so a chunked body was
+taken for none (`PATCH .../complete` with {"completed": true} toggled the task). The servers
+Ironclad runs on end the input where the body ends (wsgi.input_terminated), so the body is read
+here, up to DATA_UPLOAD_MAX_MEMORY_SIZE + 1 bytes (more: 413), and passed on with its length.
+Where the input does not end (runserver), a chunked body is 411: reading on would hang. Framing
+that hides or smuggles a body is 400: a coding other than `chunked`, Transfer-Encoding with
+Content-Length, and a chunked body that reads as empty (granian ends the input at a bad chunk).
 """
 
 from collections.abc import Callable

@@ -71,9 +71,8 @@ class Serializer(StrictBody, serializers.Serializer):
     pass
 
 
-# DRF's ModelSerializer, with a strict body, and building its fields from the model once per
-# class instead of once per instance (0.6 ms for a task, on every create and update); each
-# instance still gets its own deep copy, as DRF gives it of declared fields.
+# DRF's ModelSerializer with a strict body, building its fields from the model once per class
+# rather than per instance (docs/performance.md); each instance still gets its own deep copy.
 class ModelSerializer(StrictBody, serializers.ModelSerializer):
     _fields_template: ClassVar[dict[str, serializers.Field]]  # set on each class by get_fields
 

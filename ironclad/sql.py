@@ -1,11 +1,8 @@
 """Hand-written SQL for the few queries every request runs, read back into models or records.
 
-The ORM compiles a query anew on every call: for the session lookup and the task list page that
-compilation, plus the generic row handling, cost more CPU than everything else in the request
-(profiled in bench/; see docs/performance.md). These queries have a fixed shape, so they are
-written once as SQL, and their rows become model instances (or, for rows only displayed,
-read-only records) through the same converters the ORM applies. Column lists come from the
-models, so a renamed column cannot drift silently.
+The ORM compiles a query anew on every call, which for these cost more than running them
+(docs/performance.md#where-the-orm-is-bypassed). Rows go through the ORM's own converters, and
+column lists come from the models, so a renamed column cannot drift silently.
 """
 
 from collections import namedtuple

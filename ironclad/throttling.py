@@ -1,12 +1,9 @@
 """Request rate limits (REST framework throttles): per user when signed in, per client IP
 otherwise, and stricter scopes for costly views (`throttle_scope = "chat"`).
 
-Counts live in the default cache: per process with the local-memory cache, shared by every
-worker and server with Redis (CACHE_URL). Each client has one counter per fixed window of the
-rate's period (`cache.add` then `cache.incr`): constant work per request, and atomic in Redis.
-DRF's own throttles keep the list of every recent request time and store it back on each
-request, which cost 0.1 ms per request at 600/min (more as the rate grows) and lets concurrent
-requests overwrite each other's counts. The price of fixed windows: a client may send up to twice
+Counts live in the default cache (shared between processes with Redis: CACHE_URL), one counter
+per client per fixed window (`cache.add`, then `cache.incr`): constant work and atomic, where DRF's
+own list of request times grows with the rate and loses concurrent counts. The price: up to twice
 the rate across a window boundary.
 """
 

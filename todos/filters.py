@@ -1,9 +1,7 @@
 """Query-string filters and ordering for the task list (docs/api.md). Bad values are a 400.
 
-The parameters are declared once, as a DRF serializer: it validates them (per-parameter
-errors in the error envelope) and drf-spectacular documents them. django-filter did the same
-job at four times the cost per request (0.56 ms against 0.13 ms, measured), on the API's
-busiest endpoint.
+Declared once, as a DRF serializer: it validates them and drf-spectacular documents them
+(cheaper than django-filter: docs/performance.md#where-the-time-went).
 """
 
 import copy
@@ -81,9 +79,8 @@ class TaskListParams(serializers.Serializer):
         return search
 
     def get_fields(self) -> dict[str, serializers.Field]:
-        # DRF deep-copies every declared field for each instance: on the busiest endpoint that
-        # cost more than the validation itself (profiled under bench/load.py). These fields keep
-        # no state but their binding, which bind() sets on the copy: a shallow copy is enough.
+        # DRF deep-copies declared fields per instance (docs/performance.md); these keep no state
+        # but their binding, which bind() sets on the copy, so a shallow copy is enough.
         return {name: copy.copy(field) for name, field in self._declared_fields.items()}
 
     @property

@@ -1,18 +1,13 @@
 """Django's PostgreSQL backend, with a deadline for the statements of requests, and health checks
 that skip a connection in use a moment ago.
 
-The deadline (DATABASE_STATEMENT_TIMEOUT): ironclad.middleware.DatabaseDeadlineMiddleware marks the
-connection of each thread that serves a request, and the first statement on it then sets
-PostgreSQL's statement_timeout for the session, once per connection: no request pays a round trip
-for it. A statement past it is cancelled (503 database_timeout) and the connection stays usable.
-Management commands (migrate building an index, upkeep) never serve a request: they have none.
+The deadline (DATABASE_STATEMENT_TIMEOUT): DatabaseDeadlineMiddleware marks the connections
+that serve requests, and their first statement sets statement_timeout once per connection, so no
+request pays a round trip. Management commands serve no request and have no deadline.
 
-The health checks: with CONN_HEALTH_CHECKS, Django sends `SELECT 1` before the first query of
-every request: a third round trip for a task list page that otherwise needs two, and 6% of its
-throughput (bench/). A connection that served a query less than DATABASE_HEALTH_CHECK_IDLE_SECONDS
-ago is checked no further; one idle for longer is checked as before. So after a database restart
-during a quiet moment no request fails; a restart under constant load costs a worker one failed
-request (503), after which Django drops the broken connection and the next request opens a new one.
+The health checks: Django's `SELECT 1` before each request's first query is a third round trip
+(docs/performance.md#where-the-time-went), so only connections idle for
+DATABASE_HEALTH_CHECK_IDLE_SECONDS or more are checked.
 """
 
 import time
