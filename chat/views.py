@@ -15,9 +15,9 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts.authentication import (
-    BetterAuthAuthentication,
+    BearerSessionAuthentication,
+    JWTAuthentication,
     UntrustedOrigin,
-    bearer_credential,
     is_trusted_origin,
     signed_in_user,
 )
@@ -136,18 +136,6 @@ class ConversationViewSet(
 # --- MCP (chat.mcp_server) --------------------------------------------------------------------
 
 
-class McpAuthentication(BetterAuthAuthentication):
-    """The REST API's bearer credentials (a JWT or a better-auth session token); not the session
-    cookie, which a browser would send on its own. A 401 names the resource's metadata (RFC 9728),
-    where an MCP client learns which authorization server gives tokens."""
-
-    def authenticate_credentials(self, request: Request) -> tuple[Any, object] | None:
-        return bearer_credential(request)
-
-    def authenticate_header(self, request: Request) -> str:
-        return f'Bearer resource_metadata="{request.build_absolute_uri(reverse("mcp-metadata"))}"'
-
-
 def refuse_untrusted_origin(request: Request) -> None:
     """The MCP specification's defence against DNS rebinding: a browser's request (it has an
     Origin) must come from the front end's origins or this server's own. Its own only when
@@ -168,8 +156,14 @@ class McpView(APIView):
     """MCP's streamable HTTP transport: POST a JSON-RPC message, get the answer as JSON. Stateless:
     no session, no stream to GET (405, as the transport allows)."""
 
-    authentication_classes = [McpAuthentication]
+    # The REST API's bearer credentials; not the session cookie, which a browser would send on its own.
+    authentication_classes = [JWTAuthentication, BearerSessionAuthentication]
     permission_classes = [IsAuthenticated]
+
+    def get_authenticate_header(self, request: Request) -> str:
+        """A 401 names the resource's metadata (RFC 9728), where an MCP client learns which
+        authorization server gives tokens."""
+        return f'Bearer resource_metadata="{request.build_absolute_uri(reverse("mcp-metadata"))}"'
 
     def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
         refuse_untrusted_origin(request)  # before anything else runs
