@@ -1,10 +1,13 @@
 """DRF authentication for people signed in with better-auth (docs/better-auth.md; the session and
 jwks tables: docs/database.md).
 
-One class, one order: an `Authorization: Bearer` credential decides when present
-(a three-part JWT, else a better-auth session token); otherwise the better-auth
-session cookie. No credential at all returns None so that the permission class
-answers 401 `not_authenticated`.
+One class per credential, as DRF's own: JWTAuthentication (a bearer JWT),
+BearerSessionAuthentication (a bearer better-auth session token) and
+SessionCookieAuthentication (better-auth's signed session cookie, with its Origin rule). A view
+lists the ones it accepts; REST_FRAMEWORK's default lists all three, the bearer ones first, so that
+an `Authorization: Bearer` credential decides when present. A class returns None when the request
+does not carry its credential; with none at all, the permission class answers 401
+`not_authenticated`.
 """
 
 import base64
@@ -86,8 +89,9 @@ def unsign_session_token(signed: str, secret: str) -> str | None:
     return token
 
 
-class BetterAuthAuthentication(BaseAuthentication):
-    """Authenticates better-auth session cookies, session bearer tokens and JWTs."""
+class CredentialAuthentication(BaseAuthentication):
+    """The base of the classes below: each authenticates one credential, and a refused one is
+    charged to the failed-credential throttle."""
 
     www_authenticate_realm = "api"
 
@@ -96,16 +100,65 @@ class BetterAuthAuthentication(BaseAuthentication):
 
     def authenticate(self, request: Request) -> tuple[User, object] | None:
         try:
-            return self.authenticate_credentials(request)
+            return self.authenticate_credential(request)
         except exceptions.AuthenticationFailed:
             # DRF checks throttles only after authentication succeeds: without this, requests with
-            # made-up credentials would never be counted.
+            # made-up credentials would never be counted. DRF stops at the first class that raises,
+            # so a request is charged once.
             charge_failed_credential(request)
             raise
 
-    def authenticate_credentials(self, request: Request) -> tuple[User, object] | None:
-        if bearer := bearer_credential(request):
-            return bearer
+    def authenticate_credential(self, request: Request) -> tuple[User, object] | None:
+        """The user of this class's credential and what it was proven by; None when the request
+        does not carry that credential; AuthenticationFailed when it does not hold."""
+        raise NotImplementedError
+
+
+class BearerAuthentication(CredentialAuthentication):
+    """An `Authorization: Bearer` credential of the kind a subclass `claims`. Every bearer token
+    is either a JWT or a session token, so with both classes listed a bearer decides: a bad one
+    is refused before a later class (the cookie) is tried."""
+
+    def authenticate_credential(self, request: Request) -> tuple[User, object] | None:
+        token = bearer_token(request)
+        if token is None or not self.claims(token):
+            return None
+        return self.authenticate_token(token)
+
+    def claims(self, token: str) -> bool:
+        """Whether `token` is this class's kind of bearer credential."""
+        raise NotImplementedError
+
+    def authenticate_token(self, token: str) -> tuple[User, object]:
+        raise NotImplementedError
+
+
+class JWTAuthentication(BearerAuthentication):
+    """A bearer JWT: HS256 with JWT_SECRET, or better-auth's jwt plugin keys."""
+
+    def claims(self, token: str) -> bool:
+        return is_jwt(token)
+
+    def authenticate_token(self, token: str) -> tuple[User, object]:
+        return authenticate_jwt(token)
+
+
+class BearerSessionAuthentication(BearerAuthentication):
+    """A better-auth session token as a bearer (the bearer plugin's), signed or raw: any bearer
+    token that is not a JWT."""
+
+    def claims(self, token: str) -> bool:
+        return not is_jwt(token)
+
+    def authenticate_token(self, token: str) -> tuple[User, object]:
+        return authenticate_bearer_session(token)
+
+
+class SessionCookieAuthentication(CredentialAuthentication):
+    """better-auth's signed session cookie. It authenticates reads; a write also needs a trusted
+    Origin or Referer (UntrustedOrigin), since a browser sends the cookie on its own."""
+
+    def authenticate_credential(self, request: Request) -> tuple[User, object] | None:
         cookie = session_cookie(request)
         if cookie is None:
             return None
@@ -115,25 +168,27 @@ class BetterAuthAuthentication(BaseAuthentication):
         return user, session
 
 
-def bearer_credential(request: Request) -> tuple[User, object] | None:
-    """The user of an `Authorization: Bearer` credential: a three-part JWT, else a better-auth
-    session token. None without one; InvalidToken (or SessionExpired) when it does not hold."""
+def bearer_token(request: Request) -> str | None:
+    """The token of an `Authorization: Bearer` header. None without one (or with another scheme);
+    InvalidToken when the header is malformed."""
     header = get_authorization_header(request).split()
     if not header or header[0].lower() != b"bearer":
         return None
     if len(header) != 2:
         raise InvalidToken("The Authorization header must be `Bearer <token>`.")
     try:
-        credential = header[1].decode("ascii")
+        return header[1].decode("ascii")
     except UnicodeDecodeError:
         raise InvalidToken("The bearer token contains invalid characters.") from None
-    if credential.count(".") == 2:
-        return authenticate_jwt(credential)
-    return authenticate_bearer_session(credential)
+
+
+def is_jwt(token: str) -> bool:
+    """A three-part token is a JWT; a session token has at most one dot (before its signature)."""
+    return token.count(".") == 2
 
 
 def signed_in_user(request: Request) -> User:
-    """The better-auth user BetterAuthAuthentication signed `request` in as, typed as such (the
+    """The better-auth user the classes above signed `request` in as, typed as such (the
     type checker takes `request.user` for the admin's user model). For views that require a
     signed-in user: anyone else is answered as not signed in."""
     user = request.user

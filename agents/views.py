@@ -13,25 +13,13 @@ from rest_framework.request import Request
 from rest_framework.views import APIView
 
 from accounts.authentication import (
-    BetterAuthAuthentication,
+    BearerSessionAuthentication,
+    JWTAuthentication,
     UntrustedOrigin,
-    bearer_credential,
     is_trusted_origin,
     signed_in_user,
 )
 from ironclad.untrusted import clip
-
-
-class McpAuthentication(BetterAuthAuthentication):
-    """The REST API's bearer credentials (a JWT or a better-auth session token); not the session
-    cookie, which a browser would send on its own. A 401 names the resource's metadata (RFC 9728),
-    where an MCP client learns which authorization server gives tokens."""
-
-    def authenticate_credentials(self, request: Request) -> tuple[Any, object] | None:
-        return bearer_credential(request)
-
-    def authenticate_header(self, request: Request) -> str:
-        return f'Bearer resource_metadata="{request.build_absolute_uri(reverse("mcp-metadata"))}"'
 
 
 def refuse_untrusted_origin(request: Request) -> None:
@@ -54,8 +42,14 @@ class McpView(APIView):
     """MCP's streamable HTTP transport: POST a JSON-RPC message, get the answer as JSON. Stateless:
     no session, no stream to GET (405, as the transport allows)."""
 
-    authentication_classes = [McpAuthentication]
+    # The REST API's bearer credentials; not the session cookie, which a browser would send on its own.
+    authentication_classes = [JWTAuthentication, BearerSessionAuthentication]
     permission_classes = [IsAuthenticated]
+
+    def get_authenticate_header(self, request: Request) -> str:
+        """A 401 names the resource's metadata (RFC 9728), where an MCP client learns which
+        authorization server gives tokens."""
+        return f'Bearer resource_metadata="{request.build_absolute_uri(reverse("mcp-metadata"))}"'
 
     def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
         refuse_untrusted_origin(request)  # before anything else runs

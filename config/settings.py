@@ -345,7 +345,12 @@ if DATABASE_STATEMENT_TIMEOUT < 0:
 # --- REST framework -----------------------------------------------------------
 
 REST_FRAMEWORK = {
-    "DEFAULT_AUTHENTICATION_CLASSES": ["accounts.authentication.BetterAuthAuthentication"],
+    # One class per credential; the bearer ones first, so that a bearer decides when present.
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "accounts.authentication.JWTAuthentication",
+        "accounts.authentication.BearerSessionAuthentication",
+        "accounts.authentication.SessionCookieAuthentication",
+    ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_RENDERER_CLASSES": ["ironclad.envelopes.EnvelopeJSONRenderer"],
     "DEFAULT_CONTENT_NEGOTIATION_CLASS": "ironclad.envelopes.SingleRendererNegotiation",

@@ -102,6 +102,20 @@ class TestCredentials:
         assert response.status_code == 401
         assert not Task.objects.exists()
 
+    def test_the_session_cookie_is_refused_even_from_the_front_end(self, client, session, session_cookie):
+        client.cookies["better-auth.session_token"] = session_cookie(session.token)
+
+        response = rpc(client, LIST_TOOLS, HTTP_ORIGIN="http://localhost:3000")
+
+        assert (response.status_code, response["WWW-Authenticate"]) == (401, CHALLENGE)
+        assert response.json()["error"]["code"] == "not_authenticated"
+
+    def test_a_malformed_bearer_is_invalid_token(self, client, user):
+        response = rpc(client, LIST_TOOLS, "a b")
+
+        assert (response.status_code, response["WWW-Authenticate"]) == (401, CHALLENGE)
+        assert response.json()["error"]["code"] == "invalid_token"
+
     def test_behind_a_tls_proxy_the_metadata_url_is_https(self, client, user, settings):
         settings.SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 
