@@ -9,7 +9,7 @@ import pytest
 from chat import tools
 from chat.models import Conversation, Message
 from chat.tests.conftest import completion, tool_call
-from chat.tools import TOOL_SCHEMAS
+from chat.tools import tool_schemas
 from todos.models import Task
 
 CHAT = "/api/chat"
@@ -59,7 +59,7 @@ class TestToolCalling:
         assert first["path"] == "/v1/chat/completions"
         assert first["authorization"] == "Bearer test-key"
         assert first["body"]["model"] == "fake-model"
-        assert first["body"]["tools"] == TOOL_SCHEMAS
+        assert first["body"]["tools"] == tool_schemas()
         assert first["body"]["messages"][0]["role"] == "system"
         assert first["body"]["messages"][-1] == {"role": "user", "content": "what's pending?"}
         assert second["body"]["messages"][-2]["tool_calls"][0]["id"] == "call_abc"
