@@ -70,9 +70,6 @@ def listed_tool(tool: Tool) -> types.Tool:
     )
 
 
-LISTED_TOOLS = [listed_tool(tool) for tool in TOOLS.values()]
-
-
 def tool_result(tool: Tool, result: ToolResult) -> types.CallToolResult:
     """A tool's result as MCP answers it: a refusal is an error result whose text a model can act
     on; anything else is structured content (a list under its `list_key`) and the same JSON as
@@ -107,7 +104,8 @@ def mcp_server(user: User, *, between_calls: Callable[[], None] | None = None) -
     async def handle_list_tools(
         ctx: ServerRequestContext[Any], params: types.PaginatedRequestParams | None
     ) -> types.ListToolsResult:
-        return types.ListToolsResult(tools=LISTED_TOOLS)
+        # Listed from the registry on each request; their schemas are built once (agents.tools).
+        return types.ListToolsResult(tools=[listed_tool(tool) for tool in TOOLS.values()])
 
     def run_between_calls(tool: Tool, arguments: dict[str, Any]) -> ToolResult:
         if between_calls is not None:

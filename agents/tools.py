@@ -5,6 +5,12 @@ server (agents.mcp_server): adding a tool here adds it to both. Every tool acts 
 server binds (`run_tool(user, ...)`), never for one named in the arguments. Results follow the
 tool contract docs/chat.md shows: `{"task_id", "status", "title", "etag"}` for a write, a list of tasks
 for `list_tasks`, and `{"error": ...}` when a task is not the user's or the input is invalid.
+
+A tool's JSON Schemas are derived from the serializers it validates with, as drf-spectacular
+describes them for the OpenAPI schema (ironclad.openapi.json_schema): a task's arguments are
+TaskSerializer's writable fields, a listed task its fields but NOT_LISTED_FIELDS. What is declared
+here is only what the tools decide for themselves: a category goes by its name, what they leave
+out, and texts for the language model.
 """
 
 import functools
@@ -21,26 +27,23 @@ from rest_framework import serializers
 from accounts.models import User
 from ironclad.conditional import etag_of
 from ironclad.exceptions import Conflict, QuotaExceeded
+from ironclad.openapi import json_schema
 from ironclad.transactions import run_in_transaction
 from ironclad.untrusted import UntrustedInputError, bounded, check_json, clip, whole_number
 from todos import services
-from todos.filters import SEARCH_MAX_LENGTH, TaskListParams
-from todos.models import Category, Priority, Recurrence, Task
-from todos.selectors import ORDERABLE_FIELDS, task_page
+from todos.filters import TaskListParams
+from todos.models import Category, Task
+from todos.selectors import task_page
 from todos.serializers import CategorySerializer, TaskSerializer
 
 LIST_LIMIT = 50
 # A listed task, as the assistant reads it: the REST API's task without these fields, which would
-# only lengthen what a language model must read.
-LISTED_FIELDS = ("id", "title", "completed", "priority", "due_date", "category_id", "tags", "recurrence")
-NOT_LISTED_FIELDS = (
-    "description",
-    "previous_occurrence_id",
-    "completed_at",
-    "created_at",
-    "updated_at",
-    "user_id",
+# only lengthen what a language model must read. Any other field, a new one too, is listed.
+NOT_LISTED_FIELDS = frozenset(
+    {"description", "previous_occurrence_id", "completed_at", "created_at", "updated_at", "user_id"}
 )
+# A listed category: these of the REST API's.
+LISTED_CATEGORY_FIELDS = ("id", "name", "color")
 
 ToolResult = dict[str, Any] | list[dict[str, Any]]
 
@@ -74,11 +77,12 @@ def _type_message(expected: str | list[str]) -> str:
 class Tool:
     name: str
     description: str
-    parameters: dict[str, Any]  # JSON Schema of the arguments
     function: Callable[..., ToolResult]
-    # JSON Schema of a result: an object. A tool whose result is a list declares the object MCP
-    # sends it in, `{list_key: [...]}`, since MCP's structured results are objects.
-    result_schema: dict[str, Any]
+    # Build its JSON Schemas, on first use (built_schemas): of its arguments, and of a result, an
+    # object. A tool whose result is a list declares the object MCP sends it in,
+    # `{list_key: [...]}`, since MCP's structured results are objects.
+    arguments: Callable[[], dict[str, Any]]
+    result: Callable[[], dict[str, Any]]
     list_key: str | None = None
     # What a client may assume (MCP's tool annotations): a read-only tool changes nothing; a
     # destructive one may lose what the user wrote (overwrite or delete it); an idempotent one has
@@ -87,16 +91,23 @@ class Tool:
     destructive: bool = False
     idempotent: bool = False
 
-    @functools.cached_property
-    def _type_checker(self) -> Any:
-        return JSONTypes(self.parameters)
+    @property
+    def parameters(self) -> dict[str, Any]:
+        """JSON Schema of the arguments."""
+        return built_schemas()[self.name].parameters
+
+    @property
+    def result_schema(self) -> dict[str, Any]:
+        """JSON Schema of a result."""
+        return built_schemas()[self.name].result
 
     def type_errors(self, arguments: dict[str, Any]) -> dict[str, list[str]]:
         """Per argument, where it is not of the JSON type the tool's schema gives it (a task_id
         "1" where an integer goes), as the REST API refuses a body whose values are not of its
         schema's types (ironclad.serializers.json_type_error). Values are then validated by the same
         serializers as the REST API's, with its messages."""
-        errors = sorted(self._type_checker.iter_errors(arguments), key=lambda error: list(error.path))
+        checker = built_schemas()[self.name].type_checker
+        errors = sorted(checker.iter_errors(arguments), key=lambda error: list(error.path))
         by_argument: dict[str, list[str]] = {}
         for error in errors:
             name = ".".join(map(str, error.path)) or "arguments"
@@ -109,6 +120,13 @@ class Tool:
             "type": "function",
             "function": {"name": self.name, "description": self.description, "parameters": self.parameters},
         }
+
+
+@dataclass(frozen=True)
+class ToolSchemas:
+    parameters: dict[str, Any]
+    result: dict[str, Any]
+    type_checker: Any  # JSONTypes(parameters)
 
 
 class ToolError(Exception):
@@ -187,11 +205,15 @@ def list_tasks(user: User, **arguments: Any) -> list[dict[str, Any]]:
     params = TaskListParams(data=query)
     _validated(params, "filter")
     tasks, _total = task_page(user, params.filters, offset=0, limit=LIST_LIMIT)
-    listed = []
-    for task in tasks:
-        representation = TaskSerializer().to_representation(task)
-        listed.append({field: representation[field] for field in LISTED_FIELDS})
-    return listed
+    serializer = TaskSerializer()
+    return [
+        {
+            field: value
+            for field, value in serializer.to_representation(task).items()
+            if field not in NOT_LISTED_FIELDS
+        }
+        for task in tasks
+    ]
 
 
 def complete_task(user: User, *, task_id: Any) -> dict[str, Any]:
@@ -212,7 +234,8 @@ def delete_task(user: User, *, task_id: Any) -> dict[str, Any]:
 def update_task(user: User, *, task_id: Any, **changes: Any) -> dict[str, Any]:
     task = _own_task(user, task_id)
     if not changes:
-        raise ToolError(f"Say what to change: {', '.join(_TASK_FIELDS)} or completed.")
+        changes_named = [name for name in TOOLS["update_task"].parameters["properties"] if name != "task_id"]
+        raise ToolError(f"Say what to change: {', '.join(changes_named)}.")
     serializer = TaskSerializer(task, data=_task_body(user, changes), partial=True, context={"user": user})
     updated, _next_task = services.task_update(task=task, **_validated(serializer, "task"))
     return _written(updated, "updated")
@@ -220,7 +243,7 @@ def update_task(user: User, *, task_id: Any, **changes: Any) -> dict[str, Any]:
 
 def list_categories(user: User) -> list[dict[str, Any]]:
     categories = Category.objects.for_user(user).order_by(Lower("name"), "pk")
-    return [{"id": category.pk, "name": category.name, "color": category.color} for category in categories]
+    return [{field: getattr(category, field) for field in LISTED_CATEGORY_FIELDS} for category in categories]
 
 
 def add_category(user: User, **arguments: Any) -> dict[str, Any]:
@@ -234,44 +257,55 @@ def add_category(user: User, **arguments: Any) -> dict[str, Any]:
     return {"category_id": category.pk, "status": "created", "name": category.name, "etag": etag}
 
 
+# --- The tools' JSON Schemas -------------------------------------------------------------------
+
 _TASK_ID = {"type": "integer", "description": "The task's id, as list_tasks shows it."}
-_CATEGORY_NAME = {"type": "string", "description": "The name of one of the user's categories, any case."}
-# A task's fields as tool arguments: the REST API's writable fields, but a category goes by its name.
-_TASK_FIELDS = {
-    "title": {"type": "string", "description": "1-200 characters."},
-    "description": {"type": "string", "description": "Up to 5000 characters."},
-    "priority": {"type": "string", "enum": Priority.values},
-    "due_date": {
-        "type": ["string", "null"],
-        "description": "ISO 8601 date or date-time, e.g. 2026-12-01 or 2026-12-01T17:00:00+01:00.",
-    },
-    "category": {
-        **_CATEGORY_NAME,
-        "type": ["string", "null"],
-        "description": _CATEGORY_NAME["description"] + " null: none.",
-    },
-    "tags": {"type": "array", "items": {"type": "string"}, "description": "Up to 20 distinct tags."},
-    "recurrence": {"type": "string", "enum": Recurrence.values},
+# Tool arguments name a category, any case, where the REST API takes its id (`category_id` of a
+# task, `category` of the list's filters): the name as CategorySerializer takes one.
+_CATEGORY_NAME = "The name of one of the user's categories, any case."
+# A new task is open: add_task takes every writable field of a task but these.
+NOT_ON_CREATE = frozenset({"completed"})
+# The task list's query parameters that list_tasks leaves out: `status` says what `completed`
+# does, and `sort` and `order` another way to say `ordering`.
+NOT_TOOL_FILTERS = frozenset({"completed", "sort", "order"})
+# Texts for the language model, over the generated schemas' (their limits and choices stay).
+_FILTER_TEXTS = {
+    "ordering": "Default created_at (oldest first); '-' for descending; priority sorts high first.",
 }
-_TASK_FILTERS = {
-    "status": {"type": "string", "enum": ["all", "pending", "completed"], "description": "Default: all."},
-    "priority": {"type": "string", "enum": Priority.values},
-    "category": _CATEGORY_NAME,
-    "tag": {"type": "string", "description": "Tasks with this tag."},
-    "search": {
-        "type": "string",
-        "maxLength": SEARCH_MAX_LENGTH,
-        "description": "Text in the title or description, any case; at least 3 letters or digits in a row.",
-    },
-    "due_after": {"type": "string", "description": "Due at or after (ISO 8601; a date: from its start)."},
-    "due_before": {"type": "string", "description": "Due at or before (ISO 8601; a date: by its end)."},
-    "overdue": {"type": "boolean", "description": "true: open tasks past their due date."},
-    "ordering": {
-        "type": "string",
-        "enum": [*ORDERABLE_FIELDS, *(f"-{field}" for field in ORDERABLE_FIELDS)],
-        "description": "Default created_at (oldest first); '-' for descending; priority sorts high first.",
-    },
-}
+
+
+def _category_name(description: str, *, nullable: bool = False) -> dict[str, Any]:
+    name: dict[str, Any] = json_schema(CategorySerializer, "request")["properties"]["name"]
+    return {**name, "type": [name["type"], "null"] if nullable else name["type"], "description": description}
+
+
+def _task_arguments(*, creating: bool) -> dict[str, Any]:
+    """A task's fields as tool arguments: TaskSerializer's writable fields, but a category goes by
+    its name (null: none). When creating, without NOT_ON_CREATE, and with the fields a new task
+    needs required."""
+    fields = json_schema(TaskSerializer, "request")
+    arguments = {}
+    for name, schema in fields["properties"].items():
+        if name == "category_id":
+            arguments["category"] = _category_name(f"{_CATEGORY_NAME} null: none.", nullable=True)
+        elif not (creating and name in NOT_ON_CREATE):
+            arguments[name] = schema
+    if not creating:
+        return _arguments({"task_id": _TASK_ID, **arguments}, required=["task_id"])
+    return _arguments(arguments, required=[name for name in fields.get("required", []) if name in arguments])
+
+
+def _task_filters() -> dict[str, Any]:
+    """list_tasks' arguments: the task list's query parameters (TaskListParams) but
+    NOT_TOOL_FILTERS, with a category by its name."""
+    filters = {}
+    for name, schema in json_schema(TaskListParams, "request")["properties"].items():
+        if name in NOT_TOOL_FILTERS:
+            continue
+        if name == "category":
+            schema = _category_name(_CATEGORY_NAME)
+        filters[name] = {**schema, "description": _FILTER_TEXTS[name]} if name in _FILTER_TEXTS else schema
+    return _arguments(filters)
 
 
 def _arguments(properties: dict[str, Any], *, required: list[str] | None = None) -> dict[str, Any]:
@@ -309,27 +343,28 @@ def _written_result(status: str, **extra: Any) -> dict[str, Any]:
     )
 
 
-def _listed_as(key: str, items: dict[str, Any]) -> dict[str, Any]:
+def _listed_task() -> dict[str, Any]:
+    """A task as list_tasks lists it: TaskSerializer's fields but NOT_LISTED_FIELDS, every one
+    present (a task is rendered whole)."""
+    fields = json_schema(TaskSerializer, "response")["properties"]
+    return _object_schema({name: schema for name, schema in fields.items() if name not in NOT_LISTED_FIELDS})
+
+
+def _listed_category() -> dict[str, Any]:
+    fields = json_schema(CategorySerializer, "response")["properties"]
+    return _object_schema({name: fields[name] for name in LISTED_CATEGORY_FIELDS})
+
+
+def _listed_as(key: str, items: Callable[[], dict[str, Any]]) -> dict[str, Any]:
     """A listing tool's result: its list, sent to MCP clients as the object {key: [...]}."""
-    return {"result_schema": _object_schema({key: {"type": "array", "items": items}}), "list_key": key}
+    return {"result": lambda: _object_schema({key: {"type": "array", "items": items()}}), "list_key": key}
 
 
-_NULLABLE_STRING = {"type": ["string", "null"]}
-_LISTED_TASK = _object_schema(
-    {
-        "id": {"type": "integer"},
-        "title": {"type": "string"},
-        "completed": {"type": "boolean"},
-        "priority": {"type": "string", "enum": Priority.values},
-        "due_date": {**_NULLABLE_STRING, "description": "ISO 8601 date-time."},
-        "category_id": {"type": ["integer", "null"]},
-        "tags": {"type": "array", "items": {"type": "string"}},
-        "recurrence": {"type": "string", "enum": Recurrence.values},
-    }
-)
-_LISTED_CATEGORY = _object_schema(
-    {"id": {"type": "integer"}, "name": {"type": "string"}, "color": _NULLABLE_STRING}
-)
+def _category_arguments() -> dict[str, Any]:
+    """add_category's arguments: CategorySerializer's writable fields."""
+    fields = json_schema(CategorySerializer, "request")
+    return _arguments(fields["properties"], required=fields.get("required"))
+
 
 TOOLS = {
     tool.name: tool
@@ -337,16 +372,16 @@ TOOLS = {
         Tool(
             name="add_task",
             description="Create a task for the user. Name a category to file it there.",
-            parameters=_arguments(_TASK_FIELDS, required=["title"]),
             function=add_task,
-            result_schema=_written_result("created"),
+            arguments=lambda: _task_arguments(creating=True),
+            result=lambda: _written_result("created"),
         ),
         Tool(
             name="list_tasks",
             description=f"List the user's tasks, oldest first (at most {LIST_LIMIT}); the filters narrow it.",
-            parameters=_arguments(_TASK_FILTERS),
             function=list_tasks,
-            **_listed_as("tasks", _LISTED_TASK),
+            arguments=_task_filters,
+            **_listed_as("tasks", _listed_task),
             read_only=True,
         ),
         Tool(
@@ -355,17 +390,17 @@ TOOLS = {
                 "Mark one of the user's tasks as done. A recurring task's next occurrence is created "
                 "once (next_task_id); completing it again changes nothing."
             ),
-            parameters=_arguments({"task_id": _TASK_ID}, required=["task_id"]),
             function=complete_task,
-            result_schema=_written_result("completed", next_task_id={"type": "integer"}),
+            arguments=lambda: _arguments({"task_id": _TASK_ID}, required=["task_id"]),
+            result=lambda: _written_result("completed", next_task_id={"type": "integer"}),
             idempotent=True,
         ),
         Tool(
             name="delete_task",
             description="Delete one of the user's tasks, for good.",
-            parameters=_arguments({"task_id": _TASK_ID}, required=["task_id"]),
             function=delete_task,
-            result_schema=_written_result("deleted"),
+            arguments=lambda: _arguments({"task_id": _TASK_ID}, required=["task_id"]),
+            result=lambda: _written_result("deleted"),
             destructive=True,
             idempotent=True,
         ),
@@ -375,34 +410,26 @@ TOOLS = {
                 "Change fields of one of the user's tasks: category sets its category by name (null: "
                 "none); completed=false reopens it."
             ),
-            parameters=_arguments(
-                {"task_id": _TASK_ID, **_TASK_FIELDS, "completed": {"type": "boolean"}}, required=["task_id"]
-            ),
             function=update_task,
-            result_schema=_written_result("updated"),
+            arguments=lambda: _task_arguments(creating=False),
+            result=lambda: _written_result("updated"),
             destructive=True,
             idempotent=True,
         ),
         Tool(
             name="list_categories",
             description="List the user's categories, by name.",
-            parameters=_arguments({}),
             function=list_categories,
-            **_listed_as("categories", _LISTED_CATEGORY),
+            arguments=lambda: _arguments({}),
+            **_listed_as("categories", _listed_category),
             read_only=True,
         ),
         Tool(
             name="add_category",
             description="Create a category for the user; names are unique in any case.",
-            parameters=_arguments(
-                {
-                    "name": {"type": "string", "description": "1-100 characters."},
-                    "color": {**_NULLABLE_STRING, "description": "A colour of the form #rrggbb."},
-                },
-                required=["name"],
-            ),
             function=add_category,
-            result_schema=_object_schema(
+            arguments=_category_arguments,
+            result=lambda: _object_schema(
                 {
                     "category_id": {"type": "integer"},
                     "status": {"const": "created"},
@@ -414,7 +441,22 @@ TOOLS = {
     )
 }
 
-TOOL_SCHEMAS = [tool.schema() for tool in TOOLS.values()]
+
+@functools.cache
+def built_schemas() -> dict[str, ToolSchemas]:
+    """Every tool's JSON Schemas, built on first use, not on import: drf-spectacular describes the
+    serializers then. `built_schemas.cache_clear()` has them built anew (a test that adds a field
+    to tasks at run time does)."""
+    built = {}
+    for name, tool in TOOLS.items():
+        parameters = tool.arguments()
+        built[name] = ToolSchemas(parameters, tool.result(), JSONTypes(parameters))
+    return built
+
+
+def tool_schemas() -> list[dict[str, Any]]:
+    """The tools as OpenAI function tools."""
+    return [tool.schema() for tool in TOOLS.values()]
 
 
 def is_error(result: ToolResult) -> TypeGuard[dict[str, Any]]:

@@ -24,13 +24,11 @@ from openai.types.chat import (
 from openai.types.chat import ChatCompletionMessageToolCallUnionParam as ToolCallParam
 
 from accounts.models import User
-from agents.tools import TOOL_SCHEMAS, is_error, run_tool
+from agents.tools import is_error, run_tool, tool_schemas
 from chat.assistant import AssistantTimeout, AssistantUnavailable, Reply, ToolCall, failures_report
 from chat.models import Message, Role
 from ironclad.untrusted import UntrustedInputError, parse_json, unsafe_text_reason
 
-# The tools' JSON schemas are the SDK's function tools; agents.tools builds them as plain JSON.
-_TOOLS = cast(list[ChatCompletionFunctionToolParam], TOOL_SCHEMAS)
 # What the model is told of a call past CHAT_MAX_TOOL_CALLS in one reply, which is not run.
 NOT_RUN = {"error": "Not run: this reply has made as many tool calls as one may. Answer with what you have."}
 
@@ -42,6 +40,11 @@ SYSTEM_PROMPT = (
     "confirms it, and report a tool's error plainly. Answer briefly, in the user's language. "
     "Now: {now} ({weekday}), time zone {zone}; write due dates as ISO 8601."
 )
+
+
+def _tools() -> list[ChatCompletionFunctionToolParam]:
+    # The tools' JSON schemas are the SDK's function tools; agents.tools builds them as plain JSON.
+    return cast(list[ChatCompletionFunctionToolParam], tool_schemas())
 
 
 @lru_cache(maxsize=4)
@@ -114,7 +117,7 @@ class OpenAIAssistant:
         release_pooled_connection()
         try:
             completion = self.client.chat.completions.create(
-                model=self.model, messages=messages, tools=_TOOLS, timeout=remaining
+                model=self.model, messages=messages, tools=_tools(), timeout=remaining
             )
         except openai.APITimeoutError as error:
             raise AssistantTimeout() from error

@@ -1,8 +1,10 @@
 """drf-spectacular: describe requests and responses exactly as the server takes and sends them."""
 
+from typing import Any
+
 from django.core.validators import RegexValidator
 from drf_spectacular.openapi import AutoSchema
-from drf_spectacular.plumbing import ResolvedComponent
+from drf_spectacular.plumbing import ComponentRegistry, ResolvedComponent, build_choice_description_list
 from drf_spectacular.utils import OpenApiParameter
 from rest_framework import serializers
 
@@ -309,3 +311,106 @@ def closed_objects(result: dict, **kwargs) -> dict:
         if schema.get("type") == "object" and "properties" in schema:
             schema.setdefault("additionalProperties", False)
     return result
+
+
+# --- JSON Schema of a serializer, for the agents' tools ------------------------------------------
+
+# OpenAPI 3.0 keywords that JSON Schema (2020-12, as MCP and OpenAI's tools take it) has not, or
+# that only the API's documentation uses: read and write directions are given by `direction`.
+_OPENAPI_ONLY = ("readOnly", "writeOnly", "nullable", "example")
+# Keywords whose value is a schema, a list of schemas, or a map of names to schemas.
+_SUBSCHEMA = ("items", "not", "additionalProperties")
+_SUBSCHEMAS = ("anyOf", "oneOf", "allOf", "prefixItems")
+_SCHEMA_MAPS = ("properties", "patternProperties", "$defs")
+
+
+def json_schema(serializer_class: type[serializers.Serializer], direction: str) -> dict[str, Any]:
+    """The JSON Schema (2020-12) of what a serializer takes in a request (direction "request": its
+    writable fields) or gives in a response ("response": its readable ones), as drf-spectacular
+    describes its fields for the OpenAPI schema: the same types, limits, choices, formats and help
+    texts. Built anew on each call: the caller keeps what it needs.
+
+    drf-spectacular's own AutoSchema describes the fields, without this project's REST additions
+    (EnvelopeAutoSchema's whitespace pattern: `minLength` says a value may not be blank). OpenAPI
+    3.0's `nullable` becomes a "null" type, `example` becomes `examples`; `readOnly`, `writeOnly`
+    and extensions (`x-...`) go, as does the list of choices drf-spectacular writes as a
+    description (`enum` has them). A choice of schemas (`anyOf`) of which each has a type also says
+    the types it allows, so that a check of types alone (agents.tools) needs no more."""
+    if direction not in ("request", "response"):
+        raise ValueError(f"direction: 'request' or 'response', not {direction!r}")
+    inspector = AutoSchema()
+    inspector.registry = ComponentRegistry()
+    inspector.method = "POST" if direction == "request" else "GET"
+    inspector.path = ""
+    serializer = serializer_class(context={"request": None})  # described outside any request
+    described = inspector._map_serializer(serializer, direction)
+    components = inspector.registry.build({}).get("schemas", {})
+
+    properties = {}
+    for name, field in serializer.fields.items():
+        left_out = field.read_only if direction == "request" else field.write_only
+        if left_out or name not in described["properties"]:
+            continue
+        schema = _from_openapi(described["properties"][name], components)
+        if isinstance(field, serializers.ChoiceField):
+            _drop_choice_list(schema, build_choice_description_list(field.choices.items()))
+        properties[name] = schema
+    result: dict[str, Any] = {"type": "object", "properties": properties}
+    required = [name for name in described.get("required", []) if name in properties]
+    if required:
+        result["required"] = required
+    return result
+
+
+def _drop_choice_list(schema: dict[str, Any], choices: str) -> None:
+    description = schema.get("description", "")
+    if description == choices:
+        del schema["description"]
+    elif description.endswith(f"\n\n{choices}"):
+        schema["description"] = description.removesuffix(f"\n\n{choices}")
+
+
+def _from_openapi(schema: dict[str, Any], components: dict[str, Any]) -> dict[str, Any]:
+    """An OpenAPI 3.0 schema object as JSON Schema 2020-12, components inlined."""
+    if "$ref" in schema:
+        name = schema["$ref"].removeprefix("#/components/schemas/")
+        schema = {**components[name], **{key: value for key, value in schema.items() if key != "$ref"}}
+    converted: dict[str, Any] = {}
+    for key, value in schema.items():
+        if key in _OPENAPI_ONLY or key.startswith("x-"):
+            continue
+        if key in _SUBSCHEMA and isinstance(value, dict):
+            value = _from_openapi(value, components)
+        elif key in _SUBSCHEMAS:
+            value = [_from_openapi(item, components) for item in value]
+        elif key in _SCHEMA_MAPS:
+            value = {name: _from_openapi(item, components) for name, item in value.items()}
+        converted[key] = value
+    if "example" in schema:
+        converted["examples"] = [schema["example"]]
+    if schema.get("nullable"):
+        converted = _nullable(converted)
+    choices = converted.get("anyOf")
+    if "type" not in converted and choices and all("type" in choice for choice in choices):
+        types = [kind for choice in choices for kind in _types(choice)]
+        converted = {"type": types[0] if len(set(types)) == 1 else list(dict.fromkeys(types)), **converted}
+    return converted
+
+
+def _types(schema: dict[str, Any]) -> list[str]:
+    kinds = schema["type"]
+    return [kinds] if isinstance(kinds, str) else list(kinds)
+
+
+def _nullable(schema: dict[str, Any]) -> dict[str, Any]:
+    """`schema`, or null."""
+    if "type" in schema:
+        schema["type"] = [*_types(schema), *([] if "null" in _types(schema) else ["null"])]
+        if "enum" in schema and None not in schema["enum"]:
+            schema["enum"] = [*schema["enum"], None]
+        return schema
+    for key in ("anyOf", "oneOf"):
+        if key in schema:
+            schema[key] = [*schema[key], {"type": "null"}]
+            return schema
+    return {"anyOf": [schema, {"type": "null"}]}

@@ -1,14 +1,20 @@
 """Validation and representation of tasks and categories. Writes go through todos.services."""
 
+import functools
+import keyword
 import re
+from collections.abc import Callable
 from datetime import UTC, date, datetime, time, tzinfo
-from typing import Any
+from typing import Any, cast
 
+from django.core.exceptions import FieldDoesNotExist
+from django.db import models
 from django.db.models import Value
 from django.db.models.functions import Lower
 from django.utils import timezone
 from drf_spectacular.utils import PolymorphicProxySerializer, extend_schema_field
-from rest_framework import serializers
+from rest_framework import ISO_8601, serializers
+from rest_framework.settings import api_settings
 
 from ironclad.exceptions import Conflict
 from ironclad.serializers import IntegerField, ModelSerializer, Serializer
@@ -130,6 +136,108 @@ class OwnCategoryField(serializers.PrimaryKeyRelatedField):
         return super().to_internal_value(category_id)
 
 
+# Fields whose rendering of a value the model holds is that value itself (a string, a boolean, a
+# whole number, a choice as stored, a related object's id), unless a subclass renders otherwise.
+_AS_IS = frozenset(
+    field_class.to_representation
+    for field_class in (
+        serializers.CharField,
+        serializers.BooleanField,
+        serializers.IntegerField,
+        serializers.ChoiceField,
+        serializers.PrimaryKeyRelatedField,
+    )
+)
+
+
+def _as_is(field: serializers.Field) -> bool:
+    if isinstance(field, serializers.ListField):
+        each_item_by_its_child = type(field).to_representation is serializers.ListField.to_representation
+        return each_item_by_its_child and _as_is(field.child)
+    if isinstance(field, serializers.PrimaryKeyRelatedField) and field.pk_field is not None:
+        return False
+    if type(field).to_representation is serializers.BigIntegerField.to_representation:
+        return not getattr(field, "coerce_to_string", api_settings.COERCE_BIGINT_TO_STRING)
+    return type(field).to_representation in _AS_IS
+
+
+def _is_a_timestamp(field: serializers.Field) -> bool:
+    """A date-time field that renders as `_timestamp` does: ISO 8601, in TIME_ZONE."""
+    return (
+        type(field).to_representation is serializers.DateTimeField.to_representation
+        and getattr(field, "format", api_settings.DATETIME_FORMAT) == ISO_8601
+        and not hasattr(field, "timezone")  # a zone of its own
+    )
+
+
+def _by_the_field(field: serializers.Field) -> Callable[[Any], Any]:
+    render = field.to_representation
+    return lambda value: None if value is None else render(value)
+
+
+class RepresentationPlan:
+    """How a serializer renders an object, from its readable fields: for each, its name, the
+    model's column it reads, and how its value becomes JSON (a timestamp by `_timestamp`, a plain
+    value as it is, any other by the field's own to_representation, unbound from any request).
+
+    It reads columns only, by their attribute names (`category_id`), so that it renders the
+    read-only records of the list (ironclad.sql.row_type) as well as model instances. `render` is
+    compiled from the plan into one dict display, as namedtuple and dataclasses compile theirs:
+    on the API's busiest endpoint a loop over the fields cost a quarter more (100 tasks: 2.3 ms
+    against 1.8 ms), the same display written by hand no less."""
+
+    def __init__(self, serializer: serializers.ModelSerializer) -> None:
+        model: type[models.Model] = serializer.Meta.model
+        self.names: list[str] = []
+        self.attributes: list[str] = []
+        self.converters: dict[str, Callable[[Any], Any]] = {}
+        for field in serializer._readable_fields:
+            name = str(field.field_name)
+            where = f"{type(serializer).__name__}.{name}"
+            try:
+                (source,) = field.source_attrs  # not "*", nor a path (a.b)
+                column = model._meta.get_field(source)
+            except (ValueError, FieldDoesNotExist):
+                column = None
+            if not isinstance(column, models.Field) or not column.concrete:
+                raise TypeError(f"{where}: not a column of the model")
+            if (
+                column.is_relation
+                and source == column.name
+                and not (isinstance(field, serializers.PrimaryKeyRelatedField) and _as_is(field))
+            ):
+                raise TypeError(f"{where}: of a related object, only its id is read")
+            self.names.append(name)
+            self.attributes.append(column.attname)
+            if _is_a_timestamp(field):
+                self.converters[name] = _timestamp
+            elif not _as_is(field):
+                self.converters[name] = _by_the_field(field)
+        self.render = self._compiled(type(serializer).__name__)
+
+    def _compiled(self, name: str) -> Callable[[Any], dict[str, Any]]:
+        namespace: dict[str, Any] = {}
+        items = []
+        for position, (key, attribute) in enumerate(zip(self.names, self.attributes, strict=True)):
+            if not attribute.isidentifier() or keyword.iskeyword(attribute):
+                raise TypeError(f"{name}: {attribute!r} is not an attribute name")
+            value = f"instance.{attribute}"
+            if key in self.converters:
+                namespace[f"convert_{position}"] = self.converters[key]
+                value = f"convert_{position}({value})"
+            items.append(f"{key!r}: {value}")
+        source = f"def render(instance):\n    return {{{', '.join(items)}}}\n"
+        exec(compile(source, f"<{name} representation>", "exec"), namespace)  # noqa: S102 (our own fields)
+        return cast(Callable[[Any], dict[str, Any]], namespace["render"])
+
+
+@functools.cache
+def representation_plan(serializer_class: type[serializers.ModelSerializer]) -> RepresentationPlan:
+    """The serializer class's plan, made once (a test that changes its fields at run time clears
+    this cache)."""
+    return RepresentationPlan(serializer_class())
+
+
 class TaskSerializer(ModelSerializer):
     title = serializers.CharField(max_length=TITLE_MAX_LENGTH)
     description = serializers.CharField(
@@ -177,24 +285,10 @@ class TaskSerializer(ModelSerializer):
         read_only_fields = ["completed_at", "created_at", "updated_at"]
 
     def to_representation(self, task: TaskRecord) -> dict[str, Any]:
-        # Built by hand: lists render up to 100 tasks per request, and DRF's generic
-        # field-by-field path cost 0.6 ms for 20. A test holds it equal to that path.
-        return {
-            "id": task.id,
-            "title": task.title,
-            "description": task.description,
-            "completed": task.completed,
-            "priority": task.priority,
-            "due_date": _timestamp(task.due_date),
-            "category_id": task.category_id,
-            "tags": task.tags,
-            "recurrence": task.recurrence,
-            "previous_occurrence_id": task.previous_occurrence_id,
-            "completed_at": _timestamp(task.completed_at),
-            "created_at": _timestamp(task.created_at),
-            "updated_at": _timestamp(task.updated_at),
-            "user_id": task.user_id,
-        }
+        # Lists render up to 100 tasks per request, and DRF's generic field-by-field path cost
+        # 0.6 ms for 20: a plan made once from the fields (RepresentationPlan) renders them.
+        # A test holds it equal to that path.
+        return representation_plan(type(self)).render(task)
 
     def validate_tags(self, tags: list[str]) -> list[str]:
         return list(dict.fromkeys(tags))  # distinct, first occurrence wins

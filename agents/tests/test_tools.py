@@ -1,9 +1,21 @@
 """The assistant's tools: the REST API's validation and services, for the bound user only."""
 
-import pytest
+import json
 
-from agents.tools import TOOL_SCHEMAS, TOOLS, run_tool
-from todos.models import Category, Task
+import pytest
+from jsonschema import Draft202012Validator, FormatChecker
+
+from agents.tools import TOOLS, run_tool, tool_schemas
+from todos.filters import SEARCH_MAX_LENGTH
+from todos.models import (
+    CATEGORY_NAME_MAX_LENGTH,
+    MAX_TAGS,
+    TAG_MAX_LENGTH,
+    TITLE_MAX_LENGTH,
+    Category,
+    Priority,
+    Task,
+)
 
 
 class TestAddTask:
@@ -258,7 +270,7 @@ class TestCalls:
         assert run_tool(user, "delete_task", {}) == {"error": "Missing arguments: task_id."}
 
     def test_schemas_are_openai_function_tools(self):
-        assert [schema["function"]["name"] for schema in TOOL_SCHEMAS] == [
+        assert [schema["function"]["name"] for schema in tool_schemas()] == [
             "add_task",
             "list_tasks",
             "complete_task",
@@ -267,11 +279,63 @@ class TestCalls:
             "list_categories",
             "add_category",
         ]
-        for schema in TOOL_SCHEMAS:
+        for schema in tool_schemas():
             assert schema["type"] == "function"
             parameters = schema["function"]["parameters"]
             assert parameters["type"] == "object"
             assert parameters["additionalProperties"] is False
             assert "user_id" not in parameters["properties"]
             assert set(parameters.get("required", [])) <= set(parameters["properties"])
-        assert set(TOOLS) == {schema["function"]["name"] for schema in TOOL_SCHEMAS}
+        assert set(TOOLS) == {schema["function"]["name"] for schema in tool_schemas()}
+
+
+class TestSchemas:
+    """The tools' schemas come from the REST API's serializers, as JSON Schema 2020-12."""
+
+    def test_every_schema_is_json_schema_2020_12(self):
+        for tool in TOOLS.values():
+            for schema in (tool.parameters, tool.result_schema):
+                Draft202012Validator.check_schema(schema)
+                text = json.dumps(schema)
+                for openapi_only in ('"nullable"', '"readOnly"', '"writeOnly"', '"example"', '"x-'):
+                    assert openapi_only not in text, (tool.name, openapi_only)
+
+    def test_limits_and_choices_are_those_the_rest_api_enforces(self):
+        add_task = TOOLS["add_task"].parameters["properties"]
+        add_category = TOOLS["add_category"].parameters["properties"]
+        filters = TOOLS["list_tasks"].parameters["properties"]
+
+        assert add_task["title"]["maxLength"] == TITLE_MAX_LENGTH
+        assert (add_task["tags"]["maxItems"], add_task["tags"]["items"]["maxLength"]) == (
+            MAX_TAGS,
+            TAG_MAX_LENGTH,
+        )
+        assert add_task["priority"]["enum"] == Priority.values
+        assert add_category["name"]["maxLength"] == CATEGORY_NAME_MAX_LENGTH == 50
+        assert add_task["category"]["maxLength"] == filters["category"]["maxLength"] == 50
+        assert add_task["category"]["type"] == ["string", "null"]
+        assert add_task["due_date"]["type"] == ["string", "null"]  # also said outside its anyOf
+        assert filters["search"]["maxLength"] == SEARCH_MAX_LENGTH
+        assert filters["tag"]["maxLength"] == TAG_MAX_LENGTH
+
+    def test_a_name_too_long_for_the_rest_api_is_too_long_here(self, alice_client, user):
+        rest = alice_client.post("/api/categories", {"name": "x" * 51}).json()["error"]["details"]
+
+        assert run_tool(user, "add_category", {"name": "x" * 51})["details"] == rest
+        assert not Category.objects.exists()
+
+    def test_results_are_valid_against_their_schemas(self, user, make_category):
+        make_category(user, "Home", color="#112233")
+        added = run_tool(user, "add_task", {"title": "x", "category": "home", "due_date": "2026-12-01"})
+        results = {
+            "add_task": added,
+            "list_tasks": {"tasks": run_tool(user, "list_tasks", {})},
+            "update_task": run_tool(user, "update_task", {"task_id": added["task_id"], "tags": ["a"]}),
+            "complete_task": run_tool(user, "complete_task", {"task_id": added["task_id"]}),
+            "list_categories": {"categories": run_tool(user, "list_categories", {})},
+            "add_category": run_tool(user, "add_category", {"name": "Work"}),
+            "delete_task": run_tool(user, "delete_task", {"task_id": added["task_id"]}),
+        }
+
+        for name, result in results.items():
+            Draft202012Validator(TOOLS[name].result_schema, format_checker=FormatChecker()).validate(result)

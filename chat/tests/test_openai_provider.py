@@ -7,7 +7,7 @@ import json
 import pytest
 
 from agents import tools
-from agents.tools import TOOL_SCHEMAS
+from agents.tools import tool_schemas
 from chat.models import Conversation, Message
 from chat.tests.conftest import completion, tool_call
 from todos.models import Task
@@ -59,7 +59,7 @@ class TestToolCalling:
         assert first["path"] == "/v1/chat/completions"
         assert first["authorization"] == "Bearer test-key"
         assert first["body"]["model"] == "fake-model"
-        assert first["body"]["tools"] == TOOL_SCHEMAS
+        assert first["body"]["tools"] == tool_schemas()
         assert first["body"]["messages"][0]["role"] == "system"
         assert first["body"]["messages"][-1] == {"role": "user", "content": "what's pending?"}
         assert second["body"]["messages"][-2]["tool_calls"][0]["id"] == "call_abc"
