@@ -182,9 +182,8 @@ class RepresentationPlan:
 
     It reads columns only, by their attribute names (`category_id`), so that it renders the
     read-only records of the list (ironclad.sql.row_type) as well as model instances. `render` is
-    compiled from the plan into one dict display, as namedtuple and dataclasses compile theirs:
-    on the API's busiest endpoint a loop over the fields cost a quarter more (100 tasks: 2.3 ms
-    against 1.8 ms), the same display written by hand no less."""
+    compiled from the plan into one dict display, as namedtuple and dataclasses compile theirs: a
+    loop over the fields cost a quarter more (docs/performance.md#where-the-time-went)."""
 
     def __init__(self, serializer: serializers.ModelSerializer) -> None:
         model: type[models.Model] = serializer.Meta.model
