@@ -102,6 +102,16 @@ def session_cookie():
 
 
 @pytest.fixture
+def operator_client(client, db):
+    """Django's test client signed in to the admin as a superuser (an operator, not an app user)."""
+    from django.contrib.auth import get_user_model
+
+    operator = get_user_model().objects.create_superuser("operator", "ops@example.com", "a-strong-password-1")
+    client.force_login(operator)
+    return client
+
+
+@pytest.fixture
 def auth_client(api_client, session, session_cookie):
     """An API client signed in as `user` with a better-auth session cookie."""
     api_client.cookies["better-auth.session_token"] = session_cookie(session.token)

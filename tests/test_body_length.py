@@ -23,8 +23,7 @@ from django.core.handlers.wsgi import WSGIRequest
 from django.http import HttpRequest, HttpResponse
 
 from ironclad.body_length import BodyLengthMiddleware
-from tests.conftest import ON_POSTGRES
-from tests.net import Response, free_port, migrate, server_env, serving
+from tests.net import Response, free_port, migrate, new_database, server_env, serving
 
 ROOT = Path(__file__).resolve().parent.parent
 LIMIT = 4096  # MAX_REQUEST_BODY_BYTES of the servers started here
@@ -78,11 +77,9 @@ def payload(response: Response) -> dict:
 
 
 @pytest.fixture
-def database_url(request, tmp_path) -> str:
-    """An empty database for a server: on PostgreSQL when the suite runs there, else SQLite."""
-    if ON_POSTGRES:
-        return request.getfixturevalue("fresh_database")
-    return f"sqlite:///{tmp_path / 'db.sqlite3'}"
+def database_url(tmp_path) -> Iterator[str]:
+    with new_database(tmp_path) as url:
+        yield url
 
 
 @contextmanager

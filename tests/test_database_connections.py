@@ -16,8 +16,7 @@ from collections import Counter
 import psycopg
 import pytest
 
-from tests.conftest import ON_POSTGRES
-from tests.net import free_port, server_env, serving
+from tests.net import ON_POSTGRES, free_port, server_env, serving
 from tests.test_entrypoint import ENTRYPOINT
 
 CLIENTS = 1000

@@ -9,7 +9,6 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from django.contrib.auth import get_user_model
 
 from tests.net import free_port, fresh_checkout, get, manage, serving, settings_values
 
@@ -120,11 +119,8 @@ def test_frontend_origin_defaults_to_localhost_3000_in_development_only(env, ori
 # --- The admin's names ------------------------------------------------------------------------
 
 
-def test_the_admin_index_names_operators_and_app_users_apart(client, db):
-    operator = get_user_model().objects.create_superuser("operator", "ops@example.com", "a-strong-password-1")
-    client.force_login(operator)
-
-    response = client.get("/admin/")
+def test_the_admin_index_names_operators_and_app_users_apart(operator_client):
+    response = operator_client.get("/admin/")
 
     assert response.status_code == 200
     models = {

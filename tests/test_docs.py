@@ -41,8 +41,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import ON_POSTGRES
-from tests.net import free_port, fresh_checkout, new_terminal_env, wait_for_health
+from tests.net import ON_POSTGRES, free_port, fresh_checkout, new_terminal_env, wait_for_health
 
 ROOT = Path(__file__).resolve().parent.parent
 PAGES = [

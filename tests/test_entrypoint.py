@@ -24,8 +24,8 @@ import psycopg
 import pytest
 
 from chat.tests.conftest import FakeLLM, completion
-from tests.conftest import ON_POSTGRES
 from tests.net import (
+    ON_POSTGRES,
     env_example,
     free_port,
     fresh_checkout,

@@ -9,7 +9,7 @@ from django.test import Client
 from accounts.tokens import mint_jwt
 from chat.models import Conversation, Message
 from chat.tools import run_tool
-from tests.conftest import ON_POSTGRES, run_concurrently
+from tests.net import ON_POSTGRES, run_concurrently
 from todos.models import Category, Task
 
 

@@ -13,7 +13,7 @@ import pytest
 from django.conf import settings
 
 from chat.tests.conftest import completion, tool_call
-from tests.conftest import ON_POSTGRES
+from tests.net import ON_POSTGRES
 
 SESSIONS = """
 SELECT a.pid, a.state, a.xact_start IS NOT NULL AS in_transaction,

@@ -14,7 +14,7 @@ from django.test import Client
 
 from accounts.tokens import mint_jwt
 from chat.tools import TOOLS
-from tests.conftest import ON_POSTGRES, the_test_database_url, wait_until_blocked_on_a_lock
+from tests.net import ON_POSTGRES, the_test_database_url, wait_until_blocked_on_a_lock
 from todos.models import Task
 
 ACCEPT = "application/json, text/event-stream"

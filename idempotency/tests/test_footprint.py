@@ -12,7 +12,7 @@ from chat.models import Message
 from chat.tests.conftest import completion, tool_call
 from idempotency.models import IdempotentRequest
 from idempotency.services import ROW_BYTES
-from tests.conftest import ON_POSTGRES
+from tests.net import ON_POSTGRES
 from todos.models import DESCRIPTION_MAX_LENGTH, Task
 
 KIB = 1024

@@ -12,7 +12,7 @@ from django.utils import timezone
 
 from chat.models import Message
 from idempotency.models import IdempotentRequest
-from tests.conftest import ON_POSTGRES, run_concurrently, the_test_database_url, wait_until_blocked_on_a_lock
+from tests.net import ON_POSTGRES, run_concurrently, the_test_database_url, wait_until_blocked_on_a_lock
 from todos import services
 from todos.models import Category, Task
 

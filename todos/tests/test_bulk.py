@@ -4,7 +4,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from tests.conftest import ON_POSTGRES, run_concurrently
+from tests.net import ON_POSTGRES, run_concurrently
 from todos.models import Task
 
 BULK = "/api/tasks/bulk"

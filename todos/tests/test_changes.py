@@ -11,7 +11,7 @@ from django.core.management import call_command
 from django.db import connection, transaction
 from django.utils import timezone
 
-from tests.conftest import ON_POSTGRES
+from tests.net import ON_POSTGRES
 from todos.changes import decode_cursor, encode_cursor
 from todos.models import Category, Change, Task
 

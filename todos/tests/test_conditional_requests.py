@@ -3,7 +3,7 @@
 import pytest
 
 from chat.models import Conversation
-from tests.conftest import ON_POSTGRES, run_concurrently
+from tests.net import ON_POSTGRES, run_concurrently
 from todos.models import Category, Task
 
 

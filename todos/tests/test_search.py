@@ -5,7 +5,7 @@ import pytest
 from django.db import connection
 
 from accounts.models import User
-from tests.conftest import ON_POSTGRES
+from tests.net import ON_POSTGRES
 
 
 def titles(response) -> list[str]:
