@@ -23,6 +23,21 @@ for _scope in ("USER", "ANON", "CHAT"):
 # conftest below this folder imports a model.
 django.setup()
 
+from tests.net import ON_POSTGRES  # noqa: E402
+
+
+@pytest.hookimpl(trylast=True)  # after tests/interop/conftest.py has marked its tests
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Tests marked `postgres` skip on SQLite, and say why (`-ra` counts them)."""
+    for item in items:
+        postgres = item.get_closest_marker("postgres")
+        if postgres is not None and not ON_POSTGRES:
+            # @pytest.mark.postgres("why") says what the test needs of PostgreSQL.
+            why = f" ({postgres.args[0]})" if postgres.args else ""
+            item.add_marker(
+                pytest.mark.skip(reason=f"needs PostgreSQL{why}: set DATABASE_URL=postgres://...")
+            )
+
 
 @pytest.fixture(autouse=True)
 def deferred_triggers_fire_at_once(request):

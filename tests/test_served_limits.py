@@ -14,7 +14,6 @@ import pytest
 
 from chat.tests.conftest import FakeLLM, completion
 from tests.net import (
-    ON_POSTGRES,
     ROOT,
     free_port,
     get,
@@ -27,7 +26,7 @@ from tests.net import (
     serving,
 )
 
-pytestmark = pytest.mark.skipif(not ON_POSTGRES, reason="the deadline is PostgreSQL's statement_timeout")
+pytestmark = pytest.mark.postgres("the deadline is PostgreSQL's statement_timeout")
 
 DEADLINE = 0.5  # seconds: DATABASE_STATEMENT_TIMEOUT of the server below
 

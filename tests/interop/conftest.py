@@ -34,14 +34,14 @@ SECRET = "interop-better-auth-secret-0123456789abcdef"
 
 
 def _skip_reason() -> str | None:
+    """Why the interop tests cannot run here, PostgreSQL aside (their `postgres` marker says that)."""
     if shutil.which("node") is None or shutil.which("npm") is None:
         return "interop tests need Node.js and npm on PATH"
-    if not ON_POSTGRES:
-        return "interop tests need PostgreSQL: set DATABASE_URL=postgres://... (CI's PostgreSQL run does)"
-    try:
-        psycopg.connect(postgres_admin_url(), connect_timeout=3).close()
-    except psycopg.Error as error:
-        return f"interop tests need a reachable PostgreSQL server: {error}"
+    if ON_POSTGRES:
+        try:
+            psycopg.connect(postgres_admin_url(), connect_timeout=3).close()
+        except psycopg.Error as error:
+            return f"interop tests need a reachable PostgreSQL server: {error}"
     return None
 
 
@@ -50,10 +50,14 @@ def pytest_collection_modifyitems(config, items):
     if not interop:
         return
     reason = _skip_reason()
-    if reason and os.environ.get("REQUIRE_INTEROP") == "1":
-        raise pytest.UsageError(f"REQUIRE_INTEROP=1 but {reason}")
+    if os.environ.get("REQUIRE_INTEROP") == "1":
+        if not ON_POSTGRES:
+            reason = "interop tests need PostgreSQL: set DATABASE_URL=postgres://..."
+        if reason:
+            raise pytest.UsageError(f"REQUIRE_INTEROP=1 but {reason}")
     for item in interop:
         item.add_marker(pytest.mark.interop)
+        item.add_marker(pytest.mark.postgres("better-auth's schema and Ironclad's share one database"))
         if reason:
             item.add_marker(pytest.mark.skip(reason=reason))
 

@@ -11,8 +11,7 @@ from todos import services
 from todos.models import Category, Task
 
 pytestmark = [
-    pytest.mark.postgres,
-    pytest.mark.skipif(connection.vendor != "postgresql", reason="database rules are proven on PostgreSQL"),
+    pytest.mark.postgres("database rules are proven on PostgreSQL"),
 ]
 
 
