@@ -23,12 +23,22 @@ for _scope in ("USER", "ANON", "CHAT"):
 # conftest below this folder imports a model.
 django.setup()
 
-from tests.net import ON_POSTGRES  # noqa: E402
+from tests.net import LIVE_SKIP_REASON, ON_POSTGRES, runs_live_tests  # noqa: E402
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--live",
+        action="store_true",
+        help="run the live tests too (marked `live`: they start servers or subprocesses); CI runs them",
+    )
 
 
 @pytest.hookimpl(trylast=True)  # after tests/interop/conftest.py has marked its tests
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Tests marked `postgres` skip on SQLite, and say why (`-ra` counts them)."""
+    """Tests marked `postgres` skip on SQLite; tests marked `live` skip unless the run asks for
+    them (--live, or -m live). Skipped, not deselected: `-ra` counts them and says why."""
+    live = runs_live_tests(config)
     for item in items:
         postgres = item.get_closest_marker("postgres")
         if postgres is not None and not ON_POSTGRES:
@@ -37,6 +47,8 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             item.add_marker(
                 pytest.mark.skip(reason=f"needs PostgreSQL{why}: set DATABASE_URL=postgres://...")
             )
+        elif not live and item.get_closest_marker("live") is not None:
+            item.add_marker(pytest.mark.skip(reason=LIVE_SKIP_REASON))
 
 
 @pytest.fixture(autouse=True)

@@ -1,7 +1,7 @@
 """The tests' helpers, in one module: the run's database (PostgreSQL or SQLite), threads that
-race for it, and what tests use to run the project in other processes: servers on loopback,
-manage.py, the settings as a fresh process reads them, a copy of the project to run. Fixtures are
-in the conftest.py files."""
+race for it, and what tests marked `live` use to run the project in other processes: servers on
+loopback, manage.py, the settings as a fresh process reads them, a copy of the project to run.
+Fixtures are in the conftest.py files."""
 
 import json
 import os
@@ -24,9 +24,26 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 import psycopg
+import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 SECRETS = ("SECRET_KEY", "BETTER_AUTH_SECRET", "JWT_SECRET")
+
+# --- the live tests -----------------------------------------------------------------------------
+
+LIVE_SKIP_REASON = (
+    "live: starts a server or a subprocess; run it with --live (or -m live), as CI's PostgreSQL step does"
+)
+
+
+def runs_live_tests(config: pytest.Config) -> bool:
+    """Whether this run runs the tests marked `live`: asked for with --live, or selected by name
+    with -m (`-m live`, `-m "live and not interop"`; not `-m "not live"`)."""
+    if config.getoption("--live"):
+        return True
+    expression = config.option.markexpr or ""
+    return bool(re.search(r"\blive\b", expression)) and not re.search(r"\bnot\s+live\b", expression)
+
 
 # --- the database ---------------------------------------------------------------------------------
 

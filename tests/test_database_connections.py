@@ -22,7 +22,7 @@ from tests.test_entrypoint import ENTRYPOINT
 CLIENTS = 1000
 SECONDS = 6
 
-pytestmark = pytest.mark.postgres("counts connections in pg_stat_activity")
+pytestmark = [pytest.mark.live, pytest.mark.postgres("counts connections in pg_stat_activity")]
 
 
 async def _client(port: int, deadline: float, answers: Counter, served: set, number: int) -> None:

@@ -2,10 +2,10 @@
 
 The test owns a throwaway PostgreSQL cluster (initdb in a temp dir, its own port, trust auth,
 127.0.0.1 only), serves Ironclad from it as deployed (`python -m ironclad.serve`, the default
-server, DEBUG off), stops the cluster under the running server and starts it again. It runs in CI's
-PostgreSQL pass (DATABASE_URL=postgres://...) and skips elsewhere; REQUIRE_INTEROP=1 (set by
-.ci/run) turns a skip on PostgreSQL into an error. initdb and pg_ctl refuse to run as root,
-so as root they run as the `postgres` OS user.
+server, DEBUG off), stops the cluster under the running server and starts it again. It is live and
+runs in CI's PostgreSQL pass (--live, DATABASE_URL=postgres://...) and skips elsewhere;
+REQUIRE_INTEROP=1 (set by .ci/run) turns a skip on PostgreSQL into an error. initdb and pg_ctl
+refuse to run as root, so as root they run as the `postgres` OS user.
 """
 
 import contextlib
@@ -79,6 +79,7 @@ if _SKIP_REASON and os.environ.get("REQUIRE_INTEROP") == "1":
     raise RuntimeError(f"REQUIRE_INTEROP=1 but {_SKIP_REASON}")
 
 pytestmark = [
+    pytest.mark.live,
     pytest.mark.postgres("outages are proven on PostgreSQL"),
     pytest.mark.skipif(_SKIP_REASON is not None, reason=_SKIP_REASON or ""),
 ]

@@ -39,6 +39,7 @@ ROOT = Path(__file__).resolve().parent.parent
 ENTRYPOINT = ROOT / "bin" / "docker-entrypoint.sh"
 ENV_EXAMPLE = ROOT / ".env.example"
 
+pytestmark = pytest.mark.live
 on_postgres = pytest.mark.postgres("the entrypoint is proven on PostgreSQL")
 
 

@@ -26,7 +26,7 @@ from tests.net import (
     serving,
 )
 
-pytestmark = pytest.mark.postgres("the deadline is PostgreSQL's statement_timeout")
+pytestmark = [pytest.mark.live, pytest.mark.postgres("the deadline is PostgreSQL's statement_timeout")]
 
 DEADLINE = 0.5  # seconds: DATABASE_STATEMENT_TIMEOUT of the server below
 

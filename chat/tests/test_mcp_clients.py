@@ -35,6 +35,8 @@ from tests.net import (
     serving,
 )
 
+pytestmark = pytest.mark.live
+
 BETTER_AUTH_URL = "http://127.0.0.1:3000/api/auth"
 MODES = ["legacy", "auto"]  # the initialize handshake, and the 2026-07-28 protocol's discovery
 

@@ -1,9 +1,9 @@
 """Real processes for the interop tests: better-auth (Node) and Ironclad (gunicorn), each on a fresh
 PostgreSQL database (the helpers they share with the other live tests are in tests/net.py).
 
-These tests need Node.js and PostgreSQL. They run when DATABASE_URL points at PostgreSQL (CI's
-PostgreSQL step) and skip with the reason otherwise; REQUIRE_INTEROP=1 (set by .ci/run) turns a
-skip into an error.
+These tests are live and need Node.js and PostgreSQL. They run with --live when DATABASE_URL points
+at PostgreSQL (CI's PostgreSQL step) and skip with the reason otherwise; REQUIRE_INTEROP=1 (set by
+.ci/run) turns a skip into an error.
 """
 
 import os
@@ -25,6 +25,7 @@ from tests.net import (
     manage_ok,
     postgres_admin_url,
     running,
+    runs_live_tests,
     server_env,
     serving,
 )
@@ -53,10 +54,13 @@ def pytest_collection_modifyitems(config, items):
     if os.environ.get("REQUIRE_INTEROP") == "1":
         if not ON_POSTGRES:
             reason = "interop tests need PostgreSQL: set DATABASE_URL=postgres://..."
+        elif not runs_live_tests(config):
+            reason = "interop tests are live: add --live"
         if reason:
             raise pytest.UsageError(f"REQUIRE_INTEROP=1 but {reason}")
     for item in interop:
         item.add_marker(pytest.mark.interop)
+        item.add_marker(pytest.mark.live)
         item.add_marker(pytest.mark.postgres("better-auth's schema and Ironclad's share one database"))
         if reason:
             item.add_marker(pytest.mark.skip(reason=reason))
