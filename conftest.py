@@ -23,6 +23,11 @@ for _scope in ("USER", "ANON", "CHAT"):
 # conftest below this folder imports a model.
 django.setup()
 
+# No test in this process asks for a static file (the live tests' servers serve them as deployed).
+# Refreshed, WhiteNoise looks a file up when asked for it, instead of indexing every static file of
+# the apps each time it is built: for every test client, which was most of the suite's time.
+django.conf.settings.WHITENOISE_AUTOREFRESH = True
+
 from tests.net import LIVE_SKIP_REASON, ON_POSTGRES, runs_live_tests  # noqa: E402
 
 
@@ -130,10 +135,11 @@ def session_cookie():
 
 @pytest.fixture
 def operator_client(client, db):
-    """Django's test client signed in to the admin as a superuser (an operator, not an app user)."""
+    """Django's test client signed in to the admin as a superuser (an operator, not an app user).
+    Signed in without a password: none is hashed, at full cost, for every test."""
     from django.contrib.auth import get_user_model
 
-    operator = get_user_model().objects.create_superuser("operator", "ops@example.com", "a-strong-password-1")
+    operator = get_user_model().objects.create_superuser("operator", "ops@example.com", password=None)
     client.force_login(operator)
     return client
 
