@@ -23,6 +23,38 @@ for _scope in ("USER", "ANON", "CHAT"):
 # conftest below this folder imports a model.
 django.setup()
 
+# No test in this process asks for a static file (the live tests' servers serve them as deployed).
+# Refreshed, WhiteNoise looks a file up when asked for it, instead of indexing every static file of
+# the apps each time it is built: for every test client, which was most of the suite's time.
+django.conf.settings.WHITENOISE_AUTOREFRESH = True
+
+from tests.net import LIVE_SKIP_REASON, ON_POSTGRES, runs_live_tests  # noqa: E402
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--live",
+        action="store_true",
+        help="run the live tests too (marked `live`: they start servers or subprocesses); CI runs them",
+    )
+
+
+@pytest.hookimpl(trylast=True)  # after tests/interop/conftest.py has marked its tests
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Tests marked `postgres` skip on SQLite; tests marked `live` skip unless the run asks for
+    them (--live, or -m live). Skipped, not deselected: `-ra` counts them and says why."""
+    live = runs_live_tests(config)
+    for item in items:
+        postgres = item.get_closest_marker("postgres")
+        if postgres is not None and not ON_POSTGRES:
+            # @pytest.mark.postgres("why") says what the test needs of PostgreSQL.
+            why = f" ({postgres.args[0]})" if postgres.args else ""
+            item.add_marker(
+                pytest.mark.skip(reason=f"needs PostgreSQL{why}: set DATABASE_URL=postgres://...")
+            )
+        elif not live and item.get_closest_marker("live") is not None:
+            item.add_marker(pytest.mark.skip(reason=LIVE_SKIP_REASON))
+
 
 @pytest.fixture(autouse=True)
 def deferred_triggers_fire_at_once(request):
@@ -99,6 +131,17 @@ def session_cookie():
         return quote(sign_session_token(token, secret or settings.BETTER_AUTH_SECRET), safe="")
 
     return build
+
+
+@pytest.fixture
+def operator_client(client, db):
+    """Django's test client signed in to the admin as a superuser (an operator, not an app user).
+    Signed in without a password: none is hashed, at full cost, for every test."""
+    from django.contrib.auth import get_user_model
+
+    operator = get_user_model().objects.create_superuser("operator", "ops@example.com", password=None)
+    client.force_login(operator)
+    return client
 
 
 @pytest.fixture

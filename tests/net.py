@@ -1,5 +1,7 @@
-"""Small helpers for tests that run the project in other processes: servers on loopback,
-manage.py, the settings as a fresh process reads them, a copy of the project to run."""
+"""The tests' helpers, in one module: the run's database (PostgreSQL or SQLite), threads that
+race for it, and what tests marked `live` use to run the project in other processes: servers on
+loopback, manage.py, the settings as a fresh process reads them, a copy of the project to run.
+Fixtures are in the conftest.py files."""
 
 import json
 import os
@@ -9,18 +11,129 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Iterator
+import uuid
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from email.message import Message
 from pathlib import Path
 from urllib.parse import urlsplit
 
+import psycopg
+import pytest
+
 ROOT = Path(__file__).resolve().parent.parent
 SECRETS = ("SECRET_KEY", "BETTER_AUTH_SECRET", "JWT_SECRET")
+
+# --- the live tests -----------------------------------------------------------------------------
+
+LIVE_SKIP_REASON = (
+    "live: starts a server or a subprocess; run it with --live (or -m live), as CI's PostgreSQL step does"
+)
+
+
+def runs_live_tests(config: pytest.Config) -> bool:
+    """Whether this run runs the tests marked `live`: asked for with --live, or selected by name
+    with -m (`-m live`, `-m "live and not interop"`; not `-m "not live"`)."""
+    if config.getoption("--live"):
+        return True
+    expression = config.option.markexpr or ""
+    return bool(re.search(r"\blive\b", expression)) and not re.search(r"\bnot\s+live\b", expression)
+
+
+# --- the database ---------------------------------------------------------------------------------
+
+DATABASE_URL = os.environ.get("DATABASE_URL", "")
+ON_POSTGRES = DATABASE_URL.startswith(("postgres://", "postgresql://"))
+
+
+def postgres_admin_url() -> str:
+    """The URL of the test server's `postgres` database, where databases are made and dropped."""
+    return urlsplit(DATABASE_URL)._replace(path="/postgres", query="").geturl()
+
+
+@contextmanager
+def new_postgres_database() -> Iterator[str]:
+    """The URL of an empty PostgreSQL database on the test server, dropped afterwards."""
+    server = urlsplit(DATABASE_URL)
+    admin_url = postgres_admin_url()
+    name = f"ironclad_test_{uuid.uuid4().hex[:10]}"
+    with psycopg.connect(admin_url, autocommit=True, connect_timeout=5) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield server._replace(path=f"/{name}").geturl()
+    finally:
+        with psycopg.connect(admin_url, autocommit=True, connect_timeout=5) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@contextmanager
+def new_database(folder: Path) -> Iterator[str]:
+    """The URL of an empty database for a server: on PostgreSQL when the suite runs there (dropped
+    afterwards), else an SQLite file in `folder`."""
+    if ON_POSTGRES:
+        with new_postgres_database() as url:
+            yield url
+    else:
+        yield f"sqlite:///{folder / 'db.sqlite3'}"
+
+
+def the_test_database_url() -> str:
+    """The URL of the test run's PostgreSQL database, for a connection of the test's own."""
+    from django.db import connection
+
+    return urlsplit(DATABASE_URL)._replace(path=f"/{connection.settings_dict['NAME']}").geturl()
+
+
+def wait_until_blocked_on_a_lock(statement: str) -> None:
+    """Until another connection's `statement` (its start) waits for a row lock."""
+    from django.db import connection
+
+    for _ in range(200):
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE %s",
+                [f"{statement}%"],
+            )
+            if cursor.fetchone()[0]:
+                return
+        time.sleep(0.02)
+    raise AssertionError(f"no {statement!r} waited for a lock")
+
+
+def run_concurrently(count: int, action) -> list:
+    """Run `action` in `count` threads released together; each thread has its own connection."""
+    return run_together(*[action] * count)
+
+
+def run_together(*actions) -> list:
+    """Run each action in a thread of its own, all released together, each with its own database
+    connection; their results, in the order they finished."""
+    from django.db import connection
+
+    barrier = threading.Barrier(len(actions))
+    results: list = []
+
+    def worker(action):
+        try:
+            barrier.wait()
+            results.append(action())
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=worker, args=(action,)) for action in actions]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return results
+
+
+# --- HTTP on loopback -----------------------------------------------------------------------------
 
 
 def free_port() -> int:
@@ -35,10 +148,21 @@ class Response:
     status: int
     headers: Message  # case-insensitive: granian sends header names in lower case
     body: bytes
+    elapsed: float = 0.0  # seconds from sending the request to reading the whole answer
 
     @property
     def text(self) -> str:
         return self.body.decode()
+
+    def json(self):
+        return json.loads(self.body)
+
+    def cookie(self, name: str) -> str | None:
+        """`name=value` of a Set-Cookie header, as a browser would send it back."""
+        for value in self.headers.get_all("Set-Cookie") or []:
+            if value.startswith(f"{name}="):
+                return value.split(";", 1)[0]
+        return None
 
 
 class _NoRedirects(urllib.request.HTTPRedirectHandler):
@@ -64,6 +188,13 @@ def send(method: str, url: str, body: bytes | None, headers: dict[str, str]) -> 
     return _answer(urllib.request.Request(url, data=body, headers=headers, method=method))  # noqa: S310
 
 
+def send_json(method: str, url: str, data: object, headers: dict[str, str] | None = None) -> Response:
+    """`method` with `data` as a JSON body to `url`; every status comes back as a Response."""
+    return send(
+        method, url, json.dumps(data).encode(), {"Content-Type": "application/json", **(headers or {})}
+    )
+
+
 def send_raw(url: str, request: bytes) -> bytes:
     """`request`, written byte for byte, to the server at `url`; its whole answer. No HTTP client
     would send some requests (two headers of one name, bytes that are not ASCII)."""
@@ -77,27 +208,41 @@ def send_raw(url: str, request: bytes) -> bytes:
 
 
 def _answer(request: urllib.request.Request) -> Response:
+    started = time.monotonic()
     try:
-        with _opener.open(request, timeout=10) as response:
-            return Response(response.status, response.headers, response.read())
+        with _opener.open(request, timeout=30) as response:
+            status, headers, body = response.status, response.headers, response.read()
     except urllib.error.HTTPError as error:
-        return Response(error.code, error.headers, error.read())
+        status, headers, body = error.code, error.headers, error.read()
+    return Response(status, headers, body, time.monotonic() - started)
 
 
-def wait_for_health(url: str, process: subprocess.Popen, log: Path, timeout: float = 60) -> Response:
-    """Wait until `url`/health answers 200; fail with the server's log if it exits or never does."""
+def answers_health(url: str) -> bool:
+    """Whether `url`/health answers 200 now."""
+    try:
+        return get(f"{url}/health").status == 200
+    except OSError:
+        return False
+
+
+# --- processes ------------------------------------------------------------------------------------
+
+
+def wait_until(ready: Callable[[], bool], process: subprocess.Popen, log: Path, timeout: float = 60) -> None:
+    """Wait until `ready()`; fail with the process's log if it exits first or `ready()` never is."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if process.poll() is not None:
-            raise AssertionError(f"the server exited with {process.returncode}:\n{log.read_text()}")
-        try:
-            response = get(f"{url}/health")
-            if response.status == 200:
-                return response
-        except OSError:
-            pass
+            raise AssertionError(f"{process.args!r} exited with {process.returncode}:\n{log.read_text()}")
+        if ready():
+            return
         time.sleep(0.1)
-    raise AssertionError(f"/health did not answer 200 within {timeout} s:\n{log.read_text()}")
+    raise AssertionError(f"{process.args!r} was not ready within {timeout} s:\n{log.read_text()}")
+
+
+def wait_for_health(url: str, process: subprocess.Popen, log: Path, timeout: float = 60) -> None:
+    """Wait until `url`/health answers 200; fail with the server's log if it exits or never does."""
+    wait_until(lambda: answers_health(url), process, log, timeout)
 
 
 @dataclass
@@ -105,25 +250,35 @@ class Server:
     url: str
     process: subprocess.Popen
     log: Path
+    env: dict[str, str] = field(repr=False, default_factory=dict)
 
 
 @contextmanager
-def serving(command: list[str], *, env: dict[str, str], log: Path, cwd: Path) -> Iterator[Server]:
+def running(
+    command: list[str], *, env: dict[str, str], log: Path, cwd: Path, ready: Callable[[], bool]
+) -> Iterator[subprocess.Popen]:
     """`command` started in a session of its own (it may fork workers), its output in `log`,
-    running and healthy while the block runs; killed with everything it started afterwards."""
-    port = env["PORT"]
+    running and `ready()` while the block runs; killed with everything it started afterwards."""
     with log.open("w") as sink:
         process = subprocess.Popen(
             command, cwd=cwd, env=env, stdout=sink, stderr=sink, start_new_session=True
         )
     try:
-        url = f"http://127.0.0.1:{port}"
-        wait_for_health(url, process, log)
-        yield Server(url, process, log)
+        wait_until(ready, process, log)
+        yield process
     finally:
         if process.poll() is None:
             os.killpg(process.pid, signal.SIGKILL)
             process.wait()
+
+
+@contextmanager
+def serving(command: list[str], *, env: dict[str, str], log: Path, cwd: Path) -> Iterator[Server]:
+    """`command` serving on 127.0.0.1:`env["PORT"]` as `running` runs it, healthy (/health answers
+    200) while the block runs."""
+    url = f"http://127.0.0.1:{env['PORT']}"
+    with running(command, env=env, log=log, cwd=cwd, ready=lambda: answers_health(url)) as process:
+        yield Server(url, process, log, env)
 
 
 def manage(*args: str, **env: str) -> subprocess.CompletedProcess:
@@ -135,8 +290,15 @@ def manage(*args: str, **env: str) -> subprocess.CompletedProcess:
         env={**inherited, "DJANGO_SETTINGS_MODULE": "config.settings", **env},
         capture_output=True,
         text=True,
-        timeout=60,
+        timeout=120,
     )
+
+
+def manage_ok(*args: str, **env: str) -> str:
+    """`manage` that must succeed: its output."""
+    result = manage(*args, **env)
+    assert result.returncode == 0, f"manage.py {' '.join(args)} failed:\n{result.stdout}\n{result.stderr}"
+    return result.stdout
 
 
 def settings_values(*names: str, clean: tuple[str, ...] = (), **env: str) -> dict:
@@ -201,6 +363,15 @@ def migrate(env: dict[str, str], cwd: Path) -> None:
         timeout=120,
     )
     assert result.returncode == 0, f"migrate failed:\n{result.stdout}\n{result.stderr}"
+
+
+def seed_demo_users(env: dict[str, str], *emails: str) -> list[str]:
+    """The database `env` names, migrated and seeded with the demo users (alice@example.com and
+    bob@example.com, with their tasks); a JWT for each of `emails`, as `manage.py issue_token` prints
+    it."""
+    migrate(env, cwd=ROOT)
+    manage_ok("seed", **env)
+    return [manage_ok("issue_token", email, **env).strip() for email in emails]
 
 
 def server_env(*, port: int, database_url: str, static_root: Path, **extra: str) -> dict[str, str]:

@@ -23,8 +23,7 @@ from django.core.handlers.wsgi import WSGIRequest
 from django.http import HttpRequest, HttpResponse
 
 from ironclad.body_length import BodyLengthMiddleware
-from tests.conftest import ON_POSTGRES
-from tests.net import Response, free_port, migrate, server_env, serving
+from tests.net import Response, free_port, migrate, new_database, server_env, serving
 
 ROOT = Path(__file__).resolve().parent.parent
 LIMIT = 4096  # MAX_REQUEST_BODY_BYTES of the servers started here
@@ -78,11 +77,9 @@ def payload(response: Response) -> dict:
 
 
 @pytest.fixture
-def database_url(request, tmp_path) -> str:
-    """An empty database for a server: on PostgreSQL when the suite runs there, else SQLite."""
-    if ON_POSTGRES:
-        return request.getfixturevalue("fresh_database")
-    return f"sqlite:///{tmp_path / 'db.sqlite3'}"
+def database_url(tmp_path) -> Iterator[str]:
+    with new_database(tmp_path) as url:
+        yield url
 
 
 @contextmanager
@@ -116,6 +113,7 @@ def alice_on(server: dict[str, str], database_url: str, tmp_path: Path) -> Itera
 BOTH_LENGTHS_STATUS = {"granian": 200, "gunicorn": 400, "gunicorn-gthread": 400, "uvicorn": 400}
 
 
+@pytest.mark.live
 @pytest.mark.parametrize("server_name", list(SERVERS))
 def test_each_server_reads_a_chunked_body_or_refuses_it(server_name, database_url, tmp_path):
     with alice_on(SERVERS[server_name], database_url, tmp_path) as alice:
@@ -164,9 +162,11 @@ def curl_speaks_http2() -> bool:
     return curl is not None and "HTTP2" in subprocess.run([curl, "-V"], capture_output=True, text=True).stdout
 
 
-@pytest.mark.skipif(not curl_speaks_http2(), reason="needs curl with HTTP/2")
+@pytest.mark.live
 def test_granian_reads_an_http2_body_sent_without_a_content_length(database_url, tmp_path):
     """granian also speaks HTTP/2 on the plain port, where a body needs no content-length at all."""
+    if not curl_speaks_http2():
+        pytest.skip("needs curl with HTTP/2")
     with alice_on(SERVERS["granian"], database_url, tmp_path) as alice:
         created = alice.send("POST", "/api/tasks", {"title": "Water the plants"})
         complete = f"http://127.0.0.1:{alice.port}/api/tasks/{payload(created)['data']['id']}/complete"

@@ -3,10 +3,7 @@
 import pytest
 from django.db import connection, connections
 
-pytestmark = [
-    pytest.mark.postgres,
-    pytest.mark.skipif(connection.vendor != "postgresql", reason="the backend is PostgreSQL's"),
-]
+pytestmark = pytest.mark.postgres("the backend is PostgreSQL's")
 
 
 @pytest.fixture

@@ -16,19 +16,13 @@ from collections import Counter
 import psycopg
 import pytest
 
-from tests.conftest import ON_POSTGRES
 from tests.net import free_port, server_env, serving
 from tests.test_entrypoint import ENTRYPOINT
 
 CLIENTS = 1000
 SECONDS = 6
 
-pytestmark = [
-    pytest.mark.postgres,
-    pytest.mark.skipif(
-        not ON_POSTGRES, reason="counts connections in pg_stat_activity: set DATABASE_URL=postgres://..."
-    ),
-]
+pytestmark = [pytest.mark.live, pytest.mark.postgres("counts connections in pg_stat_activity")]
 
 
 async def _client(port: int, deadline: float, answers: Counter, served: set, number: int) -> None:

@@ -2,15 +2,14 @@
 
 The test owns a throwaway PostgreSQL cluster (initdb in a temp dir, its own port, trust auth,
 127.0.0.1 only), serves Ironclad from it as deployed (`python -m config.serve`, the default
-server, DEBUG off), stops the cluster under the running server and starts it again. It runs in CI's
-PostgreSQL pass (DATABASE_URL=postgres://...) and skips elsewhere; REQUIRE_INTEROP=1 (set by
-.ci/run) turns a skip on PostgreSQL into an error. initdb and pg_ctl refuse to run as root,
-so as root they run as the `postgres` OS user.
+server, DEBUG off), stops the cluster under the running server and starts it again. It is live and
+runs in CI's PostgreSQL pass (--live, DATABASE_URL=postgres://...) and skips elsewhere;
+REQUIRE_INTEROP=1 (set by .ci/run) turns a skip on PostgreSQL into an error. initdb and pg_ctl
+refuse to run as root, so as root they run as the `postgres` OS user.
 """
 
 import contextlib
 import glob
-import json
 import os
 import pwd
 import re
@@ -20,11 +19,10 @@ import subprocess
 import sys
 import tempfile
 import time
-import urllib.error
-import urllib.request
 import uuid
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import ExitStack
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
@@ -33,7 +31,18 @@ import psycopg
 import pytest
 
 from accounts.authentication import sign_session_token
-from tests.net import free_port, migrate
+from tests.net import (
+    ON_POSTGRES,
+    Response,
+    Server,
+    answers_health,
+    free_port,
+    migrate,
+    running,
+    send,
+    send_json,
+    server_env,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 SECRET = "outage-better-auth-secret-0123456789abcdef"
@@ -51,13 +60,8 @@ def _pg_bindir() -> Path | None:
     return Path(found).parent if found and shutil.which("pg_ctl") else None
 
 
-def _on_postgres() -> bool:
-    return os.environ.get("DATABASE_URL", "").startswith(("postgres://", "postgresql://"))
-
-
 def _skip_reason() -> str | None:
-    if not _on_postgres():
-        return "outages are proven on PostgreSQL: set DATABASE_URL=postgres://... (CI's PostgreSQL run does)"
+    """Why the test cannot run here, PostgreSQL aside (its `postgres` marker says that)."""
     if _pg_bindir() is None:
         return "the outage test needs PostgreSQL's initdb and pg_ctl (e.g. /usr/lib/postgresql/15/bin)"
     if os.geteuid() == 0:
@@ -70,12 +74,13 @@ def _skip_reason() -> str | None:
     return None
 
 
-_SKIP_REASON = _skip_reason()
-if _SKIP_REASON and _on_postgres() and os.environ.get("REQUIRE_INTEROP") == "1":
+_SKIP_REASON = _skip_reason() if ON_POSTGRES else None
+if _SKIP_REASON and os.environ.get("REQUIRE_INTEROP") == "1":
     raise RuntimeError(f"REQUIRE_INTEROP=1 but {_SKIP_REASON}")
 
 pytestmark = [
-    pytest.mark.postgres,
+    pytest.mark.live,
+    pytest.mark.postgres("outages are proven on PostgreSQL"),
     pytest.mark.skipif(_SKIP_REASON is not None, reason=_SKIP_REASON or ""),
 ]
 
@@ -83,31 +88,11 @@ pytestmark = [
 # --- helpers -----------------------------------------------------------------------------------
 
 
-@dataclass
-class HttpResponse:
-    status: int
-    content_type: str
-    body: bytes
-    elapsed: float
-
-    def json(self):
-        return json.loads(self.body)
-
-
-def http(method: str, url: str, *, token: str, json_body=None, timeout: float = 30) -> HttpResponse:
+def http(method: str, url: str, *, token: str, json_body=None) -> Response:
     headers = {"Authorization": f"Bearer {token}"}
-    data = None
-    if json_body is not None:
-        data = json.dumps(json_body).encode()
-        headers["Content-Type"] = "application/json"
-    request = urllib.request.Request(url, data=data, headers=headers, method=method)  # noqa: S310
-    started = time.monotonic()
-    try:
-        with urllib.request.urlopen(request, timeout=timeout) as response:  # noqa: S310
-            body, status, content_type = response.read(), response.status, response.headers["Content-Type"]
-    except urllib.error.HTTPError as error:
-        body, status, content_type = error.read(), error.code, error.headers["Content-Type"]
-    return HttpResponse(status, content_type or "", body, time.monotonic() - started)
+    if json_body is None:
+        return send(method, url, None, headers)
+    return send_json(method, url, json_body, headers)
 
 
 @dataclass
@@ -184,26 +169,23 @@ def cluster() -> Iterator[Cluster]:
         shutil.rmtree(directory, ignore_errors=True)
 
 
-def _env(database_url: str, **extra: str) -> dict:
-    return {
-        **os.environ,
-        "DJANGO_SETTINGS_MODULE": "config.settings",
-        "DATABASE_URL": database_url,
-        "BETTER_AUTH_SECRET": SECRET,
-        "SECRET_KEY": "outage-django-secret-key-0123456789abcdef",
-        "DEBUG": "false",
-        "ALLOWED_HOSTS": "127.0.0.1",
-        "HTTPS_ONLY": "false",
+def _env(cluster: Cluster, **extra: str) -> dict[str, str]:
+    """Ironclad as deployed (DEBUG off) on the cluster's `postgres` database, on a free port."""
+    return server_env(
+        port=free_port(),
+        database_url=cluster.url(),
+        static_root=cluster.directory / "static",
+        BETTER_AUTH_SECRET=SECRET,
+        HTTPS_ONLY="false",
         **extra,
-    }
+    )
 
 
 @pytest.fixture(scope="module")
 def database(cluster) -> str:
     """The cluster's `postgres` database, migrated, as a DATABASE_URL."""
-    url = cluster.url()
-    migrate(_env(url), cwd=ROOT)
-    return url
+    migrate(_env(cluster), cwd=ROOT)
+    return cluster.url()
 
 
 @pytest.fixture
@@ -224,60 +206,31 @@ def token(database) -> str:
     return sign_session_token(session_token, SECRET)
 
 
-@dataclass
-class Server:
-    url: str
-    process: subprocess.Popen
-    log: Path
-
-    def worker_pids(self) -> set[str]:
-        return set(re.findall(r"Spawning worker-\d+ with PID: (\d+)", self.log.read_text()))
+def worker_pids(log: Path) -> set[str]:
+    return set(re.findall(r"Spawning worker-\d+ with PID: (\d+)", log.read_text()))
 
 
 @pytest.fixture
 def start_server(cluster, database, tmp_path) -> Iterator:
     """Ironclad as deployed: the default server (config/serve.py) with two workers, on a port
     of its own."""
-    started: list[subprocess.Popen] = []
     if not cluster.is_running():  # an earlier test failed during its outage
         cluster.start()
 
-    def start(**extra: str) -> Server:
-        port = free_port()
-        log = tmp_path / f"server-{port}.log"
-        env = _env(database, HOST="127.0.0.1", PORT=str(port), WEB_CONCURRENCY="2", **extra)
-        with log.open("w") as sink:
-            process = subprocess.Popen(
-                [sys.executable, "-m", "config.serve"], cwd=ROOT, env=env, stdout=sink, stderr=sink
-            )
-        started.append(process)
-        server = Server(f"http://127.0.0.1:{port}", process, log)
-        deadline = time.monotonic() + 30
-        while len(server.worker_pids()) < 2 or not _answers(f"{server.url}/health"):
-            if process.poll() is not None:
-                raise AssertionError(f"the server exited with {process.returncode}:\n{log.read_text()}")
-            if time.monotonic() > deadline:
-                raise AssertionError(f"the server did not become ready:\n{log.read_text()}")
-            time.sleep(0.1)
-        return server
+    with ExitStack() as started:
 
-    yield start
-    for process in started:
-        if process.poll() is None:
-            process.terminate()
-            try:
-                process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
+        def start(**extra: str) -> Server:
+            env = _env(cluster, WEB_CONCURRENCY="2", **extra)
+            url, log = f"http://127.0.0.1:{env['PORT']}", tmp_path / f"server-{env['PORT']}.log"
 
+            def ready() -> bool:
+                return len(worker_pids(log)) >= 2 and answers_health(url)
 
-def _answers(url: str) -> bool:
-    try:
-        with urllib.request.urlopen(url, timeout=5) as response:  # noqa: S310
-            return response.status == 200
-    except OSError:
-        return False
+            command = [sys.executable, "-m", "config.serve"]
+            process = started.enter_context(running(command, env=env, log=log, cwd=ROOT, ready=ready))
+            return Server(url, process, log, env)
+
+        yield start
 
 
 # --- the tests ---------------------------------------------------------------------------------
@@ -287,34 +240,34 @@ MODES = [pytest.param({}, id="persistent-connections"), pytest.param(POOLED, id=
 TITLE = "Survive the outage"
 
 
-def in_pairs(*calls) -> list[HttpResponse]:
+def in_pairs(*calls) -> list[Response]:
     """Two requests at a time, as concurrent clients send them (and so spread over the workers)."""
     with ThreadPoolExecutor(max_workers=2) as pool:
         return list(pool.map(lambda call: call(), calls))
 
 
-def assert_lists_the_task(response: HttpResponse) -> None:
+def assert_lists_the_task(response: Response) -> None:
     assert response.status == 200, response.body[:500]
     assert [task["title"] for task in response.json()["data"]] == [TITLE]
 
 
-def assert_database_unavailable(response: HttpResponse) -> None:
+def assert_database_unavailable(response: Response) -> None:
     assert response.status == 503, response.body[:500]
-    assert response.content_type.startswith("application/json"), response.content_type
+    assert response.headers["Content-Type"].startswith("application/json"), response.headers
     assert response.json()["error"]["code"] == "database_unavailable", response.body
     assert response.elapsed < OUTAGE_ANSWER_WITHIN, f"took {response.elapsed:.1f} s"
 
 
 def assert_same_processes(server: Server, workers: set[str]) -> None:
     assert server.process.poll() is None, "the server exited"
-    assert server.worker_pids() == workers, "a worker was restarted"
+    assert worker_pids(server.log) == workers, "a worker was restarted"
     assert "Traceback" not in server.log.read_text(), server.log.read_text()[-3000:]
 
 
 @pytest.mark.parametrize("settings", MODES)
 def test_outage_is_a_json_503_and_the_same_processes_recover(cluster, start_server, token, settings):
     server = start_server(**settings)
-    workers = server.worker_pids()
+    workers = worker_pids(server.log)
     tasks, health = f"{server.url}/api/tasks", f"{server.url}/health"
     get_tasks = partial(http, "GET", tasks, token=token)
     get_health = partial(http, "GET", health, token=token)
@@ -333,7 +286,7 @@ def test_outage_is_a_json_503_and_the_same_processes_recover(cluster, start_serv
         assert_database_unavailable(response)
     for response in in_pairs(get_health, get_health):
         assert response.status == 503, response.body[:500]
-        assert response.content_type.startswith("application/json"), response.content_type
+        assert response.headers["Content-Type"].startswith("application/json"), response.headers
         assert response.json()["status"] == "error"
         assert response.json()["database"] == "disconnected"
         assert response.elapsed < OUTAGE_ANSWER_WITHIN, f"/health took {response.elapsed:.1f} s"
@@ -375,7 +328,7 @@ def test_a_restart_between_requests_costs_no_request(cluster, start_server, toke
     serverless compute): once the connections have been idle for DATABASE_HEALTH_CHECK_IDLE_SECONDS
     they are checked before use, so no request fails on a connection the restart killed."""
     server = start_server(**settings)
-    workers = server.worker_pids()
+    workers = worker_pids(server.log)
     get_tasks = partial(http, "GET", f"{server.url}/api/tasks", token=token)
     assert http("POST", f"{server.url}/api/tasks", token=token, json_body={"title": TITLE}).status == 201
     # The workers (and their threads) hold connections the restart is about to kill.

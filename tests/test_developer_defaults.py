@@ -9,7 +9,6 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from django.contrib.auth import get_user_model
 
 from tests.net import free_port, fresh_checkout, get, manage, serving, settings_values
 
@@ -23,6 +22,7 @@ def test_the_suite_reads_no_env_file():
 # --- manage.py and a configuration mistake ---------------------------------------------------
 
 
+@pytest.mark.live
 @pytest.mark.parametrize(
     "command",
     [
@@ -46,6 +46,7 @@ def test_a_missing_secret_is_one_line_and_status_1_for_every_command(command):
     assert result.stdout == ""
 
 
+@pytest.mark.live
 def test_a_bad_value_is_one_line_naming_the_variable():
     result = manage(
         "check", DEBUG="false", SECRET_KEY="s" * 50, BETTER_AUTH_SECRET="b" * 40, LOG_FORMAT="xml"
@@ -57,6 +58,7 @@ def test_a_bad_value_is_one_line_naming_the_variable():
     ]
 
 
+@pytest.mark.live
 def test_traceback_shows_the_traceback():
     result = manage("check", "--traceback", DEBUG="false")
 
@@ -65,6 +67,7 @@ def test_traceback_shows_the_traceback():
     assert "ImproperlyConfigured: SECRET_KEY is not set" in result.stderr
 
 
+@pytest.mark.live
 def test_the_settings_option_is_honoured():
     # --settings names another module: the default one, which would refuse, is never read.
     result = manage("check", "--settings=config.typecheck_settings", DEBUG="false")
@@ -73,6 +76,7 @@ def test_the_settings_option_is_honoured():
     assert "no issues" in result.stdout
 
 
+@pytest.mark.live
 def test_help_still_lists_the_commands_and_the_mistake():
     result = manage("help", DEBUG="false")
 
@@ -89,6 +93,7 @@ ORIGIN_SETTINGS = ("FRONTEND_ORIGIN", "TRUSTED_ORIGINS", "CORS_ALLOWED_ORIGINS")
 LOCALHOST = "http://localhost:3000"
 
 
+@pytest.mark.live
 @pytest.mark.parametrize(
     ("env", "origin"),
     [
@@ -120,11 +125,8 @@ def test_frontend_origin_defaults_to_localhost_3000_in_development_only(env, ori
 # --- The admin's names ------------------------------------------------------------------------
 
 
-def test_the_admin_index_names_operators_and_app_users_apart(client, db):
-    operator = get_user_model().objects.create_superuser("operator", "ops@example.com", "a-strong-password-1")
-    client.force_login(operator)
-
-    response = client.get("/admin/")
+def test_the_admin_index_names_operators_and_app_users_apart(operator_client):
+    response = operator_client.get("/admin/")
 
     assert response.status_code == 200
     models = {
@@ -171,6 +173,7 @@ def manage_in(checkout: Path, *args: str, **env: str) -> subprocess.CompletedPro
     )
 
 
+@pytest.mark.live
 def test_bin_dev_sets_up_development_and_runs_the_server_twice(tmp_path):
     checkout = fresh_checkout(tmp_path)
     port = free_port()
@@ -221,6 +224,7 @@ def test_bin_dev_sets_up_development_and_runs_the_server_twice(tmp_path):
     assert "No migrations to apply." in second_log.read_text()
 
 
+@pytest.mark.live
 def test_bin_dev_writes_secrets_of_its_own_in_each_checkout(tmp_path):
     secrets = []
     for name in ("one", "two"):
@@ -234,6 +238,7 @@ def test_bin_dev_writes_secrets_of_its_own_in_each_checkout(tmp_path):
     assert first["BETTER_AUTH_SECRET"] != second["BETTER_AUTH_SECRET"]
 
 
+@pytest.mark.live
 @pytest.mark.parametrize(
     ("existing", "kept", "added"),
     [

@@ -24,7 +24,6 @@ import psycopg
 import pytest
 
 from chat.tests.conftest import FakeLLM, completion
-from tests.conftest import ON_POSTGRES
 from tests.net import (
     env_example,
     free_port,
@@ -40,10 +39,8 @@ ROOT = Path(__file__).resolve().parent.parent
 ENTRYPOINT = ROOT / "bin" / "docker-entrypoint.sh"
 ENV_EXAMPLE = ROOT / ".env.example"
 
-skip_unless_postgres = pytest.mark.skipif(
-    not ON_POSTGRES,
-    reason="the entrypoint is proven on PostgreSQL: set DATABASE_URL=postgres://... (CI's PostgreSQL run)",
-)
+pytestmark = pytest.mark.live
+on_postgres = pytest.mark.postgres("the entrypoint is proven on PostgreSQL")
 
 
 def linked_asset(page: str, pattern: str) -> str:
@@ -86,8 +83,7 @@ def assert_admin_and_docs_are_served(url: str, *, hashed: bool) -> None:
 # --- the entrypoint, as the image runs it ---------------------------------------------------------
 
 
-@pytest.mark.postgres
-@skip_unless_postgres
+@on_postgres
 def test_the_entrypoint_serves_the_app_as_deployed(fresh_database, tmp_path):
     static_root = tmp_path / "static"  # missing: the entrypoint must collect the files itself
     env = server_env(
@@ -114,8 +110,7 @@ def test_the_entrypoint_serves_the_app_as_deployed(fresh_database, tmp_path):
         assert "Traceback" not in log.read_text()
 
 
-@pytest.mark.postgres
-@skip_unless_postgres
+@on_postgres
 def test_sigterm_lets_a_request_in_flight_finish(fresh_database, tmp_path):
     """A chat reply waiting on a slow model when the platform stops the container still gets its
     answer; then the server exits 0."""
@@ -176,8 +171,7 @@ def post_json(url: str, body: dict, token: str) -> tuple[int, dict]:
 SERVER_BANNERS = {"": "Starting granian", "gunicorn": "Starting gunicorn", "uvicorn": "Uvicorn running"}
 
 
-@pytest.mark.postgres
-@skip_unless_postgres
+@on_postgres
 @pytest.mark.parametrize("server_name", list(SERVER_BANNERS), ids=["default", "gunicorn", "uvicorn"])
 def test_a_copied_env_example_starts_every_server(server_name, fresh_database, tmp_path):
     """`cp .env.example .env` then `docker run --env-file .env`: every blank variable means its

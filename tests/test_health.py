@@ -49,6 +49,7 @@ def test_pending_migrations_are_not_ok(api_client, monkeypatch):
     assert response.json()["pending_migrations"] >= 1
 
 
+@pytest.mark.live
 def test_unreachable_database_is_503_and_fast():
     """A real process pointed at a port where no database listens."""
     script = (

@@ -102,6 +102,7 @@ class TestThrottling:
         exposed = {name.strip().lower() for name in response["Access-Control-Expose-Headers"].split(",")}
         assert {"retry-after", "x-request-id"} <= exposed
 
+    @pytest.mark.live
     @pytest.mark.parametrize("name", ["THROTTLE_USER_RATE", "THROTTLE_ANON_RATE", "THROTTLE_CHAT_RATE"])
     def test_a_malformed_rate_stops_start_up(self, name):
         result = subprocess.run(
@@ -116,6 +117,7 @@ class TestThrottling:
         assert result.returncode != 0
         assert f"{name} must be a rate such as 600/min, or off, not '600 per minute'" in result.stderr
 
+    @pytest.mark.live
     @pytest.mark.parametrize(
         ("value", "rate"), [("off", None), ("OFF", None), ("", "600/min"), ("90/s", "90/s")]
     )
@@ -155,6 +157,7 @@ def redis_or_skip() -> None:
         pytest.skip(f"no Redis at {REDIS_URL} (set TEST_REDIS_URL to use another)")
 
 
+@pytest.mark.live
 def test_counts_in_redis_are_shared_between_processes():
     redis_or_skip()
     from django.core.cache.backends.redis import RedisCache

@@ -344,6 +344,7 @@ def wire_requests(session_cookies: list[str]) -> list[bytes]:
     return requests
 
 
+@pytest.mark.live
 @pytest.mark.parametrize("log_format", ["text", "json"])
 def test_a_real_server_writes_no_forged_line(log_format, tmp_path):
     """Ironclad served as deployed (granian, DEBUG off), sent the crafted requests over the wire:

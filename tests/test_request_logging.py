@@ -187,6 +187,7 @@ def serve_one_request(**env: str) -> subprocess.CompletedProcess:
     )
 
 
+@pytest.mark.live
 class TestLogFormat:
     def test_text_by_default(self):
         result = serve_one_request()

@@ -13,10 +13,20 @@ import psycopg
 import pytest
 
 from chat.tests.conftest import FakeLLM, completion
-from tests.conftest import ON_POSTGRES, new_postgres_database
-from tests.net import ROOT, free_port, get, manage, migrate, send, send_raw, server_env, serving
+from tests.net import (
+    ROOT,
+    free_port,
+    get,
+    manage,
+    new_postgres_database,
+    seed_demo_users,
+    send,
+    send_raw,
+    server_env,
+    serving,
+)
 
-pytestmark = pytest.mark.skipif(not ON_POSTGRES, reason="the deadline is PostgreSQL's statement_timeout")
+pytestmark = [pytest.mark.live, pytest.mark.postgres("the deadline is PostgreSQL's statement_timeout")]
 
 DEADLINE = 0.5  # seconds: DATABASE_STATEMENT_TIMEOUT of the server below
 
@@ -57,13 +67,10 @@ def live(tmp_path_factory) -> Iterator[Live]:
             CHAT_OPENAI_BASE_URL=llm.url,
             CHAT_OPENAI_API_KEY="test-key",
         )
-        migrate(env, cwd=ROOT)
-        for args in (["seed"], ["issue_token", "alice@example.com"]):
-            result = manage(*args, **env)
-            assert result.returncode == 0, result.stderr
+        [token] = seed_demo_users(env, "alice@example.com")
         log = folder / "server.log"
         with serving([sys.executable, "-m", "config.serve"], env=env, log=log, cwd=ROOT) as server:
-            yield Live(server.url, database_url, result.stdout.strip(), llm)
+            yield Live(server.url, database_url, token, llm)
     llm.server.shutdown()
     llm.server.server_close()
 

@@ -85,6 +85,7 @@ def test_the_server_settings_come_from_the_environment(server_environment):
     assert (serve.bind_host(), serve.port(), serve.graceful_timeout()) == ("::", 8000, 9)
 
 
+@pytest.mark.live
 def test_an_unknown_server_stops_start_up(server_environment):
     env = {name: value for name, value in os.environ.items() if not name.startswith(SERVER_TUNING)}
 
@@ -101,6 +102,7 @@ def test_an_unknown_server_stops_start_up(server_environment):
     assert "SERVER must be one of granian, gunicorn, uvicorn, not 'waitress'." in result.stderr
 
 
+@pytest.mark.live
 @pytest.mark.parametrize(
     ("old", "new"),
     [("GUNICORN_THREADS", "WEB_THREADS"), ("GUNICORN_GRACEFUL_TIMEOUT", "WEB_GRACEFUL_TIMEOUT")],
@@ -186,6 +188,7 @@ def test_gunicorn_accepts_the_configuration(server_environment):
 # --- config/asgi.py ---------------------------------------------------------------------------
 
 
+@pytest.mark.live
 def test_the_asgi_entry_point_turns_the_pool_on():
     """Under ASGI each request runs in a thread of its own: a persistent connection per thread
     would never be reused, so config/asgi.py (SERVER=uvicorn) always uses psycopg's pool."""

@@ -6,6 +6,8 @@ import pytest
 
 from tests.net import ROOT, SECRETS, env_example, manage, settings_values
 
+pytestmark = pytest.mark.live  # every test reads the settings in a process of its own
+
 
 def run_check(**env: str) -> subprocess.CompletedProcess:
     return manage("check", **env)

@@ -9,10 +9,10 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from tests.conftest import ON_POSTGRES
-from tests.net import ROOT, free_port, manage, migrate, send, server_env, serving
+from tests.net import ROOT, free_port, seed_demo_users, send, server_env, serving
 
-pytestmark = pytest.mark.skipif(ON_POSTGRES, reason="SQLite's own locking")
+# On SQLite whatever database the suite runs on (CI runs the live tests in its PostgreSQL step).
+pytestmark = pytest.mark.live
 
 
 @pytest.fixture(scope="module")
@@ -27,11 +27,7 @@ def live(tmp_path_factory) -> Iterator[tuple[str, str]]:
         WEB_CONCURRENCY="2",
         THROTTLE_USER_RATE="off",
     )
-    migrate(env, cwd=ROOT)
-    for args in (["seed"], ["issue_token", "alice@example.com"]):
-        result = manage(*args, **env)
-        assert result.returncode == 0, result.stderr
-    token = result.stdout.strip()
+    [token] = seed_demo_users(env, "alice@example.com")
     log = folder / "server.log"
     with serving([sys.executable, "-m", "config.serve"], env=env, log=log, cwd=ROOT) as server:
         yield server.url, token

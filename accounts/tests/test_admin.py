@@ -1,16 +1,6 @@
 """Operators (Django staff) see better-auth users and sessions and can revoke sessions."""
 
-import pytest
-from django.contrib.auth import get_user_model
-
 from accounts.models import Session
-
-
-@pytest.fixture
-def operator_client(client, db):
-    operator = get_user_model().objects.create_superuser("operator", "ops@example.com", "a-strong-password-1")
-    client.force_login(operator)
-    return client
 
 
 def test_admin_needs_a_staff_login(client, db):

@@ -159,6 +159,7 @@ def manage_py(*args: str, **env: str) -> subprocess.CompletedProcess:
     )
 
 
+@pytest.mark.live
 @pytest.mark.parametrize(
     ("value", "rate"), [("off", "None"), ("", "5/15min"), ("10/30min", "10/30min"), ("3/hour", "3/hour")]
 )
@@ -169,6 +170,7 @@ def test_off_turns_the_limit_off_and_blank_means_the_default(value, rate):
     assert result.stdout.strip() == rate
 
 
+@pytest.mark.live
 def test_a_malformed_rate_stops_start_up():
     result = manage_py("check", THROTTLE_ADMIN_LOGIN_IP_RATE="20 per 15 minutes")
 

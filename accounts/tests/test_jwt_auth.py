@@ -292,7 +292,8 @@ def jwks_server(settings):
     """A real JWKS endpoint on loopback, as better-auth's /api/auth/jwks serves it."""
     handler = type("Handler", (_JwksHandler,), {"keys": [], "requests": 0})
     server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    # A short poll interval: shutdown() waits for one (half a second by default) after every test.
+    thread = threading.Thread(target=server.serve_forever, args=(0.02,), daemon=True)
     thread.start()
     settings.BETTER_AUTH_JWKS_URL = f"http://127.0.0.1:{server.server_port}/api/auth/jwks"
     yield handler

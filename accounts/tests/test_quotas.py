@@ -9,7 +9,7 @@ from django.test import Client
 from accounts.tokens import mint_jwt
 from agents.tools import run_tool
 from chat.models import Conversation, Message
-from tests.conftest import ON_POSTGRES, run_concurrently
+from tests.net import run_concurrently
 from todos.models import Category, Task
 
 
@@ -116,7 +116,7 @@ class TestTasks:
         )
         assert Task.objects.filter(user=user).count() == 1
 
-    @pytest.mark.skipif(not ON_POSTGRES, reason="concurrent requests are proven on PostgreSQL")
+    @pytest.mark.postgres("concurrent requests are proven on PostgreSQL")
     @pytest.mark.django_db(transaction=True)
     def test_creates_at_the_same_moment_never_pass_it(self, client_for, user, quota, make_task):
         quota(tasks=5)

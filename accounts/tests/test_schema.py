@@ -4,8 +4,7 @@ import pytest
 from django.db import connection
 
 pytestmark = [
-    pytest.mark.postgres,
-    pytest.mark.skipif(connection.vendor != "postgresql", reason="information_schema checks need PostgreSQL"),
+    pytest.mark.postgres("information_schema checks"),
 ]
 
 TEXT, BOOL, TSTZ = "text", "boolean", "timestamp with time zone"

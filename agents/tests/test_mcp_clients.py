@@ -22,8 +22,20 @@ from mcp.client.streamable_http import streamable_http_client
 from mcp.shared.exceptions import MCPError
 
 from agents.tools import TOOLS
-from tests.conftest import ON_POSTGRES, new_postgres_database
-from tests.net import ROOT, Response, free_port, get, manage, migrate, post, server_env, serving
+from tests.net import (
+    ROOT,
+    Response,
+    free_port,
+    get,
+    manage,
+    new_database,
+    post,
+    seed_demo_users,
+    server_env,
+    serving,
+)
+
+pytestmark = pytest.mark.live
 
 BETTER_AUTH_URL = "http://127.0.0.1:3000/api/auth"
 MODES = ["legacy", "auto"]  # the initialize handshake, and the 2026-07-28 protocol's discovery
@@ -49,19 +61,10 @@ class Live:
         return self.rows('SELECT id FROM "user" WHERE email = %s', email)[0][0]
 
 
-def run_manage(env: dict[str, str], *args: str) -> str:
-    result = manage(*args, **env)
-    assert result.returncode == 0, result.stderr
-    return result.stdout.strip()
-
-
 @pytest.fixture(scope="module")
 def database_url(tmp_path_factory) -> Iterator[str]:
-    if ON_POSTGRES:
-        with new_postgres_database() as url:
-            yield url
-    else:
-        yield f"sqlite:///{tmp_path_factory.mktemp('mcp') / 'db.sqlite3'}"
+    with new_database(tmp_path_factory.mktemp("mcp")) as url:
+        yield url
 
 
 @pytest.fixture(scope="module")
@@ -76,12 +79,10 @@ def live(database_url, tmp_path_factory) -> Iterator[Live]:
         WEB_CONCURRENCY="2",  # two processes: a stateless server answers whichever gets a request
         BETTER_AUTH_URL=BETTER_AUTH_URL,
     )
-    migrate(env, cwd=ROOT)
-    run_manage(env, "seed")  # alice@example.com and bob@example.com, with tasks and categories
-    tokens = {email: run_manage(env, "issue_token", f"{email}@example.com") for email in ("alice", "bob")}
+    alice, bob = seed_demo_users(env, "alice@example.com", "bob@example.com")
     log = folder / "server.log"
     with serving([sys.executable, "-m", "config.serve"], env=env, log=log, cwd=ROOT) as server:
-        yield Live(f"{server.url}/mcp", env, database_url, tokens["alice"], tokens["bob"])
+        yield Live(f"{server.url}/mcp", env, database_url, alice, bob)
     written = log.read_text()
     assert "Traceback" not in written, written
     assert not re.search(r" /mcp 5\d\d ", written), written

@@ -14,7 +14,7 @@ from django.test import Client
 
 from accounts.tokens import mint_jwt
 from agents.tools import TOOLS
-from tests.conftest import ON_POSTGRES, the_test_database_url, wait_until_blocked_on_a_lock
+from tests.net import the_test_database_url, wait_until_blocked_on_a_lock
 from todos.models import Task
 
 ACCEPT = "application/json, text/event-stream"
@@ -289,7 +289,7 @@ class TestResourceMetadata:
         assert client.post("/.well-known/oauth-protected-resource/mcp").status_code == 405
 
 
-@pytest.mark.skipif(not ON_POSTGRES, reason="row locks are proven on PostgreSQL")
+@pytest.mark.postgres("row locks are proven on PostgreSQL")
 def test_a_database_failure_is_a_tool_error_to_retry(client, transactional_db, user, make_task):
     """A task locked by another transaction past lock_timeout: PostgreSQL refuses the update, and
     the agent gets a tool error it can retry, not a broken response."""
@@ -317,7 +317,7 @@ def complete_in_a_thread_of_its_own(task: Task, user):
         connection.close()  # this thread's own connection
 
 
-@pytest.mark.skipif(not ON_POSTGRES, reason="row locks are proven on PostgreSQL")
+@pytest.mark.postgres("row locks are proven on PostgreSQL")
 def test_a_task_deleted_while_a_call_waits_for_it_is_a_tool_error(transactional_db, user, make_task):
     """complete_task finds the task, then waits for its row lock while another request deletes it."""
     task = make_task(user, "Going")

@@ -5,6 +5,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from chat.assistant import get_assistant
 from chat.offline import OfflineAssistant
 from chat.openai_provider import OpenAIAssistant
@@ -30,6 +32,7 @@ def test_openai_is_configured_from_the_settings(settings):
     assert str(assistant.client.base_url) == "http://127.0.0.1:9/v1/"
 
 
+@pytest.mark.live
 def test_an_unknown_provider_stops_start_up():
     result = subprocess.run(
         [sys.executable, "manage.py", "check"],

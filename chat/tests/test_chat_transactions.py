@@ -13,7 +13,6 @@ import pytest
 from django.conf import settings
 
 from chat.tests.conftest import completion, tool_call
-from tests.conftest import ON_POSTGRES
 
 SESSIONS = """
 SELECT a.pid, a.state, a.xact_start IS NOT NULL AS in_transaction,
@@ -31,8 +30,7 @@ def sessions_now() -> list[tuple]:
         return conn.execute(SESSIONS).fetchall()
 
 
-@pytest.mark.postgres
-@pytest.mark.skipif(not ON_POSTGRES, reason="looks at pg_stat_activity: set DATABASE_URL=postgres://...")
+@pytest.mark.postgres("looks at pg_stat_activity")
 def test_no_transaction_or_lock_is_held_while_the_model_thinks(
     live_server, fake_llm, user, make_task, session, session_cookie
 ):

@@ -6,8 +6,7 @@ from django.db import IntegrityError, connection, transaction
 from chat.models import Conversation, Message
 
 pytestmark = [
-    pytest.mark.postgres,
-    pytest.mark.skipif(connection.vendor != "postgresql", reason="database rules are proven on PostgreSQL"),
+    pytest.mark.postgres("database rules are proven on PostgreSQL"),
 ]
 
 

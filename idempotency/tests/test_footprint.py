@@ -12,7 +12,6 @@ from chat.models import Message
 from chat.tests.conftest import completion, tool_call
 from idempotency.models import IdempotentRequest
 from idempotency.services import ROW_BYTES
-from tests.conftest import ON_POSTGRES
 from todos.models import DESCRIPTION_MAX_LENGTH, Task
 
 KIB = 1024
@@ -170,7 +169,7 @@ class TestEachUser:
         assert IdempotentRequest.objects.filter(user=user).count() == statuses.count(201)
         assert sum(row.size for row in IdempotentRequest.objects.filter(user=user)) <= 128 * KIB
 
-    @pytest.mark.skipif(not ON_POSTGRES, reason="the table's size is PostgreSQL's")
+    @pytest.mark.postgres("the table's size is PostgreSQL's")
     @pytest.mark.django_db(transaction=True)
     def test_the_trials_abusive_sequences_grow_the_table_by_no_more_than_the_bound(
         self, alice_client, user, long_tasks, bounds

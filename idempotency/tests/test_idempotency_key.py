@@ -12,7 +12,7 @@ from django.utils import timezone
 
 from chat.models import Message
 from idempotency.models import IdempotentRequest
-from tests.conftest import ON_POSTGRES, run_concurrently, the_test_database_url, wait_until_blocked_on_a_lock
+from tests.net import run_concurrently, the_test_database_url, wait_until_blocked_on_a_lock
 from todos import services
 from todos.models import Category, Task
 
@@ -206,8 +206,7 @@ class TestExpiry:
         assert Task.objects.count() == 2
 
 
-@pytest.mark.skipif(not ON_POSTGRES, reason="concurrent requests are proven on PostgreSQL")
-@pytest.mark.postgres
+@pytest.mark.postgres("concurrent requests are proven on PostgreSQL")
 @pytest.mark.django_db(transaction=True)
 class TestConcurrency:
     def test_the_same_key_while_the_first_runs_is_a_409_then_a_replay(self, client_for, user, make_task):

@@ -9,6 +9,7 @@ from django.core.management import CommandError, call_command
 from django.utils import timezone
 from rest_framework.test import APIClient
 
+from accounts import passwords
 from accounts.models import Account, Session, User
 from accounts.passwords import verify_password
 from chat.models import Conversation, Message
@@ -17,6 +18,15 @@ from operations.management.commands.seed import DEMO_PASSWORD
 from todos.models import Category, Task
 
 pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture(autouse=True)
+def cheap_password_hashes(monkeypatch):
+    """better-auth's scrypt at its lowest cost: each seeded user's hash is made and checked here for
+    the password it holds; accounts/tests/test_passwords.py checks the format, at full cost,
+    against hashes better-auth made."""
+    monkeypatch.setattr(passwords, "SCRYPT_N", 2)
+
 
 CREDENTIALS = re.compile(
     r"^(?P<email>\S+@\S+)  \((?P<summary>.*)\)\n"

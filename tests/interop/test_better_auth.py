@@ -3,40 +3,41 @@
 import base64
 import json
 
-from tests.interop.conftest import Service, better_auth_migrate, http, manage
+from tests.interop.conftest import better_auth_migrate, manage
+from tests.net import Server, get, send, send_json
 
 COOKIE = "better-auth.session_token"
 
 
-def sign_up_and_sign_in(better_auth: Service, email: str) -> dict:
+def sign_up_and_sign_in(better_auth: Server, email: str) -> dict:
     """Sign a person up and in through better-auth's HTTP API; return what a client holds."""
     password = "correct horse battery staple"
-    signed_up = http(
+    signed_up = send_json(
         "POST",
         f"{better_auth.url}/api/auth/sign-up/email",
-        json_body={"name": "Alice Interop", "email": email, "password": password},
+        {"name": "Alice Interop", "email": email, "password": password},
     )
     assert signed_up.status == 200, signed_up.body
 
-    signed_in = http(
-        "POST", f"{better_auth.url}/api/auth/sign-in/email", json_body={"email": email, "password": password}
+    signed_in = send_json(
+        "POST", f"{better_auth.url}/api/auth/sign-in/email", {"email": email, "password": password}
     )
     assert signed_in.status == 200, signed_in.body
     cookie = signed_in.cookie(COOKIE)
     assert cookie is not None, signed_in.headers
 
-    token = http("GET", f"{better_auth.url}/api/auth/token", headers={"Cookie": cookie})
+    token = get(f"{better_auth.url}/api/auth/token", Cookie=cookie)
     assert token.status == 200, token.body
     return {
         "user_id": signed_in.json()["user"]["id"],
         "cookie": cookie,
-        "bearer": signed_in.header("set-auth-token"),
+        "bearer": signed_in.headers["set-auth-token"],
         "jwt": token.json()["token"],
     }
 
 
-def me(ironclad: Service, **headers: str):
-    return http("GET", f"{ironclad.url}/api/me", headers=headers)
+def me(ironclad: Server, **headers: str):
+    return get(f"{ironclad.url}/api/me", **headers)
 
 
 def jwt_header(token: str) -> dict:
@@ -44,7 +45,7 @@ def jwt_header(token: str) -> dict:
     return json.loads(base64.urlsafe_b64decode(segment + "=" * (-len(segment) % 4)))
 
 
-def assert_every_credential_works_until_sign_out(better_auth: Service, ironclad: Service, email: str):
+def assert_every_credential_works_until_sign_out(better_auth: Server, ironclad: Server, email: str):
     client = sign_up_and_sign_in(better_auth, email)
     assert jwt_header(client["jwt"])["alg"] == "EdDSA"
 
@@ -58,11 +59,11 @@ def assert_every_credential_works_until_sign_out(better_auth: Service, ironclad:
         assert response.json()["data"]["id"] == client["user_id"]
         assert response.json()["data"]["email"] == email
 
-    signed_out = http(
+    signed_out = send_json(
         "POST",
         f"{better_auth.url}/api/auth/sign-out",
-        headers={"Cookie": client["cookie"], "Origin": better_auth.url},
-        json_body={},
+        {},
+        {"Cookie": client["cookie"], "Origin": better_auth.url},
     )
     assert signed_out.status == 200, signed_out.body
 
@@ -75,33 +76,33 @@ def assert_every_credential_works_until_sign_out(better_auth: Service, ironclad:
 
 
 def test_better_auth_runs_on_a_database_django_migrated(
-    harness, database_url, start_better_auth, start_ironclad
+    harness, fresh_database, start_better_auth, start_ironclad
 ):
-    manage(database_url, "migrate", "--noinput")
+    manage(fresh_database, "migrate", "--noinput")
 
-    check = better_auth_migrate(harness, database_url, "--check")
+    check = better_auth_migrate(harness, fresh_database, "--check")
     assert check.returncode == 0, f"better-auth wants changes:\n{check.stdout}\n{check.stderr}"
     assert "UP_TO_DATE" in check.stdout
 
-    better_auth = start_better_auth(database_url)
-    ironclad = start_ironclad(database_url)  # JWT keys from the `jwks` table
+    better_auth = start_better_auth(fresh_database)
+    ironclad = start_ironclad(fresh_database)  # JWT keys from the `jwks` table
     assert_every_credential_works_until_sign_out(better_auth, ironclad, "alice@django-first.test")
 
 
 def test_django_adopts_a_database_better_auth_migrated(
-    harness, database_url, start_better_auth, start_ironclad
+    harness, fresh_database, start_better_auth, start_ironclad
 ):
-    migrated = better_auth_migrate(harness, database_url)
+    migrated = better_auth_migrate(harness, fresh_database)
     assert migrated.returncode == 0, migrated.stderr
 
-    output = manage(database_url, "migrate", "--fake-initial", "--noinput")
+    output = manage(fresh_database, "migrate", "--fake-initial", "--noinput")
     assert "accounts.0001_initial... FAKED" in output
-    assert "No migrations to apply" in manage(database_url, "migrate", "--noinput")
+    assert "No migrations to apply" in manage(fresh_database, "migrate", "--noinput")
 
-    better_auth = start_better_auth(database_url)
+    better_auth = start_better_auth(fresh_database)
     # JWT keys from better-auth's JWKS endpoint this time, with issuer and audience checked.
     ironclad = start_ironclad(
-        database_url,
+        fresh_database,
         BETTER_AUTH_JWKS_URL=f"{better_auth.url}/api/auth/jwks",
         JWT_ISSUER=better_auth.url,
         JWT_AUDIENCE=better_auth.url,
@@ -109,19 +110,17 @@ def test_django_adopts_a_database_better_auth_migrated(
     assert_every_credential_works_until_sign_out(better_auth, ironclad, "alice@better-auth-first.test")
 
 
-def test_cookie_writes_need_the_front_ends_origin(harness, database_url, start_better_auth, start_ironclad):
-    manage(database_url, "migrate", "--noinput")
-    better_auth = start_better_auth(database_url)
-    ironclad = start_ironclad(database_url, FRONTEND_ORIGIN=better_auth.url)
+def test_cookie_writes_need_the_front_ends_origin(harness, fresh_database, start_better_auth, start_ironclad):
+    manage(fresh_database, "migrate", "--noinput")
+    better_auth = start_better_auth(fresh_database)
+    ironclad = start_ironclad(fresh_database, FRONTEND_ORIGIN=better_auth.url)
     client = sign_up_and_sign_in(better_auth, "carol@origin.test")
 
-    foreign = http(
-        "DELETE",
-        f"{ironclad.url}/api/me",
-        headers={"Cookie": client["cookie"], "Origin": "https://evil.test"},
+    foreign = send(
+        "DELETE", f"{ironclad.url}/api/me", None, {"Cookie": client["cookie"], "Origin": "https://evil.test"}
     )
-    trusted = http(
-        "DELETE", f"{ironclad.url}/api/me", headers={"Cookie": client["cookie"], "Origin": better_auth.url}
+    trusted = send(
+        "DELETE", f"{ironclad.url}/api/me", None, {"Cookie": client["cookie"], "Origin": better_auth.url}
     )
 
     assert foreign.status == 403

@@ -2,7 +2,8 @@
 
 import re
 
-from tests.interop.conftest import http, manage
+from tests.interop.conftest import manage
+from tests.net import get, send_json
 
 CREDENTIALS = re.compile(
     r"^(?P<email>\S+@\S+)  \(.*\)\n"
@@ -14,51 +15,51 @@ CREDENTIALS = re.compile(
 
 
 def test_seeded_users_sign_in_through_better_auth_and_reach_ironclad(
-    harness, database_url, start_better_auth, start_ironclad
+    harness, fresh_database, start_better_auth, start_ironclad
 ):
-    manage(database_url, "migrate", "--noinput")
-    output = manage(database_url, "seed", "--seed", "1", "--tasks", "5")
+    manage(fresh_database, "migrate", "--noinput")
+    output = manage(fresh_database, "seed", "--seed", "1", "--tasks", "5")
     seeded = {match["email"]: match.groupdict() for match in CREDENTIALS.finditer(output)}
     assert set(seeded) == {"alice@example.com", "bob@example.com"}
 
-    better_auth = start_better_auth(database_url)
-    ironclad = start_ironclad(database_url)
+    better_auth = start_better_auth(fresh_database)
+    ironclad = start_ironclad(fresh_database)
     for email, credentials in seeded.items():
         # better-auth verifies the password hash seed stored...
-        signed_in = http(
+        signed_in = send_json(
             "POST",
             f"{better_auth.url}/api/auth/sign-in/email",
-            json_body={"email": email, "password": credentials["password"]},
+            {"email": email, "password": credentials["password"]},
         )
         assert signed_in.status == 200, signed_in.body
         assert signed_in.json()["user"]["email"] == email
-        wrong = http(
+        wrong = send_json(
             "POST",
             f"{better_auth.url}/api/auth/sign-in/email",
-            json_body={"email": email, "password": credentials["password"] + "x"},
+            {"email": email, "password": credentials["password"] + "x"},
         )
         assert wrong.status == 401
 
         # ...and takes the printed cookie for one of its own sessions.
-        session = http(
-            "GET", f"{better_auth.url}/api/auth/get-session", headers={"Cookie": credentials["cookie"]}
-        )
+        session = get(f"{better_auth.url}/api/auth/get-session", Cookie=credentials["cookie"])
         assert session.status == 200, session.body
         assert session.json()["user"]["email"] == email
 
-        issued = manage(database_url, "issue_token", email).strip()
+        issued = manage(fresh_database, "issue_token", email).strip()
         for headers in (
             {"Cookie": credentials["cookie"]},
             {"Authorization": f"Bearer {credentials['jwt']}"},
             {"Authorization": f"Bearer {issued}"},
         ):
-            me = http("GET", f"{ironclad.url}/api/me", headers=headers)
+            me = get(f"{ironclad.url}/api/me", **headers)
             assert me.status == 200, (headers, me.body)
             assert me.json()["data"]["email"] == email
-            tasks = http("GET", f"{ironclad.url}/api/tasks", headers=headers)
+            tasks = get(f"{ironclad.url}/api/tasks", **headers)
             assert tasks.status == 200, tasks.body
             assert tasks.json()["meta"]["total"] == 5
 
     # A second run changes nothing and prints the same cookies.
-    again = {match["email"]: match["cookie"] for match in CREDENTIALS.finditer(manage(database_url, "seed"))}
+    again = {
+        match["email"]: match["cookie"] for match in CREDENTIALS.finditer(manage(fresh_database, "seed"))
+    }
     assert again == {email: credentials["cookie"] for email, credentials in seeded.items()}

@@ -1,12 +1,4 @@
 import pytest
-from django.contrib.auth import get_user_model
-
-
-@pytest.fixture
-def operator_client(client, db):
-    operator = get_user_model().objects.create_superuser("operator", "ops@example.com", "a-strong-password-1")
-    client.force_login(operator)
-    return client
 
 
 def test_tasks_are_searchable_by_title_and_owner_email(operator_client, make_task, user, other_user):

@@ -4,7 +4,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from tests.conftest import ON_POSTGRES, run_concurrently
+from tests.net import run_concurrently
 from todos.models import Task
 
 BULK = "/api/tasks/bulk"
@@ -176,8 +176,7 @@ class TestValidation:
         assert alice_client.get(BULK).status_code == 405
 
 
-@pytest.mark.skipif(not ON_POSTGRES, reason="concurrent requests are proven on PostgreSQL")
-@pytest.mark.postgres
+@pytest.mark.postgres("concurrent requests are proven on PostgreSQL")
 @pytest.mark.django_db(transaction=True)
 def test_concurrent_bulk_completions_create_each_next_occurrence_once(client_for, user, make_task):
     tasks = [make_task(user, f"Daily {n}", recurrence="daily", due_date=DUE) for n in range(5)]

@@ -11,7 +11,6 @@ from django.core.management import call_command
 from django.db import connection, transaction
 from django.utils import timezone
 
-from tests.conftest import ON_POSTGRES
 from todos.changes import decode_cursor, encode_cursor
 from todos.models import Category, Change, Task
 
@@ -254,8 +253,7 @@ class TestCost:
             assert len(feed(alice_client, page_size=60)["data"]) == 60
 
 
-@pytest.mark.skipif(not ON_POSTGRES, reason="concurrent transactions are proven on PostgreSQL")
-@pytest.mark.postgres
+@pytest.mark.postgres("concurrent transactions are proven on PostgreSQL")
 @pytest.mark.django_db(transaction=True)
 class TestCommitOrder:
     def test_a_transaction_that_started_first_and_commits_last_is_not_skipped(

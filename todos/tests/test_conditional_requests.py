@@ -3,7 +3,7 @@
 import pytest
 
 from chat.models import Conversation
-from tests.conftest import ON_POSTGRES, run_concurrently
+from tests.net import run_concurrently
 from todos.models import Category, Task
 
 
@@ -257,8 +257,7 @@ def test_the_front_end_may_send_the_headers_and_read_the_answers(api_client, ali
     assert {"etag", "idempotent-replayed"} <= exposed
 
 
-@pytest.mark.skipif(not ON_POSTGRES, reason="concurrent requests are proven on PostgreSQL")
-@pytest.mark.postgres
+@pytest.mark.postgres("concurrent requests are proven on PostgreSQL")
 @pytest.mark.django_db(transaction=True)
 def test_of_two_concurrent_writes_over_one_version_one_wins(client_for, user, make_task):
     """Both read version 1 and send If-Match with it: the check and the write hold the row, so

@@ -6,13 +6,12 @@ from datetime import UTC, datetime
 import pytest
 from django.db import IntegrityError, connection, transaction
 
-from tests.conftest import run_concurrently, wait_until_blocked_on_a_lock
+from tests.net import run_concurrently, wait_until_blocked_on_a_lock
 from todos import services
 from todos.models import Category, Task
 
 pytestmark = [
-    pytest.mark.postgres,
-    pytest.mark.skipif(connection.vendor != "postgresql", reason="database rules are proven on PostgreSQL"),
+    pytest.mark.postgres("database rules are proven on PostgreSQL"),
 ]
 
 

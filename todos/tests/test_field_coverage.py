@@ -6,7 +6,6 @@ place named. docs/development.md has the checklist for adding a field."""
 from datetime import UTC, datetime
 
 import pytest
-from django.contrib.auth import get_user_model
 
 from agents.tools import NOT_LISTED_FIELDS, TOOLS, run_tool
 from todos.admin import TaskAdmin
@@ -85,11 +84,8 @@ def test_the_next_occurrence_takes_over_every_field_but_those_it_sets_afresh(ali
         assert getattr(next_task, name) != getattr(task, name), f"{name} is carried over after all"
 
 
-def test_the_admin_shows_every_field_or_excludes_it(client, task):
-    operator = get_user_model().objects.create_superuser("operator", "ops@example.com", "a-strong-password-1")
-    client.force_login(operator)
-
-    page = client.get(f"/admin/todos/task/{task.pk}/change/").content.decode()
+def test_the_admin_shows_every_field_or_excludes_it(operator_client, task):
+    page = operator_client.get(f"/admin/todos/task/{task.pk}/change/").content.decode()
 
     excluded = set(TaskAdmin.exclude or ())
     names = [field.name for field in Task._meta.concrete_fields if field.name not in excluded]

@@ -8,12 +8,11 @@ import psycopg
 import pytest
 from django.db import connection
 
-from tests.conftest import run_together, the_test_database_url, wait_until_blocked_on_a_lock
+from tests.net import run_together, the_test_database_url, wait_until_blocked_on_a_lock
 from todos.models import Category, Task
 
 pytestmark = [
-    pytest.mark.postgres,
-    pytest.mark.skipif(connection.vendor != "postgresql", reason="row locks are proven on PostgreSQL"),
+    pytest.mark.postgres("row locks are proven on PostgreSQL"),
     pytest.mark.django_db(transaction=True),
 ]
 

@@ -5,7 +5,6 @@ import pytest
 from django.db import connection
 
 from accounts.models import User
-from tests.conftest import ON_POSTGRES
 
 
 def titles(response) -> list[str]:
@@ -72,7 +71,7 @@ class TestBounds:
         assert titles(alice_client.get("/api/tasks", {"search": term})) == [f"About {term}"]
 
 
-@pytest.mark.skipif(not ON_POSTGRES, reason="the indexes are PostgreSQL's")
+@pytest.mark.postgres("the indexes are PostgreSQL's")
 class TestIndexes:
     @pytest.fixture
     def accounts(self, user, other_user):
