@@ -29,7 +29,7 @@ def forget_derived_shapes() -> None:
     sql.row_type.cache_clear()  # the list's records
     sql._readers.cache_clear()  # their columns' converters
     selectors.task_columns.cache_clear()  # the list's SELECT
-    if "_fields_template" in vars(TaskSerializer):  # ironclad.api.ModelSerializer's fields, per class
+    if "_fields_template" in vars(TaskSerializer):  # ironclad.serializers.ModelSerializer's fields, per class
         del TaskSerializer._fields_template
     representation_plan.cache_clear()  # the fast representation
     built_schemas.cache_clear()  # the tools' schemas
