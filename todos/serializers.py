@@ -284,9 +284,8 @@ class TaskSerializer(ModelSerializer):
         read_only_fields = ["completed_at", "created_at", "updated_at"]
 
     def to_representation(self, task: TaskRecord) -> dict[str, Any]:
-        # Lists render up to 100 tasks per request, and DRF's generic field-by-field path cost
-        # 0.6 ms for 20: a plan made once from the fields (RepresentationPlan) renders them.
-        # A test holds it equal to that path.
+        # Lists render up to 100 tasks, too many for DRF's field-by-field path (docs/performance.md):
+        # a plan made once from the fields renders them, held equal to that path by a test.
         return representation_plan(type(self)).render(task)
 
     def validate_tags(self, tags: list[str]) -> list[str]:
