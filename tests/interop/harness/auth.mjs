@@ -9,7 +9,15 @@
 //   BETTER_AUTH_SECRET  signing/encryption secret (required, >= 32 chars recommended)
 //   PORT                loopback port the server listens on (required by server.mjs)
 //   BASE_URL            public base URL (default http://127.0.0.1:${PORT})
+//   MCP_RESOURCE        Ironclad's MCP_RESOURCE_URL: the resource OAuth clients get tokens for
+//                       (default http://127.0.0.1/mcp; migrate.mjs does not use it)
+//   ADD_MISSING_RESOURCE "0" leaves out the hook that binds a token to MCP_RESOURCE when a
+//                       client asks for none (default on, as docs/mcp.md configures it)
+//
+// The configuration is the one docs/mcp.md gives the front end: keep the two in step.
+import { oauthProvider } from "@better-auth/oauth-provider";
 import { betterAuth } from "better-auth";
+import { createAuthMiddleware } from "better-auth/api";
 import { bearer, jwt } from "better-auth/plugins";
 import pg from "pg";
 
@@ -38,7 +46,19 @@ export function readConfig({ requirePort = true } = {}) {
   }
   const baseURL =
     process.env.BASE_URL || (port ? `http://127.0.0.1:${port}` : "http://127.0.0.1");
-  return { databaseURL, secret, port, baseURL };
+  const mcpResource = process.env.MCP_RESOURCE || "http://127.0.0.1/mcp";
+  const addMissingResource = process.env.ADD_MISSING_RESOURCE !== "0";
+  return { databaseURL, secret, port, baseURL, mcpResource, addMissingResource };
+}
+
+/** A token request that names no resource gets Ironclad's MCP resource, so the access token is
+ * a JWT bound to it rather than an opaque token that Ironclad refuses. */
+function addMissingResource(mcpResource) {
+  return createAuthMiddleware(async (ctx) => {
+    if (ctx.path !== "/oauth2/token" || !ctx.body || ctx.body.resource) return;
+    if (!["authorization_code", "refresh_token"].includes(ctx.body.grant_type)) return;
+    return { context: { body: { ...ctx.body, resource: mcpResource } } };
+  });
 }
 
 /** Build better-auth options (and the pg Pool they own) from the config. */
@@ -50,9 +70,22 @@ export function buildOptions(config) {
     baseURL: config.baseURL,
     trustedOrigins: [config.baseURL],
     emailAndPassword: { enabled: true },
-    // jwt() defaults: EdDSA / Ed25519 keys, 15 minute tokens,
-    // iss = aud = baseURL.
-    plugins: [bearer(), jwt()],
+    plugins: [
+      bearer(),
+      // jwt() defaults: EdDSA / Ed25519 keys, 15 minute tokens, iss = aud = the origin.
+      jwt(),
+      oauthProvider({
+        loginPage: "/sign-in",
+        consentPage: "/consent",
+        resources: [config.mcpResource],
+        allowDynamicClientRegistration: true,
+        allowUnauthenticatedClientRegistration: true,
+        clientRegistrationDefaultResources: [config.mcpResource],
+        // Native MCP clients register an http://127.0.0.1 callback without saying they are native.
+        clientRegistrationDefaultApplicationType: "infer",
+      }),
+    ],
+    hooks: config.addMissingResource ? { before: addMissingResource(config.mcpResource) } : {},
     telemetry: { enabled: false },
   };
   return { options, pool };

@@ -2,16 +2,30 @@
 // (run migrate.mjs first). Listens on 127.0.0.1:$PORT, routes under
 // /api/auth/*, and prints exactly one line "READY <port>" to stdout once
 // it is listening. Exits cleanly on SIGTERM / SIGINT.
+//
+// Besides better-auth's routes it serves the OAuth authorization server metadata at the
+// origin's well-known path for the issuer <origin>/api/auth (RFC 8414), as a front end must.
 import { createServer } from "node:http";
+import { oauthProviderAuthServerMetadata } from "@better-auth/oauth-provider";
 import { toNodeHandler } from "better-auth/node";
 import { createAuth } from "./auth.mjs";
 
 const { auth, pool, config } = createAuth({ requirePort: true });
 const authHandler = toNodeHandler(auth);
+const AUTH_SERVER_METADATA_PATH = "/.well-known/oauth-authorization-server/api/auth";
+const authServerMetadata = toNodeHandler(oauthProviderAuthServerMetadata(auth));
+
+function handlerFor(url) {
+  const path = url?.split("?")[0];
+  if (path === AUTH_SERVER_METADATA_PATH) return authServerMetadata;
+  if (path === "/api/auth" || path?.startsWith("/api/auth/")) return authHandler;
+  return undefined;
+}
 
 const server = createServer((req, res) => {
-  if (req.url === "/api/auth" || req.url?.startsWith("/api/auth/")) {
-    authHandler(req, res).catch((err) => {
+  const handler = handlerFor(req.url);
+  if (handler) {
+    handler(req, res).catch((err) => {
       console.error(err);
       if (!res.headersSent) {
         res.statusCode = 500;
