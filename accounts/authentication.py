@@ -2,10 +2,11 @@
 jwks tables: docs/database.md).
 
 One class per credential, as DRF's own: JWTAuthentication (a bearer JWT),
-BearerSessionAuthentication (a bearer better-auth session token) and
-SessionCookieAuthentication (better-auth's signed session cookie, with its Origin rule). A view
-lists the ones it accepts; REST_FRAMEWORK's default lists all three, the bearer ones first, so that
-an `Authorization: Bearer` credential decides when present. A class returns None when the request
+BearerSessionAuthentication (a bearer better-auth session token),
+SessionCookieAuthentication (better-auth's signed session cookie, with its Origin rule) and
+AccessTokenAuthentication (an OAuth access token, which only /mcp lists). A view lists the ones it
+accepts; REST_FRAMEWORK's default lists the first three, the bearer ones first, so that an
+`Authorization: Bearer` credential decides when present. A class returns None when the request
 does not carry its credential; with none at all, the permission class answers 401
 `not_authenticated`.
 """
@@ -45,6 +46,16 @@ SESSION_WITH_USER = (
     'FROM "session" s JOIN "user" u ON u."id" = s."userId" WHERE s."token" = %s'
 )
 USER_BY_ID = f'SELECT {sql.columns(User, "u")} FROM "user" u WHERE u."id" = %s'  # noqa: S608
+# An access token's user, its session (all NULL without one) and whether its client exists and
+# is not disabled: what `authenticate_access_token` checks, in one query.
+ACCESS_TOKEN_HOLDER = (
+    f"SELECT {sql.columns(User, 'u')}, {sql.columns(Session, 's')}, "  # noqa: S608
+    'c."clientId" IS NOT NULL AND c."disabled" IS NOT TRUE FROM "user" u '
+    'LEFT JOIN "session" s ON s."id" = %s AND s."userId" = u."id" '
+    'LEFT JOIN "oauthClient" c ON c."clientId" = %s WHERE u."id" = %s'
+)
+# RFC 9068's media type of a JWT access token; `typ` may leave out "application/".
+ACCESS_TOKEN_TYPES = frozenset({"at+jwt", "application/at+jwt"})
 
 
 class InvalidToken(exceptions.AuthenticationFailed):
@@ -134,13 +145,26 @@ class BearerAuthentication(CredentialAuthentication):
 
 
 class JWTAuthentication(BearerAuthentication):
-    """A bearer JWT: HS256 with JWT_SECRET, or better-auth's jwt plugin keys."""
+    """A bearer JWT: HS256 with JWT_SECRET, or better-auth's jwt plugin keys, for JWT_AUDIENCE.
+    It refuses an OAuth access token, which is for the resource that lists
+    AccessTokenAuthentication before it (/mcp)."""
 
     def claims(self, token: str) -> bool:
         return is_jwt(token)
 
     def authenticate_token(self, token: str) -> tuple[User, object]:
         return authenticate_jwt(token)
+
+
+class AccessTokenAuthentication(BearerAuthentication):
+    """An OAuth access token of better-auth's oauth-provider plugin (a JWT of type at+jwt) for
+    MCP_RESOURCE_URL."""
+
+    def claims(self, token: str) -> bool:
+        return is_jwt(token) and is_access_token(unverified_header(token, strict=False))
+
+    def authenticate_token(self, token: str) -> tuple[User, object]:
+        return authenticate_access_token(token)
 
 
 class BearerSessionAuthentication(BearerAuthentication):
@@ -271,10 +295,68 @@ def is_trusted_origin(request: Request, origin: str) -> bool:
 
 
 def authenticate_jwt(token: str) -> tuple[User, dict[str, Any]]:
+    header = unverified_header(token)
+    if is_access_token(header):
+        raise InvalidToken("An OAuth access token is accepted only by the resource it names: /mcp.")
+    claims = verified_claims(token, header, issuer=settings.JWT_ISSUER, audience=settings.JWT_AUDIENCE)
+    rows = sql.fetch(USER_BY_ID, [token_user_id(claims)], User)
+    if not rows:
+        raise InvalidToken("The token's user does not exist.")
+    return rows[0][0], claims
+
+
+def authenticate_access_token(token: str) -> tuple[User, dict[str, Any]]:
+    """An OAuth access token for /mcp: signed with the jwt plugin's keys, from better-auth's
+    issuer, for MCP_RESOURCE_URL; its user, its session (`sid`) and its client still there."""
+    if not (settings.MCP_RESOURCE_URL and settings.OAUTH_ISSUER):
+        raise InvalidToken(
+            "This server accepts no OAuth access tokens: set MCP_RESOURCE_URL and BETTER_AUTH_URL."
+        )
+    header = unverified_header(token)
+    if header.get("alg") not in ASYMMETRIC_ALGORITHMS:
+        raise InvalidToken("An OAuth access token must be signed with the jwt plugin's keys.")
+    claims = verified_claims(token, header, issuer=settings.OAUTH_ISSUER, audience=settings.MCP_RESOURCE_URL)
+    if "cnf" in claims:
+        # Bound to a key the client proves it holds with each request (DPoP, RFC 9449): Ironclad
+        # checks no proofs, so it would take a stolen copy for a plain bearer.
+        raise InvalidToken("A sender-constrained (DPoP) access token is not accepted here.")
+    session_id, client_id = claims.get("sid"), claims.get("client_id") or claims.get("azp")
+    for name, value in (("sid", session_id), ("client_id", client_id)):
+        if value is not None and not (isinstance(value, str) and is_plain_token(value)):
+            raise InvalidToken(f"The token's {name!r} claim must be a plain string.")
+    if not client_id:
+        raise InvalidToken("The token names no client.")
+    rows = sql.fetch(ACCESS_TOKEN_HOLDER, [session_id, client_id, token_user_id(claims)], User, Session, 1)
+    if not rows:
+        raise InvalidToken("The token's user does not exist.")
+    user, session, (client_usable,) = rows[0]
+    if not client_usable:
+        raise InvalidToken("The token's client is unknown or disabled.")
+    if session_id is not None:
+        if session.pk is None:
+            raise InvalidToken("The token's session has been signed out.")
+        if session.is_expired:
+            raise SessionExpired()
+    return user, claims
+
+
+def unverified_header(token: str, *, strict: bool = True) -> dict[str, Any]:
+    """The JWT's header, unverified; an InvalidToken when malformed ({} unless `strict`)."""
     try:
-        header = jwt.get_unverified_header(token)
+        return jwt.get_unverified_header(token)
     except jwt.InvalidTokenError:
+        if not strict:
+            return {}
         raise InvalidToken("The token is not a well-formed JWT.") from None
+
+
+def is_access_token(header: dict[str, Any]) -> bool:
+    typ = header.get("typ")
+    return isinstance(typ, str) and typ.lower() in ACCESS_TOKEN_TYPES
+
+
+def verified_claims(token: str, header: dict[str, Any], *, issuer: str, audience: str) -> dict[str, Any]:
+    """The claims of a JWT whose signature, `exp`, `iss` and `aud` hold."""
     algorithm = header.get("alg")
     if algorithm == "HS256":
         key = shared_secret_key(settings.JWT_SECRET)
@@ -283,31 +365,32 @@ def authenticate_jwt(token: str) -> tuple[User, dict[str, Any]]:
     else:
         raise InvalidToken(f"The token algorithm {clip(algorithm, 20)!r} is not accepted.")
 
-    options: Options = {"require": ["exp"], "verify_aud": bool(settings.JWT_AUDIENCE)}
+    options: Options = {"require": ["exp", "iss", "aud"]}
     try:
         claims = jwt.decode(
-            token,
-            key=key,
-            algorithms=[algorithm],
-            options=options,
-            issuer=settings.JWT_ISSUER or None,
-            audience=settings.JWT_AUDIENCE or None,
+            token, key=key, algorithms=[algorithm], options=options, issuer=issuer, audience=audience
         )
     except jwt.ExpiredSignatureError:
         raise InvalidToken("The token has expired.") from None
+    except jwt.InvalidAudienceError:
+        raise InvalidToken(
+            f"The token is not for this server: its audience must include {audience!r}."
+        ) from None
+    except jwt.InvalidIssuerError:
+        raise InvalidToken(f"The token is not from the expected issuer {issuer!r}.") from None
     except jwt.InvalidTokenError as error:
         raise InvalidToken(f"The token is invalid: {clip(error, 100)}.") from None
     check_time_claims(claims)
+    return claims
 
+
+def token_user_id(claims: dict[str, Any]) -> str:
     user_id = claims.get("sub") or claims.get("userId") or claims.get("id")
     if not user_id:
         raise InvalidToken("The token names no user.")
     if not isinstance(user_id, str) or not is_plain_token(user_id):
         raise InvalidToken("The token's user id must be a plain string.")
-    rows = sql.fetch(USER_BY_ID, [user_id], User)
-    if not rows:
-        raise InvalidToken("The token's user does not exist.")
-    return rows[0][0], claims
+    return user_id
 
 
 def check_time_claims(claims: dict[str, Any]) -> None:

@@ -8,7 +8,7 @@ deletes users with plain SQL.
 
 import secrets
 import string
-from typing import Self
+from typing import Any, Self
 
 from django.db import models
 from django.db.models.functions import Now
@@ -289,7 +289,7 @@ class OAuthResource(models.Model):
         return self.identifier
 
 
-def client_link() -> models.ForeignKey:
+def client_link() -> "models.ForeignKey[OAuthClient, OAuthClient]":
     """The `"clientId"` column of the tables below: a client's tokens and grants go with it."""
     return models.ForeignKey(
         OAuthClient,
@@ -301,7 +301,7 @@ def client_link() -> models.ForeignKey:
     )
 
 
-def session_link() -> models.ForeignKey:
+def session_link() -> "models.ForeignKey[Session | None, Session | None]":
     """The `"sessionId"` column: a token outlives its session's row, which better-auth deletes at
     sign-out; Ironclad refuses the token then (accounts/authentication.py)."""
     return models.ForeignKey(
@@ -315,7 +315,8 @@ def session_link() -> models.ForeignKey:
     )
 
 
-def user_link(*, null: bool) -> models.ForeignKey:
+def user_link(*, null: bool) -> "models.ForeignKey[Any, Any]":
+    """The `"userId"` column, NULL-able in some tables: typed loosely for that reason."""
     return models.ForeignKey(
         User,
         on_delete=models.DB_CASCADE,

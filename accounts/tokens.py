@@ -16,13 +16,15 @@ DEFAULT_JWT_LIFETIME = timedelta(days=1)
 
 
 def mint_jwt(user: User, lifetime: timedelta = DEFAULT_JWT_LIFETIME) -> str:
-    """An HS256 JWT for `user`, signed with JWT_SECRET, with `iss`/`aud` when those are configured."""
+    """An HS256 JWT for `user`, signed with JWT_SECRET, from JWT_ISSUER for JWT_AUDIENCE."""
     now = datetime.now(UTC)
-    claims: dict[str, object] = {"sub": user.id, "iat": now, "exp": now + lifetime}
-    if settings.JWT_ISSUER:
-        claims["iss"] = settings.JWT_ISSUER
-    if settings.JWT_AUDIENCE:
-        claims["aud"] = settings.JWT_AUDIENCE
+    claims = {
+        "sub": user.id,
+        "iss": settings.JWT_ISSUER,
+        "aud": settings.JWT_AUDIENCE,
+        "iat": now,
+        "exp": now + lifetime,
+    }
     return jwt.encode(claims, settings.JWT_SECRET, algorithm="HS256")
 
 

@@ -209,13 +209,32 @@ BETTER_AUTH_JWKS_URL = env.str("BETTER_AUTH_JWKS_URL", default="")
 BETTER_AUTH_JWKS_CACHE_SECONDS = env.int("BETTER_AUTH_JWKS_CACHE_SECONDS", default=300)
 # An unknown `kid` refetches the JWKS URL at most once per cooldown (rotation vs. abuse).
 BETTER_AUTH_JWKS_REFRESH_COOLDOWN = env.int("BETTER_AUTH_JWKS_REFRESH_COOLDOWN", default=30)
-JWT_ISSUER = env.str("JWT_ISSUER", default="")
-JWT_AUDIENCE = env.str("JWT_AUDIENCE", default="")
-# The front end's better-auth (its base URL, e.g. https://app.example.com/api/auth): MCP clients
-# are sent there for a token (/.well-known/oauth-protected-resource/mcp names it).
+# The front end's better-auth, as its own BETTER_AUTH_URL names it: its origin
+# (https://app.example.com) or its full base URL (https://app.example.com/api/auth). Every JWT's
+# issuer and audience are checked against what better-auth derives from it (docs/better-auth.md).
 BETTER_AUTH_URL = env.str("BETTER_AUTH_URL", default="").rstrip("/")
-if BETTER_AUTH_URL and not BETTER_AUTH_URL.startswith(("https://", "http://")):
+if BETTER_AUTH_URL and not re.fullmatch(r"https?://[^/?#\s]+(/[^?#\s]*)?", BETTER_AUTH_URL):
     raise ImproperlyConfigured(f"BETTER_AUTH_URL must be an http(s) URL, not {BETTER_AUTH_URL!r}.")
+# better-auth's origin, and its base URL: the URL as given when it has a path, else + /api/auth.
+BETTER_AUTH_ORIGIN = "/".join(BETTER_AUTH_URL.split("/")[:3])
+BETTER_AUTH_BASE_URL = BETTER_AUTH_URL
+if BETTER_AUTH_URL == BETTER_AUTH_ORIGIN != "":
+    BETTER_AUTH_BASE_URL = f"{BETTER_AUTH_URL}/api/auth"
+# `iss` and `aud` of every JWT the API accepts: the jwt plugin's jwt.issuer and jwt.audience, which
+# default to better-auth's origin. Without BETTER_AUTH_URL, only Ironclad's own tokens (issue_token)
+# name "ironclad"; a jwt-plugin token is then refused.
+JWT_ISSUER = env.str("JWT_ISSUER", default="") or BETTER_AUTH_ORIGIN or "ironclad"
+JWT_AUDIENCE = env.str("JWT_AUDIENCE", default="") or BETTER_AUTH_ORIGIN or "ironclad"
+# OAuth access tokens (the oauth-provider plugin's) are issued by jwt.issuer when it is set, else
+# by better-auth's base URL; their audience is the resource they are for.
+OAUTH_ISSUER = env.str("JWT_ISSUER", default="") or BETTER_AUTH_BASE_URL
+# /mcp's public URL, the OAuth resource MCP clients get tokens for (RFC 8707), as better-auth's
+# oauthProvider `resources` lists it. Unset, /mcp accepts no OAuth access token.
+MCP_RESOURCE_URL = env.str("MCP_RESOURCE_URL", default="")
+if MCP_RESOURCE_URL and not re.fullmatch(r"https?://[^/?#\s]+/[^?#\s]*", MCP_RESOURCE_URL):
+    raise ImproperlyConfigured(
+        f"MCP_RESOURCE_URL must be the full http(s) URL of /mcp, not {MCP_RESOURCE_URL!r}."
+    )
 
 # Origins trusted for credentialed cross-origin calls and for unsafe cookie requests. In
 # development the dashboard's usual address is trusted unless another is set; in production none.

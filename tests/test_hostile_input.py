@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 
 import jwt
 import pytest
+from django.conf import settings
 
 from accounts.tests.test_jwt_auth import b64url
 from chat.models import Conversation, Message
@@ -93,7 +94,13 @@ class TestMalformedCredentials:
 @pytest.mark.django_db
 class TestJwtTimeClaims:
     def token(self, user, **claims) -> str:
-        return jwt.encode({"sub": user.pk, "exp": 2_000_000_000, **claims}, SECRET, algorithm="HS256")
+        base = {
+            "sub": user.pk,
+            "iss": settings.JWT_ISSUER,
+            "aud": settings.JWT_AUDIENCE,
+            "exp": 2_000_000_000,
+        }
+        return jwt.encode({**base, **claims}, SECRET, algorithm="HS256")
 
     @pytest.mark.parametrize(
         "claims",

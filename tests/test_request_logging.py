@@ -6,16 +6,16 @@ import os
 import re
 import subprocess
 import sys
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 
-import jwt
 import pytest
 from asgiref.sync import async_to_sync
 from django.conf import settings
 from django.test import AsyncClient
 from django.utils.module_loading import import_string
 
+from accounts.tokens import mint_jwt
 from ironclad.logs import JSONFormatter, RequestIdFilter
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -35,9 +35,7 @@ def access_log(caplog):
 
 
 def jwt_for(user) -> str:
-    now = datetime.now(UTC)
-    claims = {"sub": user.id, "iat": now, "exp": now + timedelta(minutes=15)}
-    return jwt.encode(claims, settings.JWT_SECRET, algorithm="HS256")
+    return mint_jwt(user, lifetime=timedelta(minutes=15))
 
 
 def text_formatter() -> logging.Formatter:

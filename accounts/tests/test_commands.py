@@ -5,6 +5,7 @@ from io import StringIO
 
 import jwt
 import pytest
+from django.conf import settings
 from django.core.management import CommandError, call_command
 from django.utils import timezone
 
@@ -23,6 +24,17 @@ def issue_token(*args: str) -> str:
     return run("issue_token", *args).strip()
 
 
+def claims_of(token: str, secret: str | None = None) -> dict:
+    """The claims of an HS256 token whose signature, issuer and audience hold for the settings."""
+    return jwt.decode(
+        token,
+        secret or settings.JWT_SECRET,
+        algorithms=["HS256"],
+        issuer=settings.JWT_ISSUER,
+        audience=settings.JWT_AUDIENCE,
+    )
+
+
 # --- issue_token -------------------------------------------------------------------
 
 
@@ -36,10 +48,9 @@ def test_issued_token_authenticates_the_user(api_client, user, other_user):
     assert response.json()["data"]["id"] == user.id
 
 
-def test_user_is_found_by_id_or_by_email_in_any_case(user, settings):
+def test_user_is_found_by_id_or_by_email_in_any_case(user):
     for identifier in (user.id, "ALICE@example.com"):
-        claims = jwt.decode(issue_token(identifier), settings.JWT_SECRET, algorithms=["HS256"])
-        assert claims["sub"] == user.id
+        assert claims_of(issue_token(identifier))["sub"] == user.id
 
 
 def test_only_the_token_is_printed(user):
@@ -62,21 +73,28 @@ def test_only_the_token_is_printed(user):
         ("2W", timedelta(weeks=2)),
     ],
 )
-def test_lifetime(user, settings, lifetime, expected):
+def test_lifetime(user, lifetime, expected):
     args = [user.email] if lifetime is None else [user.email, "--lifetime", lifetime]
-    claims = jwt.decode(issue_token(*args), settings.JWT_SECRET, algorithms=["HS256"])
+    claims = claims_of(issue_token(*args))
 
     assert claims["exp"] - claims["iat"] == expected.total_seconds()
-    assert "iss" not in claims and "aud" not in claims
 
 
-def test_issuer_and_audience_are_set_when_configured(api_client, user, settings):
+def test_issuer_and_audience_are_ironclad_without_better_auth_url(user):
+    assert settings.BETTER_AUTH_URL == ""  # the suite's default
+
+    claims = claims_of(issue_token(user.email))
+
+    assert (claims["iss"], claims["aud"]) == ("ironclad", "ironclad")
+
+
+def test_issuer_and_audience_are_the_configured_ones(api_client, user, settings):
     settings.JWT_ISSUER = "https://auth.example.com"
-    settings.JWT_AUDIENCE = "ironclad"
+    settings.JWT_AUDIENCE = "https://app.example.com"
     token = issue_token(user.email)
 
-    claims = jwt.decode(token, settings.JWT_SECRET, algorithms=["HS256"], audience="ironclad")
-    assert claims["iss"] == "https://auth.example.com"
+    claims = claims_of(token)
+    assert (claims["iss"], claims["aud"]) == ("https://auth.example.com", "https://app.example.com")
     api_client.credentials(HTTP_AUTHORIZATION=f"Bearer {token}")
     assert api_client.get(ME).status_code == 200
 
@@ -85,7 +103,7 @@ def test_token_is_signed_with_jwt_secret(api_client, user, settings):
     settings.JWT_SECRET = "a-separate-jwt-secret-0123456789abcdef"
     token = issue_token(user.email)
 
-    jwt.decode(token, "a-separate-jwt-secret-0123456789abcdef", algorithms=["HS256"])
+    claims_of(token, "a-separate-jwt-secret-0123456789abcdef")
     api_client.credentials(HTTP_AUTHORIZATION=f"Bearer {token}")
     assert api_client.get(ME).status_code == 200
 

@@ -12,6 +12,7 @@ import jwt
 import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
+from django.conf import settings
 from jwt.algorithms import ECAlgorithm, OKPAlgorithm, RSAAlgorithm
 
 from accounts.models import Jwks, generate_id
@@ -21,8 +22,17 @@ HS_SECRET = "test-better-auth-secret-0123456789abcdef"  # JWT_SECRET falls back 
 
 
 def claims_for(user, **overrides) -> dict:
+    """A jwt-plugin token's claims for `user`, from JWT_ISSUER for JWT_AUDIENCE; an override of
+    None leaves that claim out."""
     now = datetime.now(UTC)
-    claims = {"sub": user.id, "iat": now, "exp": now + timedelta(minutes=15), "email": user.email}
+    claims = {
+        "sub": user.id,
+        "iss": settings.JWT_ISSUER,
+        "aud": settings.JWT_AUDIENCE,
+        "iat": now,
+        "exp": now + timedelta(minutes=15),
+        "email": user.email,
+    }
     claims.update(overrides)
     return {key: value for key, value in claims.items() if value is not None}
 
@@ -148,35 +158,68 @@ class TestHS256:
 
 
 class TestIssuerAndAudience:
-    def test_checked_when_configured(self, api_client, user, settings):
+    def test_default_issuer_and_audience_are_ironclad(self, api_client, user):
+        assert settings.BETTER_AUTH_URL == ""  # the suite's default
+        token = jwt.encode(claims_for(user, iss="ironclad", aud="ironclad"), HS_SECRET, algorithm="HS256")
+
+        assert call_me(api_client, token).status_code == 200
+
+    def test_configured_ones_are_checked(self, api_client, user, settings):
         settings.JWT_ISSUER = "https://app.example"
         settings.JWT_AUDIENCE = "https://app.example"
         good = claims_for(user, iss="https://app.example", aud="https://app.example")
 
         assert call_me(api_client, jwt.encode(good, HS_SECRET, algorithm="HS256")).status_code == 200
+        assert call_me(api_client, jwt.encode(claims_for(user, iss="ironclad"), HS_SECRET)).status_code == 401
+        assert call_me(api_client, jwt.encode(claims_for(user, aud="ironclad"), HS_SECRET)).status_code == 401
 
-    def test_wrong_issuer_is_rejected(self, api_client, user, settings):
-        settings.JWT_ISSUER = "https://app.example"
-        token = jwt.encode(claims_for(user, iss="https://evil.example"), HS_SECRET, algorithm="HS256")
-
-        assert call_me(api_client, token).status_code == 401
-
-    def test_missing_issuer_is_rejected_when_configured(self, api_client, user, settings):
-        settings.JWT_ISSUER = "https://app.example"
-        token = jwt.encode(claims_for(user), HS_SECRET, algorithm="HS256")
-
-        assert call_me(api_client, token).status_code == 401
-
-    def test_wrong_audience_is_rejected(self, api_client, user, settings):
-        settings.JWT_AUDIENCE = "https://app.example"
-        token = jwt.encode(claims_for(user, aud="https://other.example"), HS_SECRET, algorithm="HS256")
-
-        assert call_me(api_client, token).status_code == 401
-
-    def test_audience_is_ignored_when_not_configured(self, api_client, user):
-        token = jwt.encode(claims_for(user, aud="http://localhost:3000"), HS_SECRET, algorithm="HS256")
+    def test_an_audience_list_that_names_this_server_is_accepted(self, api_client, user):
+        audiences = ["https://other.example", settings.JWT_AUDIENCE]
+        token = jwt.encode(claims_for(user, aud=audiences), HS_SECRET, algorithm="HS256")
 
         assert call_me(api_client, token).status_code == 200
+
+    @pytest.mark.parametrize(
+        ("claims", "message"),
+        [
+            pytest.param(
+                {"aud": None}, 'The token is invalid: Token is missing the "aud" claim.', id="no aud"
+            ),
+            pytest.param(
+                {"aud": "http://localhost:3000"},
+                "The token is not for this server: its audience must include 'ironclad'.",
+                id="wrong aud",
+            ),
+            pytest.param(
+                {"aud": ["http://localhost:3000", "https://other.example"]},
+                "The token is not for this server: its audience must include 'ironclad'.",
+                id="aud list without this server",
+            ),
+            pytest.param(
+                {"iss": None}, 'The token is invalid: Token is missing the "iss" claim.', id="no iss"
+            ),
+            pytest.param(
+                {"iss": "https://evil.example"},
+                "The token is not from the expected issuer 'ironclad'.",
+                id="wrong iss",
+            ),
+        ],
+    )
+    def test_are_always_required_and_checked(self, api_client, user, claims, message):
+        token = jwt.encode(claims_for(user, **claims), HS_SECRET, algorithm="HS256")
+
+        response = call_me(api_client, token)
+
+        assert response.status_code == 401
+        assert response.json()["error"]["code"] == "invalid_token"
+        assert response.json()["error"]["message"] == message
+
+    @pytest.mark.parametrize("claims", [{"aud": None}, {"iss": None}], ids=["no aud", "no iss"])
+    def test_are_required_of_jwt_plugin_tokens_too(self, api_client, user, eddsa_key, claims):
+        response = call_me(api_client, eddsa_key.sign(claims_for(user, **claims)))
+
+        assert response.status_code == 401
+        assert response.json()["error"]["code"] == "invalid_token"
 
 
 class TestAlgorithmAttacks:

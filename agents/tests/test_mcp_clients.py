@@ -79,6 +79,7 @@ def live(database_url, tmp_path_factory) -> Iterator[Live]:
         WEB_CONCURRENCY="2",  # two processes: a stateless server answers whichever gets a request
         BETTER_AUTH_URL=BETTER_AUTH_URL,
     )
+    env["MCP_RESOURCE_URL"] = f"http://127.0.0.1:{env['PORT']}/mcp"
     alice, bob = seed_demo_users(env, "alice@example.com", "bob@example.com")
     log = folder / "server.log"
     with serving([sys.executable, "-m", "config.serve"], env=env, log=log, cwd=ROOT) as server:
@@ -333,16 +334,18 @@ def test_without_a_valid_token_the_server_answers_401_naming_its_metadata(live):
     forged = jwt.encode({"sub": alice, "exp": int(time.time()) + 600}, "not-the-secret-" * 3, "HS256")
     base = live.url.removesuffix("/mcp")
 
+    challenge = f'resource_metadata="{base}/.well-known/oauth-protected-resource/mcp"'
+
     for token in (None, forged, expired, "made-up-session-token"):
         answer = list_tools_with(live.url, token)
         assert answer.status == 401, token
-        assert answer.headers["WWW-Authenticate"] == (
-            f'Bearer resource_metadata="{base}/.well-known/oauth-protected-resource/mcp"'
-        )
+        refused = 'error="invalid_token", ' if token else ""
+        assert answer.headers["WWW-Authenticate"] == f"Bearer {refused}{challenge}"
     assert list_tools_with(live.url, live.alice).status == 200
 
     metadata = json.loads(get(f"{base}/.well-known/oauth-protected-resource/mcp").body)
     assert metadata["resource"] == live.url
+    # BETTER_AUTH_URL names better-auth's base URL, which is its issuer.
     assert metadata["authorization_servers"] == [BETTER_AUTH_URL]
 
 

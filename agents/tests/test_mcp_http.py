@@ -19,7 +19,9 @@ from todos.models import Task
 
 ACCEPT = "application/json, text/event-stream"
 METADATA_URL = "http://testserver/.well-known/oauth-protected-resource/mcp"
+# Without a credential, the 401 asks for one; with a refused one, it says so (RFC 6750 §3).
 CHALLENGE = f'Bearer resource_metadata="{METADATA_URL}"'
+REFUSED = f'Bearer error="invalid_token", resource_metadata="{METADATA_URL}"'
 LIST_TOOLS = {"jsonrpc": "2.0", "id": 1, "method": "tools/list"}
 
 
@@ -62,27 +64,34 @@ class TestCredentials:
         assert response.status_code == 200, response.content
         assert Task.objects.get().user == user
 
+    def test_without_a_credential_401_names_the_metadata(self, client, user):
+        response = rpc(client, LIST_TOOLS)
+
+        assert (response.status_code, response["WWW-Authenticate"]) == (401, CHALLENGE)
+        assert response.json()["error"]["code"] == "not_authenticated"
+
     @pytest.mark.parametrize(
         "credential",
         [
-            pytest.param(None, id="none"),
             pytest.param("not-a-session", id="unknown session token"),
-            pytest.param(jwt.encode({"sub": "x", "exp": 4102444800}, "a" * 40, "HS256"), id="forged jwt"),
+            pytest.param(
+                jwt.encode({"sub": "x", "iss": "ironclad", "aud": "ironclad", "exp": 4102444800}, "a" * 40),
+                id="forged jwt",
+            ),
         ],
     )
-    def test_without_a_valid_credential_401_names_the_metadata(self, client, user, credential):
+    def test_a_refused_credential_is_an_invalid_token_challenge(self, client, user, credential):
         response = rpc(client, LIST_TOOLS, credential)
 
-        assert response.status_code == 401
-        assert response["WWW-Authenticate"] == CHALLENGE
-        assert response.json()["error"]["code"] in {"not_authenticated", "invalid_token"}
+        assert (response.status_code, response["WWW-Authenticate"]) == (401, REFUSED)
+        assert response.json()["error"]["code"] == "invalid_token"
 
     def test_an_expired_session_token_is_401(self, client, user, make_session, session_cookie):
         expired = make_session(user, expires_in=timedelta(days=-1))
 
         response = rpc(client, LIST_TOOLS, session_cookie(expired.token))
 
-        assert (response.status_code, response["WWW-Authenticate"]) == (401, CHALLENGE)
+        assert (response.status_code, response["WWW-Authenticate"]) == (401, REFUSED)
         assert response.json()["error"]["code"] == "session_expired"
 
     def test_an_expired_jwt_is_401(self, client, user):
@@ -90,7 +99,7 @@ class TestCredentials:
 
         response = rpc(client, call("add_task", {"title": "Late"}), expired)
 
-        assert (response.status_code, response["WWW-Authenticate"]) == (401, CHALLENGE)
+        assert (response.status_code, response["WWW-Authenticate"]) == (401, REFUSED)
         assert response.json()["error"]["message"] == "The token has expired."
         assert not Task.objects.exists()
 
@@ -113,7 +122,7 @@ class TestCredentials:
     def test_a_malformed_bearer_is_invalid_token(self, client, user):
         response = rpc(client, LIST_TOOLS, "a b")
 
-        assert (response.status_code, response["WWW-Authenticate"]) == (401, CHALLENGE)
+        assert (response.status_code, response["WWW-Authenticate"]) == (401, REFUSED)
         assert response.json()["error"]["code"] == "invalid_token"
 
     def test_behind_a_tls_proxy_the_metadata_url_is_https(self, client, user, settings):
@@ -122,6 +131,13 @@ class TestCredentials:
         response = rpc(client, LIST_TOOLS, HTTP_X_FORWARDED_PROTO="https", SERVER_PORT="443")
 
         assert response["WWW-Authenticate"] == CHALLENGE.replace("http://", "https://")
+
+    def test_behind_a_tls_proxy_a_refusal_names_the_https_metadata_url(self, client, user, settings):
+        settings.SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+
+        response = rpc(client, LIST_TOOLS, "not-a-session", HTTP_X_FORWARDED_PROTO="https", SERVER_PORT="443")
+
+        assert response["WWW-Authenticate"] == REFUSED.replace("http://", "https://")
 
 
 class TestOrigin:
@@ -257,24 +273,42 @@ class TestHttp:
 
 
 class TestResourceMetadata:
+    """Derived settings are computed when the settings load: each test sets all it relies on."""
+
+    @pytest.fixture
+    def oauth(self, settings):
+        # As config/settings.py derives them from BETTER_AUTH_URL="https://app.example.com".
+        settings.BETTER_AUTH_URL = "https://app.example.com"
+        settings.OAUTH_ISSUER = "https://app.example.com/api/auth"
+        settings.MCP_RESOURCE_URL = "https://api.example.com/mcp"
+        return settings
+
     @pytest.mark.parametrize(
         "path", ["/.well-known/oauth-protected-resource/mcp", "/.well-known/oauth-protected-resource"]
     )
-    def test_names_the_resource_and_better_auth(self, client, settings, path):
-        settings.BETTER_AUTH_URL = "https://app.example.com/api/auth"
-
+    def test_names_the_resource_and_better_auths_issuer(self, client, oauth, path):
         response = client.get(path)
 
         assert response.status_code == 200
         assert response.json() == {
-            "resource": "http://testserver/mcp",
+            "resource": "https://api.example.com/mcp",
             "authorization_servers": ["https://app.example.com/api/auth"],
             "bearer_methods_supported": ["header"],
             "resource_name": "Ironclad",
         }
+        assert response.json()["authorization_servers"] == [oauth.OAUTH_ISSUER]
 
-    def test_without_better_auth_url_no_authorization_server_is_named(self, client, settings):
-        settings.BETTER_AUTH_URL = ""
+    def test_without_mcp_resource_url_no_authorization_server_is_named(self, client, oauth):
+        # /mcp then accepts no OAuth access token: sending a client for one would be a dead end.
+        oauth.MCP_RESOURCE_URL = ""
+
+        metadata = client.get("/.well-known/oauth-protected-resource/mcp").json()
+
+        assert "authorization_servers" not in metadata
+        assert metadata["resource"] == "http://testserver/mcp"
+
+    def test_without_better_auth_url_no_authorization_server_is_named(self, client, oauth):
+        oauth.BETTER_AUTH_URL = ""
 
         assert "authorization_servers" not in client.get("/.well-known/oauth-protected-resource/mcp").json()
 

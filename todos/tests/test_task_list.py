@@ -2,10 +2,10 @@
 
 from datetime import UTC, datetime, timedelta
 
-import jwt
 import pytest
-from django.conf import settings
 from django.utils import timezone
+
+from accounts.tokens import mint_jwt
 
 TASKS = "/api/tasks"
 
@@ -209,9 +209,7 @@ class TestQueryCount:
         "query", ["page_size=1", "page_size=100", "status=pending&search=task&page_size=100"]
     )
     def test_with_a_jwt(self, api_client, user, many, django_assert_max_num_queries, query):
-        now = datetime.now(UTC)
-        token = jwt.encode({"sub": user.id, "exp": now + timedelta(minutes=5)}, settings.JWT_SECRET, "HS256")
-        api_client.credentials(HTTP_AUTHORIZATION=f"Bearer {token}")
+        api_client.credentials(HTTP_AUTHORIZATION=f"Bearer {mint_jwt(user)}")
 
         with django_assert_max_num_queries(2):
             response = api_client.get(f"{TASKS}?{query}")
