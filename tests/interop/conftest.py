@@ -6,6 +6,7 @@ at PostgreSQL (CI's PostgreSQL step) and skip with the reason otherwise; REQUIRE
 .ci/run) turns a skip into an error.
 """
 
+import json
 import os
 import shutil
 import subprocess
@@ -66,10 +67,21 @@ def pytest_collection_modifyitems(config, items):
             item.add_marker(pytest.mark.skip(reason=reason))
 
 
+def harness_is_installed() -> bool:
+    """Whether node_modules holds each dependency at the version package.json pins (an older
+    checkout's node_modules does not count)."""
+    pinned = json.loads((HARNESS / "package.json").read_text())["dependencies"]
+    for name, version in pinned.items():
+        installed = HARNESS / "node_modules" / name / "package.json"
+        if not installed.exists() or json.loads(installed.read_text())["version"] != version:
+            return False
+    return True
+
+
 @pytest.fixture(scope="session")
 def harness() -> Path:
     """The Node harness with its locked dependencies installed."""
-    if not (HARNESS / "node_modules" / "better-auth").exists():
+    if not harness_is_installed():
         subprocess.run(["npm", "ci", "--no-audit", "--no-fund"], cwd=HARNESS, check=True, timeout=300)
     return HARNESS
 
@@ -96,9 +108,11 @@ def ironclad_env(database_url: str, static_root: Path, **extra: str) -> dict[str
 def start_better_auth(harness, tmp_path) -> Iterator:
     with ExitStack() as started:
 
-        def start(database_url: str) -> Server:
-            port = free_port()
-            env = {**better_auth_env(database_url), "PORT": str(port)}
+        def start(database_url: str, port: int | None = None, **extra: str) -> Server:
+            """better-auth on `port` (a free one by default), with `extra` in its environment
+            (auth.mjs reads MCP_RESOURCE and ADD_MISSING_RESOURCE)."""
+            port = port or free_port()
+            env = {**better_auth_env(database_url), "PORT": str(port), **extra}
             log = tmp_path / f"better-auth-{port}.log"
             process = started.enter_context(
                 running(
@@ -116,7 +130,7 @@ def start_better_auth(harness, tmp_path) -> Iterator:
 
 @pytest.fixture
 def start_ironclad(tmp_path) -> Iterator:
-    """Ironclad as deployed: gunicorn serving the WSGI application."""
+    """Ironclad as deployed: gunicorn serving the WSGI application (on `PORT` when given)."""
     with ExitStack() as started:
 
         def start(database_url: str, **extra: str) -> Server:

@@ -3,8 +3,10 @@
 import base64
 import json
 
+import psycopg
+
 from tests.interop.conftest import better_auth_migrate, manage
-from tests.net import Server, get, send, send_json
+from tests.net import Server, get, new_postgres_database, send, send_json
 
 COOKIE = "better-auth.session_token"
 
@@ -85,7 +87,8 @@ def test_better_auth_runs_on_a_database_django_migrated(
     assert "UP_TO_DATE" in check.stdout
 
     better_auth = start_better_auth(fresh_database)
-    ironclad = start_ironclad(fresh_database)  # JWT keys from the `jwks` table
+    # JWT keys from the `jwks` table; their issuer and audience, better-auth's origin, from BETTER_AUTH_URL.
+    ironclad = start_ironclad(fresh_database, BETTER_AUTH_URL=better_auth.url)
     assert_every_credential_works_until_sign_out(better_auth, ironclad, "alice@django-first.test")
 
 
@@ -97,10 +100,11 @@ def test_django_adopts_a_database_better_auth_migrated(
 
     output = manage(fresh_database, "migrate", "--fake-initial", "--noinput")
     assert "accounts.0001_initial... FAKED" in output
+    assert "accounts.0003_oauth_provider... FAKED" in output
     assert "No migrations to apply" in manage(fresh_database, "migrate", "--noinput")
 
     better_auth = start_better_auth(fresh_database)
-    # JWT keys from better-auth's JWKS endpoint this time, with issuer and audience checked.
+    # JWT keys from better-auth's JWKS endpoint this time, issuer and audience set one by one.
     ironclad = start_ironclad(
         fresh_database,
         BETTER_AUTH_JWKS_URL=f"{better_auth.url}/api/auth/jwks",
@@ -126,3 +130,58 @@ def test_cookie_writes_need_the_front_ends_origin(harness, fresh_database, start
     assert foreign.status == 403
     assert foreign.json()["error"]["code"] == "untrusted_origin"
     assert trusted.status == 405  # past authentication; /api/me is read-only
+
+
+OAUTH_PROVIDER_TABLES = [
+    "oauthClient",
+    "oauthResource",
+    "oauthClientResource",
+    "oauthRefreshToken",
+    "oauthAccessToken",
+    "oauthConsent",
+    "oauthClientAssertion",
+]
+
+
+def oauth_provider_schema(database_url: str) -> dict[str, list]:
+    """The oauth-provider plugin's tables as PostgreSQL describes them: columns in order, indexes,
+    foreign keys. Left out, as for the core tables: the names of foreign key constraints, and the
+    text_pattern_ops index Django adds beside a text primary key (`<table>_id_<hash>_like`)."""
+    with psycopg.connect(database_url) as conn:
+        columns = conn.execute(
+            "SELECT table_name, ordinal_position, column_name, data_type, is_nullable, column_default "
+            "FROM information_schema.columns WHERE table_name = ANY(%s) ORDER BY 1, 2",
+            [OAUTH_PROVIDER_TABLES],
+        ).fetchall()
+        indexes = conn.execute(
+            "SELECT t.relname, i.relname, x.indisunique, x.indisprimary, "
+            "  ARRAY(SELECT a.attname FROM unnest(x.indkey) WITH ORDINALITY k(n, o) "
+            "        JOIN pg_attribute a ON a.attrelid = t.oid AND a.attnum = k.n ORDER BY k.o) "
+            "FROM pg_index x JOIN pg_class t ON t.oid = x.indrelid JOIN pg_class i ON i.oid = x.indexrelid "
+            "WHERE t.relname = ANY(%s) AND i.relname NOT LIKE '%%\\_like' ORDER BY 1, 2",
+            [OAUTH_PROVIDER_TABLES],
+        ).fetchall()
+        foreign_keys = conn.execute(
+            "SELECT c.relname, a.attname, r.relname, ra.attname, k.confdeltype "
+            "FROM pg_constraint k JOIN pg_class c ON c.oid = k.conrelid "
+            "JOIN pg_class r ON r.oid = k.confrelid "
+            "JOIN pg_attribute a ON a.attrelid = k.conrelid AND a.attnum = k.conkey[1] "
+            "JOIN pg_attribute ra ON ra.attrelid = k.confrelid AND ra.attnum = k.confkey[1] "
+            "WHERE k.contype = 'f' AND c.relname = ANY(%s) ORDER BY 1, 2",
+            [OAUTH_PROVIDER_TABLES],
+        ).fetchall()
+    return {"columns": columns, "indexes": indexes, "foreign keys": foreign_keys}
+
+
+def test_the_oauth_provider_tables_are_the_ones_better_auth_makes(harness, fresh_database):
+    manage(fresh_database, "migrate", "--noinput")
+    with new_postgres_database() as better_auths:
+        migrated = better_auth_migrate(harness, better_auths)
+        assert migrated.returncode == 0, migrated.stderr
+        expected = oauth_provider_schema(better_auths)
+
+    made_by_django = oauth_provider_schema(fresh_database)
+
+    assert {table for table, *_ in expected["columns"]} == set(OAUTH_PROVIDER_TABLES)
+    for part, rows in expected.items():
+        assert made_by_django[part] == rows, part
