@@ -4,7 +4,7 @@ from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
-from accounts.models import Account, Session, User
+from accounts.models import Account, OAuthClient, Session, User
 from ironclad.admin import ModelAdmin
 
 if TYPE_CHECKING:  # Django's admin classes take type arguments in django-stubs only, not at run time
@@ -65,3 +65,31 @@ class AccountAdmin(ModelAdmin):
     raw_id_fields = ["user"]
     # Secrets stay out of the admin, even for operators.
     exclude = ["password", "access_token", "refresh_token", "id_token"]
+
+
+@admin.register(OAuthClient)
+class OAuthClientAdmin(ModelAdmin):
+    """Applications registered with the front end's OAuth provider (MCP clients, mostly). They
+    register themselves; an operator's part is to cut one off: a disabled client's access tokens
+    are refused on /mcp at once."""
+
+    list_display = ["__str__", "client_id", "user", "disabled", "created_at"]
+    list_filter = ["disabled", "created_at"]
+    list_select_related = ["user"]
+    search_fields = ["name", "client_id", "user__email"]
+    fields = ["name", "client_id", "user", "disabled", "redirect_uris", "scopes", "uri", "created_at"]
+    readonly_fields = ["name", "client_id", "user", "redirect_uris", "scopes", "uri", "created_at"]
+    actions = ["disable", "enable"]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False  # clients register with better-auth, which keeps their secrets
+
+    @admin.action(description="Disable the selected clients (their tokens stop working)")
+    def disable(self, request: HttpRequest, queryset: QuerySet[OAuthClient]) -> None:
+        changed = queryset.update(disabled=True)
+        self.message_user(request, f"Disabled {changed} client(s).", messages.SUCCESS)
+
+    @admin.action(description="Enable the selected clients")
+    def enable(self, request: HttpRequest, queryset: QuerySet[OAuthClient]) -> None:
+        changed = queryset.update(disabled=False)
+        self.message_user(request, f"Enabled {changed} client(s).", messages.SUCCESS)
