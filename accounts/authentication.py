@@ -313,7 +313,8 @@ def authenticate_access_token(token: str) -> tuple[User, dict[str, Any]]:
             "This server accepts no OAuth access tokens: set MCP_RESOURCE_URL and BETTER_AUTH_URL."
         )
     header = unverified_header(token)
-    if header.get("alg") not in ASYMMETRIC_ALGORITHMS:
+    algorithm = header.get("alg")
+    if not isinstance(algorithm, str) or algorithm not in ASYMMETRIC_ALGORITHMS:
         raise InvalidToken("An OAuth access token must be signed with the jwt plugin's keys.")
     claims = verified_claims(token, header, issuer=settings.OAUTH_ISSUER, audience=settings.MCP_RESOURCE_URL)
     if "cnf" in claims:
@@ -326,6 +327,9 @@ def authenticate_access_token(token: str) -> tuple[User, dict[str, Any]]:
             raise InvalidToken(f"The token's {name!r} claim must be a plain string.")
     if not client_id:
         raise InvalidToken("The token names no client.")
+    if claims.get("sub") == client_id:
+        # A client credentials token: the client acting for itself (better-auth's own test), no user.
+        raise InvalidToken("The token acts for its client, not for a user.")
     rows = sql.fetch(ACCESS_TOKEN_HOLDER, [session_id, client_id, token_user_id(claims)], User, Session, 1)
     if not rows:
         raise InvalidToken("The token's user does not exist.")

@@ -193,7 +193,8 @@ class Jwks(models.Model):
 
 class BetterAuthIndex(models.Index):
     """An index under better-auth's name, which may be longer than the 30 characters Django's
-    check allows for Oracle's sake (PostgreSQL takes 63; Ironclad runs on PostgreSQL and SQLite)."""
+    check allows for Oracle's sake (PostgreSQL takes 63; Ironclad runs on PostgreSQL and SQLite).
+    Migrations name this class by its path: keep it here, under this name."""
 
     max_name_length = 63
 

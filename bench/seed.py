@@ -22,13 +22,13 @@ import django
 
 django.setup()
 
-import jwt  # noqa: E402
 from django.conf import settings  # noqa: E402
 from django.db import connection, transaction  # noqa: E402
 from django.utils import timezone  # noqa: E402
 
 from accounts.authentication import sign_session_token  # noqa: E402
 from accounts.models import Session, User, generate_id  # noqa: E402
+from accounts.tokens import mint_jwt  # noqa: E402
 from todos.models import Task  # noqa: E402
 
 USERS = 10_000
@@ -153,10 +153,8 @@ def seed_searcher() -> None:
 
 
 def bearer_token(user_id: str) -> str:
-    """An HS256 JWT for `user_id`, valid for a day."""
-    return jwt.encode(
-        {"sub": user_id, "exp": timezone.now() + timedelta(days=1)}, settings.JWT_SECRET, "HS256"
-    )
+    """An HS256 JWT for `user_id`, valid for a day, as `manage.py issue_token` makes it."""
+    return mint_jwt(User(id=user_id), lifetime=timedelta(days=1))
 
 
 def credentials(user_id: str) -> dict:

@@ -8,6 +8,7 @@ import re
 import sys
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from corsheaders.defaults import default_headers
 from django.core.exceptions import ImproperlyConfigured
@@ -40,6 +41,32 @@ def _secret(name: str) -> str:
         )
     print(f"WARNING: {name} is not set; using an insecure development value (DEBUG is on).", file=sys.stderr)
     return f"insecure-development-{name.lower()}-do-not-use-in-production"
+
+
+def _origin(name: str, url: str) -> str:
+    """The origin of an http(s) URL as a WHATWG URL parser gives it (better-auth's `new URL().origin`,
+    the MCP SDK's): lower-case scheme and host, IDN as punycode, no default port. A URL with a
+    user name, a password, a query or a fragment is refused."""
+    parts = urlsplit(url)
+    try:
+        host, port = parts.hostname, parts.port
+    except ValueError:
+        host = port = None
+    if "@" in parts.netloc:  # not echoed: it may hold a password
+        raise ImproperlyConfigured(f"{name} must not carry a user name or password.")
+    if parts.scheme.lower() not in ("http", "https") or not host or parts.query:
+        raise ImproperlyConfigured(f"{name} must be an http(s) URL, not {url!r}.")
+    if parts.fragment or "#" in url:
+        raise ImproperlyConfigured(f"{name} must be an http(s) URL without a fragment, not {url!r}.")
+    scheme = parts.scheme.lower()
+    try:
+        host = host.encode("idna").decode("ascii")
+    except UnicodeError:
+        raise ImproperlyConfigured(f"{name} has a host name that cannot be used: {url!r}.") from None
+    if ":" in host:
+        host = f"[{host}]"
+    default_port = {"http": 80, "https": 443}[scheme]
+    return f"{scheme}://{host}" + (f":{port}" if port is not None and port != default_port else "")
 
 
 def _at_least(name: str, default: int, minimum: int) -> int:
@@ -211,15 +238,14 @@ BETTER_AUTH_JWKS_CACHE_SECONDS = env.int("BETTER_AUTH_JWKS_CACHE_SECONDS", defau
 BETTER_AUTH_JWKS_REFRESH_COOLDOWN = env.int("BETTER_AUTH_JWKS_REFRESH_COOLDOWN", default=30)
 # The front end's better-auth, as its own BETTER_AUTH_URL names it: its origin
 # (https://app.example.com) or its full base URL (https://app.example.com/api/auth). Every JWT's
-# issuer and audience are checked against what better-auth derives from it (docs/better-auth.md).
-BETTER_AUTH_URL = env.str("BETTER_AUTH_URL", default="").rstrip("/")
-if BETTER_AUTH_URL and not re.fullmatch(r"https?://[^/?#\s]+(/[^?#\s]*)?", BETTER_AUTH_URL):
-    raise ImproperlyConfigured(f"BETTER_AUTH_URL must be an http(s) URL, not {BETTER_AUTH_URL!r}.")
-# better-auth's origin, and its base URL: the URL as given when it has a path, else + /api/auth.
-BETTER_AUTH_ORIGIN = "/".join(BETTER_AUTH_URL.split("/")[:3])
+# issuer and audience are checked against what better-auth derives from the same string
+# (docs/better-auth.md): its origin, normalised, and its base URL, the string as given when it has a
+# path (a custom basePath), else with /api/auth added.
+BETTER_AUTH_URL = env.str("BETTER_AUTH_URL", default="").strip()
+BETTER_AUTH_ORIGIN = _origin("BETTER_AUTH_URL", BETTER_AUTH_URL) if BETTER_AUTH_URL else ""
 BETTER_AUTH_BASE_URL = BETTER_AUTH_URL
-if BETTER_AUTH_URL == BETTER_AUTH_ORIGIN != "":
-    BETTER_AUTH_BASE_URL = f"{BETTER_AUTH_URL}/api/auth"
+if BETTER_AUTH_URL and not urlsplit(BETTER_AUTH_URL).path.strip("/"):
+    BETTER_AUTH_BASE_URL = f"{BETTER_AUTH_URL.rstrip('/')}/api/auth"
 # `iss` and `aud` of every JWT the API accepts: the jwt plugin's jwt.issuer and jwt.audience, which
 # default to better-auth's origin. Without BETTER_AUTH_URL, only Ironclad's own tokens (issue_token)
 # name "ironclad"; a jwt-plugin token is then refused.
@@ -227,14 +253,19 @@ JWT_ISSUER = env.str("JWT_ISSUER", default="") or BETTER_AUTH_ORIGIN or "ironcla
 JWT_AUDIENCE = env.str("JWT_AUDIENCE", default="") or BETTER_AUTH_ORIGIN or "ironclad"
 # OAuth access tokens (the oauth-provider plugin's) are issued by jwt.issuer when it is set, else
 # by better-auth's base URL; their audience is the resource they are for.
-OAUTH_ISSUER = env.str("JWT_ISSUER", default="") or BETTER_AUTH_BASE_URL
+OAUTH_ISSUER = (env.str("JWT_ISSUER", default="") or BETTER_AUTH_BASE_URL) if BETTER_AUTH_URL else ""
 # /mcp's public URL, the OAuth resource MCP clients get tokens for (RFC 8707), as better-auth's
-# oauthProvider `resources` lists it. Unset, /mcp accepts no OAuth access token.
-MCP_RESOURCE_URL = env.str("MCP_RESOURCE_URL", default="")
-if MCP_RESOURCE_URL and not re.fullmatch(r"https?://[^/?#\s]+/[^?#\s]*", MCP_RESOURCE_URL):
-    raise ImproperlyConfigured(
-        f"MCP_RESOURCE_URL must be the full http(s) URL of /mcp, not {MCP_RESOURCE_URL!r}."
-    )
+# oauthProvider `resources` lists it. Unset, /mcp accepts no OAuth access token. Clients send it in
+# its canonical form, so only that form is taken: better-auth compares the strings.
+MCP_RESOURCE_URL = env.str("MCP_RESOURCE_URL", default="").strip()
+if MCP_RESOURCE_URL:
+    _path = urlsplit(MCP_RESOURCE_URL).path
+    _canonical = _origin("MCP_RESOURCE_URL", MCP_RESOURCE_URL) + (_path if _path.strip("/") else "/mcp")
+    if _canonical != MCP_RESOURCE_URL:
+        raise ImproperlyConfigured(
+            f"MCP_RESOURCE_URL must be the public URL of /mcp as clients write it, "
+            f"{_canonical!r}, not {MCP_RESOURCE_URL!r}."
+        )
 
 # Origins trusted for credentialed cross-origin calls and for unsafe cookie requests. In
 # development the dashboard's usual address is trusted unless another is set; in production none.

@@ -133,7 +133,8 @@ def test_sigterm_lets_a_request_in_flight_finish(fresh_database, tmp_path):
                     'INSERT INTO "user" (id, name, email, "emailVerified", "createdAt", "updatedAt") '
                     "VALUES ('u1', 'Una', 'una@example.com', true, now(), now())"
                 )
-            token = jwt.encode({"sub": "u1", "exp": time.time() + 600}, env["BETTER_AUTH_SECRET"], "HS256")
+            claims = {"sub": "u1", "iss": "ironclad", "aud": "ironclad", "exp": time.time() + 600}
+            token = jwt.encode(claims, env["BETTER_AUTH_SECRET"], "HS256")
             chat = threading.Thread(
                 target=lambda: answers.append(post_json(f"{server.url}/api/chat", {"message": "hi"}, token))
             )

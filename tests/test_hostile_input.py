@@ -12,6 +12,7 @@ import pytest
 from django.conf import settings
 
 from accounts.tests.test_jwt_auth import b64url
+from agents.tests.test_mcp_http import LIST_TOOLS, rpc
 from chat.models import Conversation, Message
 from tests.net import ON_POSTGRES
 from todos.models import Category, Task
@@ -58,6 +59,10 @@ MALFORMED_CREDENTIALS = {
     "an object for an algorithm": f"Bearer {unsigned_jwt({'alg': {'name': 'HS256'}})}",
     "a number for an algorithm": f"Bearer {unsigned_jwt({'alg': 256})}",
     "a space in a session token": "Bearer abc%20def",
+    "a list for an access token's algorithm": f"Bearer {unsigned_jwt({'alg': ['EdDSA'], 'typ': 'at+jwt'})}",
+    "an object for an access token's algorithm": f"Bearer {unsigned_jwt({'alg': {'a': 1}, 'typ': 'at+jwt'})}",
+    "an access token's kid list": f"Bearer {unsigned_jwt({'alg': 'EdDSA', 'typ': 'at+jwt', 'kid': [1]})}",
+    "an object for a token type": f"Bearer {unsigned_jwt({'alg': 'EdDSA', 'typ': {'a': 1}})}",
 }
 
 
@@ -69,6 +74,20 @@ class TestMalformedCredentials:
 
         assert_error(response, 401)
         assert response["WWW-Authenticate"].startswith("Bearer")
+
+    @pytest.mark.parametrize("header", MALFORMED_CREDENTIALS.values(), ids=MALFORMED_CREDENTIALS.keys())
+    def test_is_a_401_on_mcp_too(self, api_client, settings, header):
+        # With OAuth on, /mcp tries each bearer as an access token first.
+        settings.BETTER_AUTH_URL, settings.OAUTH_ISSUER = (
+            "https://app.example.com",
+            "https://app.example.com/api/auth",
+        )
+        settings.MCP_RESOURCE_URL = "https://api.example.com/mcp"
+
+        response = rpc(api_client, LIST_TOOLS, HTTP_AUTHORIZATION=header)
+
+        assert_error(response, 401)
+        assert response["WWW-Authenticate"].startswith('Bearer error="invalid_token"')
 
     def test_counts_against_the_anonymous_limit(self, api_client, rates):
         rates(anon="5/min")

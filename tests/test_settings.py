@@ -145,12 +145,63 @@ def test_better_auth_url_must_be_a_web_address():
     )
 
 
-def test_better_auth_url_loses_a_trailing_slash():
+DERIVED_FROM_BETTER_AUTH_URL = ("BETTER_AUTH_ORIGIN", "OAUTH_ISSUER", "JWT_ISSUER", "JWT_AUDIENCE")
+
+
+@pytest.mark.parametrize(
+    ("env", "expected"),
+    [
+        # Each as better-auth 1.7 derives it from the same BETTER_AUTH_URL: the origin as
+        # `new URL().origin` gives it (the jwt plugin's iss and aud), and the base URL, the string as
+        # given when it has a path, else with /api/auth added (the oauth-provider's issuer).
+        ({}, ["", "", "ironclad", "ironclad"]),
+        (
+            {"BETTER_AUTH_URL": "https://app.example.com"},
+            ["https://app.example.com", "https://app.example.com/api/auth", "https://app.example.com", "https://app.example.com"],
+        ),
+        (
+            {"BETTER_AUTH_URL": "https://app.example.com/"},
+            ["https://app.example.com", "https://app.example.com/api/auth", "https://app.example.com", "https://app.example.com"],
+        ),
+        (
+            {"BETTER_AUTH_URL": "https://App.Example.com:443/auth/"},
+            ["https://app.example.com", "https://App.Example.com:443/auth/", "https://app.example.com", "https://app.example.com"],
+        ),
+        (
+            {"BETTER_AUTH_URL": "http://127.0.0.1:3000", "JWT_ISSUER": "https://id.example.com"},
+            ["http://127.0.0.1:3000", "https://id.example.com", "https://id.example.com", "http://127.0.0.1:3000"],
+        ),
+        ({"JWT_ISSUER": "https://id.example.com"}, ["", "", "https://id.example.com", "ironclad"]),
+    ],
+    ids=["unset", "origin", "trailing-slash", "base-path", "jwt-issuer", "jwt-issuer-alone"],
+)  # fmt: skip
+def test_issuers_and_audiences_are_derived_as_better_auth_derives_them(env, expected):
     values = settings_values(
-        "BETTER_AUTH_URL", DEBUG="true", BETTER_AUTH_URL="https://app.example.com/api/auth/"
+        *DERIVED_FROM_BETTER_AUTH_URL,
+        clean=("BETTER_AUTH_URL", "JWT_ISSUER", "JWT_AUDIENCE"),
+        DEBUG="true",
+        **env,
     )
 
-    assert values["BETTER_AUTH_URL"] == "https://app.example.com/api/auth"
+    assert [values[name] for name in DERIVED_FROM_BETTER_AUTH_URL] == expected
+
+
+@pytest.mark.parametrize(
+    ("env", "message"),
+    [
+        ({"BETTER_AUTH_URL": "https://me:secret@app.example.com"}, "BETTER_AUTH_URL must not carry a user"),
+        ({"MCP_RESOURCE_URL": "https://API.example.com:443/mcp"}, "'https://api.example.com/mcp', not"),
+        ({"MCP_RESOURCE_URL": "https://api.example.com"}, "'https://api.example.com/mcp', not"),
+        ({"MCP_RESOURCE_URL": "https://api.example.com/mcp#x"}, "MCP_RESOURCE_URL must be an http(s) URL"),
+    ],
+    ids=["credentials-in-url", "not-canonical", "no-path", "fragment"],
+)
+def test_urls_that_would_never_match_a_token_are_refused_at_start(env, message):
+    result = run_check(DEBUG="true", **env)
+
+    assert result.returncode == 1
+    assert message in result.stderr
+    assert "me:secret" not in result.stderr
 
 
 @pytest.mark.parametrize(

@@ -355,7 +355,7 @@ class TestWhoItIsFrom:
         # better-auth makes the client its subject when no user signed in (client_credentials).
         token = access_token(sub=oauth_client.client_id, sid=None, scope="")
 
-        assert refused_on_mcp(api_client, token) == "The token's user does not exist."
+        assert refused_on_mcp(api_client, token) == "The token acts for its client, not for a user."
 
     @pytest.mark.parametrize(
         ("claims", "message"),

@@ -38,6 +38,7 @@ from tests.net import (
 pytestmark = pytest.mark.live
 
 BETTER_AUTH_URL = "http://127.0.0.1:3000/api/auth"
+JWT_ISSUER = "http://127.0.0.1:3000"  # better-auth's origin: the iss and aud of every JWT
 MODES = ["legacy", "auto"]  # the initialize handshake, and the 2026-07-28 protocol's discovery
 
 
@@ -330,8 +331,9 @@ def list_tools_with(url: str, token: str | None) -> Response:
 def test_without_a_valid_token_the_server_answers_401_naming_its_metadata(live):
     alice = live.user_id("alice@example.com")
     secret = live.env["BETTER_AUTH_SECRET"]
-    expired = jwt.encode({"sub": alice, "exp": int(time.time()) - 60}, secret, "HS256")
-    forged = jwt.encode({"sub": alice, "exp": int(time.time()) + 600}, "not-the-secret-" * 3, "HS256")
+    claims = {"sub": alice, "iss": JWT_ISSUER, "aud": JWT_ISSUER}
+    expired = jwt.encode({**claims, "exp": int(time.time()) - 60}, secret, "HS256")
+    forged = jwt.encode({**claims, "exp": int(time.time()) + 600}, "not-the-secret-" * 3, "HS256")
     base = live.url.removesuffix("/mcp")
 
     challenge = f'resource_metadata="{base}/.well-known/oauth-protected-resource/mcp"'

@@ -308,6 +308,29 @@ def test_an_mcp_client_signs_in_with_oauth_and_works_on_its_users_tasks_only(dep
     assert signed_out.status == 200, signed_out.body
     assert_refused_everywhere(deployment, access_token, "a token after sign-out")
 
+    # An offline_access grant outlives the session, as better-auth designs it: the refresh token
+    # gives a new access token with no session, until an operator disables the client.
+    assert "offline_access" in authorization["scope"][0].split()
+    refreshed = send(
+        "POST",
+        f"{deployment.issuer}/oauth2/token",
+        urlencode(
+            {
+                "grant_type": "refresh_token",
+                "refresh_token": storage.tokens.refresh_token,
+                "client_id": storage.client_info.client_id,
+            }
+        ).encode(),
+        {"Content-Type": "application/x-www-form-urlencoded"},
+    )
+    assert refreshed.status == 200, refreshed.body
+    offline_token = refreshed.json()["access_token"]
+    assert "sid" not in claims_of(offline_token)
+    assert list_tools(deployment, offline_token).status == 200
+    with psycopg.connect(deployment.database_url) as conn:
+        conn.execute('UPDATE "oauthClient" SET disabled = true')
+    assert_refused_everywhere(deployment, offline_token, "a token of a disabled client")
+
 
 def test_a_client_that_omits_the_resource_still_gets_a_token_for_mcp(deploy):
     deployment = deploy()

@@ -12,9 +12,9 @@
 //   MCP_RESOURCE        Ironclad's MCP_RESOURCE_URL: the resource OAuth clients get tokens for
 //                       (default http://127.0.0.1/mcp; migrate.mjs does not use it)
 //   ADD_MISSING_RESOURCE "0" leaves out the hook that binds a token to MCP_RESOURCE when a
-//                       client asks for none (default on, as docs/mcp.md configures it)
+//                       client asks for none (default on, as docs/better-auth.md configures it)
 //
-// The configuration is the one docs/mcp.md gives the front end: keep the two in step.
+// The configuration is the one docs/better-auth.md gives the front end: keep the two in step.
 import { oauthProvider } from "@better-auth/oauth-provider";
 import { betterAuth } from "better-auth";
 import { createAuthMiddleware } from "better-auth/api";
