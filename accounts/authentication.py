@@ -16,7 +16,7 @@ import functools
 import hashlib
 import hmac
 import json
-from typing import Any
+from typing import Any, TypeIs
 from urllib.parse import unquote, urlsplit
 
 import jwt
@@ -313,8 +313,7 @@ def authenticate_access_token(token: str) -> tuple[User, dict[str, Any]]:
             "This server accepts no OAuth access tokens: set MCP_RESOURCE_URL and BETTER_AUTH_URL."
         )
     header = unverified_header(token)
-    algorithm = header.get("alg")
-    if not isinstance(algorithm, str) or algorithm not in ASYMMETRIC_ALGORITHMS:
+    if not is_jwks_algorithm(header.get("alg")):
         raise InvalidToken("An OAuth access token must be signed with the jwt plugin's keys.")
     claims = verified_claims(token, header, issuer=settings.OAUTH_ISSUER, audience=settings.MCP_RESOURCE_URL)
     if "cnf" in claims:
@@ -354,6 +353,11 @@ def unverified_header(token: str, *, strict: bool = True) -> dict[str, Any]:
         raise InvalidToken("The token is not a well-formed JWT.") from None
 
 
+def is_jwks_algorithm(algorithm: object) -> TypeIs[str]:
+    """Whether a JWT's `alg` is one of the jwt plugin's keys' (a header may hold any JSON there)."""
+    return isinstance(algorithm, str) and algorithm in ASYMMETRIC_ALGORITHMS
+
+
 def is_access_token(header: dict[str, Any]) -> bool:
     typ = header.get("typ")
     return isinstance(typ, str) and typ.lower() in ACCESS_TOKEN_TYPES
@@ -364,7 +368,7 @@ def verified_claims(token: str, header: dict[str, Any], *, issuer: str, audience
     algorithm = header.get("alg")
     if algorithm == "HS256":
         key = shared_secret_key(settings.JWT_SECRET)
-    elif isinstance(algorithm, str) and algorithm in ASYMMETRIC_ALGORITHMS:
+    elif is_jwks_algorithm(algorithm):
         key = jwks_signing_key(header.get("kid"))
     else:
         raise InvalidToken(f"The token algorithm {clip(algorithm, 20)!r} is not accepted.")

@@ -199,6 +199,19 @@ class BetterAuthIndex(models.Index):
     max_name_length = 63
 
 
+def user_link(*, null: bool, related_name: str = "+") -> "models.ForeignKey[Any, Any]":
+    """The `"userId"` column, NULL-able in some tables: typed loosely for that reason."""
+    return models.ForeignKey(
+        User,
+        on_delete=models.DB_CASCADE,
+        db_column="userId",
+        db_index=False,
+        null=null,
+        blank=null,
+        related_name=related_name,
+    )
+
+
 class OAuthClient(models.Model):
     """An application registered with better-auth's OAuth provider (an MCP client, say)."""
 
@@ -212,15 +225,7 @@ class OAuthClient(models.Model):
     subject_type = models.TextField(db_column="subjectType", null=True, blank=True)
     scopes = models.JSONField(null=True, blank=True)
     client_credentials_scopes = models.JSONField(db_column="clientCredentialsScopes", null=True, blank=True)
-    user = models.ForeignKey(
-        User,
-        on_delete=models.DB_CASCADE,
-        db_column="userId",
-        db_index=False,
-        null=True,
-        blank=True,
-        related_name="oauth_clients",
-    )
+    user = user_link(null=True, related_name="oauth_clients")
     created_at = models.DateTimeField(db_column="createdAt", null=True, blank=True, default=timezone.now)
     updated_at = models.DateTimeField(db_column="updatedAt", null=True, blank=True, default=timezone.now)
     name = models.TextField(null=True, blank=True)
@@ -312,19 +317,6 @@ def session_link() -> "models.ForeignKey[Session | None, Session | None]":
         db_index=False,
         null=True,
         blank=True,
-        related_name="+",
-    )
-
-
-def user_link(*, null: bool) -> "models.ForeignKey[Any, Any]":
-    """The `"userId"` column, NULL-able in some tables: typed loosely for that reason."""
-    return models.ForeignKey(
-        User,
-        on_delete=models.DB_CASCADE,
-        db_column="userId",
-        db_index=False,
-        null=null,
-        blank=null,
         related_name="+",
     )
 

@@ -56,7 +56,7 @@ def _origin(name: str, url: str) -> str:
         raise ImproperlyConfigured(f"{name} must not carry a user name or password.")
     if parts.scheme.lower() not in ("http", "https") or not host or parts.query:
         raise ImproperlyConfigured(f"{name} must be an http(s) URL, not {url!r}.")
-    if parts.fragment or "#" in url:
+    if "#" in url:
         raise ImproperlyConfigured(f"{name} must be an http(s) URL without a fragment, not {url!r}.")
     scheme = parts.scheme.lower()
     try:
@@ -249,11 +249,12 @@ if BETTER_AUTH_URL and not urlsplit(BETTER_AUTH_URL).path.strip("/"):
 # `iss` and `aud` of every JWT the API accepts: the jwt plugin's jwt.issuer and jwt.audience, which
 # default to better-auth's origin. Without BETTER_AUTH_URL, only Ironclad's own tokens (issue_token)
 # name "ironclad"; a jwt-plugin token is then refused.
-JWT_ISSUER = env.str("JWT_ISSUER", default="") or BETTER_AUTH_ORIGIN or "ironclad"
+_JWT_ISSUER_SET = env.str("JWT_ISSUER", default="")
+JWT_ISSUER = _JWT_ISSUER_SET or BETTER_AUTH_ORIGIN or "ironclad"
 JWT_AUDIENCE = env.str("JWT_AUDIENCE", default="") or BETTER_AUTH_ORIGIN or "ironclad"
 # OAuth access tokens (the oauth-provider plugin's) are issued by jwt.issuer when it is set, else
 # by better-auth's base URL; their audience is the resource they are for.
-OAUTH_ISSUER = (env.str("JWT_ISSUER", default="") or BETTER_AUTH_BASE_URL) if BETTER_AUTH_URL else ""
+OAUTH_ISSUER = (_JWT_ISSUER_SET or BETTER_AUTH_BASE_URL) if BETTER_AUTH_URL else ""
 # /mcp's public URL, the OAuth resource MCP clients get tokens for (RFC 8707), as better-auth's
 # oauthProvider `resources` lists it. Unset, /mcp accepts no OAuth access token. Clients send it in
 # its canonical form, so only that form is taken: better-auth compares the strings.

@@ -4,20 +4,18 @@ Ironclad migrated, and the official MCP SDK's client running the whole authoriza
 a `resource`, consent), then the tokens Ironclad must refuse."""
 
 import asyncio
-import base64
-import hashlib
 import json
-import secrets
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from urllib.parse import parse_qs, urlencode, urlsplit
 
 import httpx2
+import jwt
 import psycopg
 import pytest
 from mcp import Client
-from mcp.client.auth import AuthorizationCodeResult, OAuthClientProvider
+from mcp.client.auth import AuthorizationCodeResult, OAuthClientProvider, PKCEParameters
 from mcp.client.streamable_http import streamable_http_client
 from mcp.shared.auth import OAuthClientInformationFull, OAuthClientMetadata, OAuthToken
 from pydantic import AnyUrl
@@ -152,18 +150,13 @@ async def signed_in_agent(
 
 
 def claims_of(token: str) -> dict:
-    payload = token.split(".")[1]
-    return json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+    """What a JWT says, unverified: the client's view of its own token."""
+    return jwt.decode(token, options={"verify_signature": False})
 
 
 def audiences(token: str) -> list[str]:
     audience = claims_of(token)["aud"]
     return [audience] if isinstance(audience, str) else audience
-
-
-def header_of(token: str) -> dict:
-    header = token.split(".")[0]
-    return json.loads(base64.urlsafe_b64decode(header + "=" * (-len(header) % 4)))
 
 
 def list_tools(deployment: Deployment, token: str):
@@ -197,32 +190,34 @@ def assert_refused_everywhere(deployment: Deployment, token: str, why: str) -> N
 def token_request(deployment: Deployment, client_id: str, browser: Browser, **extra: str) -> dict:
     """A hand-driven authorization code + PKCE flow for a registered public client, as a client
     that does not send `resource` runs it: the token endpoint's JSON answer."""
-    verifier = base64.urlsafe_b64encode(secrets.token_bytes(48)).decode().rstrip("=")
-    challenge = base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest()).decode().rstrip("=")
+    pkce = PKCEParameters.generate()
     query = {
         "response_type": "code",
         "client_id": client_id,
         "redirect_uri": CALLBACK,
         "scope": "openid profile email offline_access",
         "state": "s1",
-        "code_challenge": challenge,
+        "code_challenge": pkce.code_challenge,
         "code_challenge_method": "S256",
         **extra,
     }
     code = browser.authorize(f"{deployment.issuer}/oauth2/authorize?{urlencode(query)}").code
-    body = urlencode(
-        {
-            "grant_type": "authorization_code",
-            "code": code,
-            "redirect_uri": CALLBACK,
-            "client_id": client_id,
-            "code_verifier": verifier,
-        }
-    ).encode()
+    return token_endpoint(
+        deployment,
+        grant_type="authorization_code",
+        code=code,
+        redirect_uri=CALLBACK,
+        client_id=client_id,
+        code_verifier=pkce.code_verifier,
+    )
+
+
+def token_endpoint(deployment: Deployment, **form: str) -> dict:
+    """better-auth's token endpoint's JSON answer to `form`, which must be a success."""
     answer = send(
         "POST",
         f"{deployment.issuer}/oauth2/token",
-        body,
+        urlencode(form).encode(),
         {"Content-Type": "application/x-www-form-urlencoded"},
     )
     assert answer.status == 200, answer.body
@@ -286,7 +281,7 @@ def test_an_mcp_client_signs_in_with_oauth_and_works_on_its_users_tasks_only(dep
     # The token is better-auth's audience-bound JWT access token for this resource.
     assert storage.tokens is not None
     access_token = storage.tokens.access_token
-    assert header_of(access_token)["typ"] == "at+jwt"
+    assert jwt.get_unverified_header(access_token)["typ"] == "at+jwt"
     claims = claims_of(access_token)
     assert claims["iss"] == deployment.issuer
     assert deployment.mcp in audiences(access_token)
@@ -311,20 +306,13 @@ def test_an_mcp_client_signs_in_with_oauth_and_works_on_its_users_tasks_only(dep
     # An offline_access grant outlives the session, as better-auth designs it: the refresh token
     # gives a new access token with no session, until an operator disables the client.
     assert "offline_access" in authorization["scope"][0].split()
-    refreshed = send(
-        "POST",
-        f"{deployment.issuer}/oauth2/token",
-        urlencode(
-            {
-                "grant_type": "refresh_token",
-                "refresh_token": storage.tokens.refresh_token,
-                "client_id": storage.client_info.client_id,
-            }
-        ).encode(),
-        {"Content-Type": "application/x-www-form-urlencoded"},
-    )
-    assert refreshed.status == 200, refreshed.body
-    offline_token = refreshed.json()["access_token"]
+    assert storage.tokens.refresh_token and storage.client_info
+    offline_token = token_endpoint(
+        deployment,
+        grant_type="refresh_token",
+        refresh_token=storage.tokens.refresh_token,
+        client_id=storage.client_info.client_id,
+    )["access_token"]
     assert "sid" not in claims_of(offline_token)
     assert list_tools(deployment, offline_token).status == 200
     with psycopg.connect(deployment.database_url) as conn:
