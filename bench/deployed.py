@@ -140,6 +140,27 @@ def environment(database_url: str, port: int) -> dict[str, str]:
     }
 
 
+def server_memory_mb(port: int) -> list[float]:
+    """Resident memory, in MB, of each process of the server started with PORT=`port` (the server
+    and its workers: they inherit its environment), largest first; read from /proc (Linux)."""
+    wanted = f"PORT={port}".encode()
+    sizes = []
+    for process in Path("/proc").iterdir():
+        if not process.name.isdigit():
+            continue
+        try:
+            environ = (process / "environ").read_bytes().split(b"\0")
+            status = (process / "status").read_text()
+        except OSError:  # gone meanwhile, or not ours
+            continue
+        if wanted not in environ or not any(item.startswith(b"DJANGO_SETTINGS_MODULE=") for item in environ):
+            continue
+        for line in status.splitlines():
+            if line.startswith("VmRSS:"):
+                sizes.append(int(line.split()[1]) / 1024)
+    return sorted(sizes, reverse=True)
+
+
 def with_variant(env: dict[str, str], variant: str) -> dict[str, str]:
     return {**env, **parse_variant(variant)}
 

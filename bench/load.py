@@ -15,7 +15,8 @@ ordering=-priority&page_size=10, search=report), 15 % creates. Two runs:
 
 Each prints requests/s, p50/p95/p99 latency, errors (non-2xx answers and socket errors), lost
 writes (201 answers without a row in the table), the most PostgreSQL connections seen, and the
-CPU the load generator itself used (to show it is not the limit). See docs/performance.md.
+CPU the load generator itself used (to show it is not the limit); and, after the saturated run, the
+resident memory of each of the server's processes. See docs/performance.md.
 """
 
 import argparse
@@ -239,10 +240,12 @@ def measure(args, variant: str) -> list[dict]:
     with deployed.running(env, label=deployed.describe(variant), project=args.project) as base:
         warm_up = lua_script(credentials, "load warm-up", think=None)
         run_wrk(args, base, warm_up, duration=5, connections=32)
-        return [
+        runs = [
             phase(args, base, credentials, name="think time", think=args.think, duration=args.think_duration),
             phase(args, base, credentials, name="saturated", think=None, duration=args.saturated_duration),
         ]
+        runs[-1]["memory_mb"] = deployed.server_memory_mb(args.port)
+        return runs
 
 
 def print_rows(server: str, runs: list[dict]) -> None:
@@ -256,6 +259,9 @@ def print_rows(server: str, runs: list[dict]) -> None:
         others = {status: n for status, n in run["statuses"].items() if status not in (200, 201)}
         if others:
             print(f"    answers other than 200/201: {others}")
+        if "memory_mb" in run:
+            sizes = ", ".join(f"{size:.0f}" for size in run["memory_mb"])
+            print(f"    resident memory after it, per process (MB): {sizes}")
     print(flush=True)
 
 

@@ -6,8 +6,10 @@ Creates (once) and seeds a PostgreSQL database, starts Ironclad with bin/docker-
 (the default deployment, or each --variant: environment variables on top of it), and drives it
 with wrk from a separate process over loopback. The yardstick is a bare Django JSON view served
 by gunicorn with 2 sync workers, measured at the start and at the end of the run; every scenario
-is reported as a ratio to it, so the figures hold on a noisy machine. Exits non-zero when any
-request failed. See docs/performance.md.
+is reported as a ratio to it, so the figures hold on a noisy machine. The limit is the same task
+list answered by a minimal Django app (bench/limit.py: no middleware, no REST framework), served
+with each variant's settings just before and just after Ironclad: "of limit" is Ironclad's list
+(JWT) over the mean of the two. Exits non-zero when any request failed. See docs/performance.md.
 """
 
 import argparse
@@ -68,6 +70,8 @@ end
 Scenario = tuple[str, str, list[str], str | None]
 
 BARE: Scenario = ("bare Django JsonResponse", "/bench/bare", [], None)
+LIMIT_LIST = "minimal app: task list (JWT)"
+IRONCLAD_LIST = "task list, 20 rows (JWT)"
 
 
 def parse_args() -> argparse.Namespace:
@@ -162,6 +166,15 @@ def measure(args, base: str, plan) -> list[dict]:
     return results
 
 
+def limit(args, env: dict, seeded: dict, label: str, project: Path) -> dict:
+    """The task list of the minimal app (bench/limit.py), served with the same server settings."""
+    minimal = {**env, "DJANGO_SETTINGS_MODULE": "bench.limit_settings"}
+    plan = [(LIMIT_LIST, "/api/tasks", [f"Authorization: Bearer {seeded['reader']['jwt']}"], None)]
+    with deployed.running(minimal, label=f"{label}: minimal app", project=project) as base:
+        [result] = measure(args, base, plan)
+    return result
+
+
 def yardstick(args, env: dict, label: str) -> dict:
     with deployed.running(deployed.with_variant(env, deployed.YARDSTICK), label=label) as base:
         [result] = measure(args, base, [BARE])
@@ -187,8 +200,12 @@ def main() -> None:
     measured = []
     for variant in args.variant or [""]:
         label = deployed.describe(variant, args.project)
+        # The minimal app before and after: the two bracket the minutes Ironclad is measured in.
+        first_limit = limit(args, deployed.with_variant(env, variant), seeded, label, ROOT)
         with deployed.running(deployed.with_variant(env, variant), label=label, project=args.project) as base:
-            measured.append((variant, measure(args, base, scenarios(seeded, mcp=serves_mcp(args.project)))))
+            results = measure(args, base, scenarios(seeded, mcp=serves_mcp(args.project)))
+        results += [first_limit, limit(args, deployed.with_variant(env, variant), seeded, label, ROOT)]
+        measured.append((variant, results))
     last = yardstick(args, env, "yardstick (again)")
 
     bare_rps = (first["rps"] + last["rps"]) / 2
@@ -208,12 +225,18 @@ def main() -> None:
                 f"  {result['scenario']:32} {result['rps']:8.0f} {result['p50_ms']:8.2f} "
                 f"{result['p99_ms']:8.2f} {result['errors']:7d} {result['ratio_to_bare']:8.2f}"
             )
+        limits = [result["rps"] for result in results if result["scenario"] == LIMIT_LIST]
+        ironclad = [result["rps"] for result in results if result["scenario"] == IRONCLAD_LIST]
+        if limits and ironclad:
+            of_limit = ironclad[0] / (sum(limits) / len(limits))
+            print(f"  {'of limit (task list, JWT / mean)':32} {of_limit:8.2f}")
+            results.append({"scenario": "of limit", "ratio": round(of_limit, 3)})
         report.append({"server": server, "results": results})
     if args.json:
         args.json.write_text(
             json.dumps({"tasks": seeded["tasks"], "yardstick_rps": bare_rps, "runs": report}, indent=2)
         )
-    if any(result["errors"] for run in report for result in run["results"]):
+    if any(result.get("errors") for run in report for result in run["results"]):
         sys.exit("some requests failed")
 
 
