@@ -74,6 +74,14 @@ def deferred_triggers_fire_at_once(request):
             cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
 
 
+@pytest.fixture(autouse=True)
+def forget_credentials() -> None:
+    """No test sees the credentials that another test's requests left in the credential cache."""
+    from django.core.cache import caches
+
+    caches["credentials"].clear()
+
+
 @pytest.fixture
 def api_client():
     from rest_framework.test import APIClient

@@ -16,12 +16,14 @@ import functools
 import hashlib
 import hmac
 import json
-from typing import Any, TypeIs
+import time
+from collections.abc import Callable
+from typing import Any, TypeIs, cast
 from urllib.parse import unquote, urlsplit
 
 import jwt
 from django.conf import settings
-from django.core.cache import cache
+from django.core.cache import cache, caches
 from jwt.types import Options
 from rest_framework import exceptions
 from rest_framework.authentication import BaseAuthentication, get_authorization_header
@@ -256,6 +258,13 @@ def authenticate_bearer_session(credential: str) -> tuple[User, Session]:
 def load_session(token: str) -> tuple[User, Session]:
     if not is_plain_token(token):  # e.g. a NUL, which PostgreSQL refuses with an error
         raise InvalidToken("The session token contains invalid characters.")
+    user, session = remembered("session", token, lambda: read_session(token))
+    if session.is_expired:
+        raise SessionExpired()
+    return user, session
+
+
+def read_session(token: str) -> tuple[tuple[User, Session], float]:
     # Hand-written: this runs on every cookie request, and the ORM's compilation of it cost
     # more than the query itself (see ironclad/sql.py).
     rows = sql.fetch(SESSION_WITH_USER, [token], Session, User)
@@ -263,9 +272,33 @@ def load_session(token: str) -> tuple[User, Session]:
         raise InvalidToken("The session does not exist or has been signed out.")
     session, user = rows[0]
     session.user = user
-    if session.is_expired:
-        raise SessionExpired()
-    return session.user, session
+    return (user, session), session.expires_at.timestamp()
+
+
+# --- Verified credentials, remembered -------------------------------------------
+
+
+def remembered[T](kind: str, token: str, verify: Callable[[], tuple[T, float]]) -> T:
+    """What `verify()` proves of `token`, remembered by this worker for CREDENTIAL_CACHE_SECONDS
+    at most, and never past the credential's own expiry (the epoch seconds `verify` returns with
+    it). A refused credential is not remembered: it raises every time.
+
+    The cost: a signed-out session or a deleted user is still accepted, by each worker that
+    remembers it, until its entry expires (docs/better-auth.md#revocation)."""
+    seconds = settings.CREDENTIAL_CACHE_SECONDS
+    if not seconds:
+        return verify()[0]
+    store = caches["credentials"]
+    # A digest: the key is short and plain whatever the token holds, and the token is not kept.
+    key = f"{kind}:{hashlib.blake2b(token.encode(), digest_size=20).hexdigest()}"
+    found = store.get(key)
+    if found is not None:
+        return cast(T, found)
+    proven, expires = verify()
+    remaining = min(seconds, expires - time.time())
+    if remaining > 0:
+        store.set(key, proven, remaining)
+    return proven
 
 
 def enforce_trusted_origin(request: Request) -> None:
@@ -295,6 +328,10 @@ def is_trusted_origin(request: Request, origin: str) -> bool:
 
 
 def authenticate_jwt(token: str) -> tuple[User, dict[str, Any]]:
+    return remembered("jwt", token, lambda: verify_jwt(token))
+
+
+def verify_jwt(token: str) -> tuple[tuple[User, dict[str, Any]], float]:
     header = unverified_header(token)
     if is_access_token(header):
         raise InvalidToken("An OAuth access token is accepted only by the resource it names: /mcp.")
@@ -302,7 +339,7 @@ def authenticate_jwt(token: str) -> tuple[User, dict[str, Any]]:
     rows = sql.fetch(USER_BY_ID, [token_user_id(claims)], User)
     if not rows:
         raise InvalidToken("The token's user does not exist.")
-    return rows[0][0], claims
+    return (rows[0][0], claims), claims["exp"]
 
 
 def authenticate_access_token(token: str) -> tuple[User, dict[str, Any]]:

@@ -364,6 +364,21 @@ NUM_PROXIES = env.int("NUM_PROXIES", default=0)
 # Throttle counts (and cached signing keys) live here: by default in each process's memory; a
 # Redis URL (redis://host:6379/0) shares them between workers and servers.
 CACHES = {"default": env.cache_url_config(env.str("CACHE_URL", default="") or "locmemcache://")}
+# Each worker remembers the credentials it verified (a session token's session and user, a JWT's
+# claims and user) for up to this many seconds, so that a signed-out session or a deleted user
+# stops working within it (docs/better-auth.md#revocation). At most better-auth's own cookie cache
+# (5 minutes); 0 turns it off.
+CREDENTIAL_CACHE_SECONDS = env.int("CREDENTIAL_CACHE_SECONDS", default=60)
+if not 0 <= CREDENTIAL_CACHE_SECONDS <= 300:
+    raise ImproperlyConfigured(
+        f"CREDENTIAL_CACHE_SECONDS must be from 0 to 300, not {CREDENTIAL_CACHE_SECONDS}."
+    )
+CACHES["credentials"] = {
+    "BACKEND": "django.core.cache.backends.locmem.LocMemCache",
+    "LOCATION": "ironclad-credentials",
+    # Entries are a few kB: 10,000 stay within a worker's memory budget.
+    "OPTIONS": {"MAX_ENTRIES": 10_000},
+}
 # Larger bodies are refused (413) before they are parsed.
 DATA_UPLOAD_MAX_MEMORY_SIZE = env.int("MAX_REQUEST_BODY_BYTES", default=1024 * 1024)
 

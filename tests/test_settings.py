@@ -217,6 +217,8 @@ def test_urls_that_would_never_match_a_token_are_refused_at_start(env, message):
             "IDEMPOTENCY_USER_MAX_BYTES must hold at least two of the largest answers",
         ),
         ({"DATABASE_STATEMENT_TIMEOUT": "-1"}, "DATABASE_STATEMENT_TIMEOUT must be 0 or more, not -1.0."),
+        ({"CREDENTIAL_CACHE_SECONDS": "301"}, "CREDENTIAL_CACHE_SECONDS must be from 0 to 300, not 301."),
+        ({"CREDENTIAL_CACHE_SECONDS": "-1"}, "CREDENTIAL_CACHE_SECONDS must be from 0 to 300, not -1."),
     ],
 )
 def test_a_bound_that_could_not_hold_stops_start_up(env, message):
@@ -229,7 +231,8 @@ def test_a_bound_that_could_not_hold_stops_start_up(env, message):
 def test_the_bounds_default_to_what_the_docs_say():
     values = settings_values(
         "QUOTAS", "IDEMPOTENCY_ANSWER_MAX_BYTES", "IDEMPOTENCY_USER_MAX_BYTES", "DATABASE_STATEMENT_TIMEOUT",
-        clean=tuple(env_example()), DEBUG="true",
+        "CREDENTIAL_CACHE_SECONDS",
+        clean=(*env_example(), "CREDENTIAL_CACHE_SECONDS"), DEBUG="true",
     )  # fmt: skip
 
     assert values == {
@@ -237,4 +240,11 @@ def test_the_bounds_default_to_what_the_docs_say():
         "IDEMPOTENCY_ANSWER_MAX_BYTES": 65_536,
         "IDEMPOTENCY_USER_MAX_BYTES": 8_388_608,
         "DATABASE_STATEMENT_TIMEOUT": 5.0,
+        "CREDENTIAL_CACHE_SECONDS": 60,
     }
+
+
+def test_a_credential_cache_of_0_seconds_turns_it_off_and_starts():
+    values = settings_values("CREDENTIAL_CACHE_SECONDS", DEBUG="true", CREDENTIAL_CACHE_SECONDS="0")
+
+    assert values == {"CREDENTIAL_CACHE_SECONDS": 0}
