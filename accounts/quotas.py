@@ -1,5 +1,6 @@
-"""Per-account quotas: how many tasks, categories, conversations and messages one user may keep
-(the QUOTA_* settings; docs/api.md#limits), and the account lock that makes them exact.
+"""Per-account quotas: how many categories, conversations and messages one user may keep (the
+QUOTA_* settings; docs/api.md#limits), and the account lock that makes them exact. Tasks, the
+many, are counted by triggers instead (todos.models.TaskCount, todos.services.ensure_task_room).
 
 The account lock comes last in the one lock order every write follows (todos.services
 lock_for_write): a write that creates a row under a quota takes it once it holds every row it

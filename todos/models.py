@@ -193,3 +193,21 @@ class ChangeSequence(models.Model):
 
     def __str__(self) -> str:
         return f"changes of {self.user_id} up to #{self.last_seq}"
+
+
+class TaskCount(models.Model):
+    """How many tasks a user has, kept by triggers on `task` (todos/migrations/0007), whoever
+    writes it: the task quota reads this row instead of counting the tasks. An insert's trigger
+    updates it and holds its lock until the transaction ends, so one user's creations take turns
+    between their insert and their commit, and two can never both take the last place."""
+
+    user = models.OneToOneField(
+        User, on_delete=models.DB_CASCADE, primary_key=True, db_column="userId", related_name="+"
+    )
+    tasks = models.BigIntegerField(default=0)
+
+    class Meta:
+        db_table = "task_count"
+
+    def __str__(self) -> str:
+        return f"{self.user_id} has {self.tasks} tasks"

@@ -25,16 +25,17 @@ DEFAULT_ORDERING = "-created_at"
 ORDERED_BY_MEANING = {"priority": (Priority.LOW, Priority.MEDIUM, Priority.HIGH)}
 
 # A term is looked for in the title and the description, in any case. On PostgreSQL the tasks that
-# hold it are found by `task_search(pattern)` (todos/migrations/0006), which reads the
-# trigram indexes of "the user's id, a space, the text" with a pattern that begins with the user's
-# id: the rows that hold both the user's trigrams and the term's, so that a term that matches
-# nothing costs the same for 20 tasks as for 20,000. The function is planned with sequential scans
-# off: PostgreSQL does not count the cost of reading descriptions kept out of line (TOAST), and
-# would otherwise read a small table whole, or a large account through the user's B-tree index,
-# however long its descriptions (docs/performance.md). SQLite reads the user's tasks; its LIKE
-# ignores case already.
+# hold it are found by `task_search(owner, term, pattern)` (todos/migrations/0006 and 0007): an
+# account of up to 500 tasks (task_count) has them read; a larger one has the trigram indexes of
+# "the user's id, a space, the text" read with `pattern`, which begins with the user's id: the
+# rows that hold both the user's trigrams and the term's, so that a term that matches nothing costs
+# the same for 1,000 tasks as for 20,000. The function is planned with sequential scans off:
+# PostgreSQL does not count the cost of reading descriptions kept out of line (TOAST), and would
+# otherwise read a small table whole, or a large account through the user's B-tree index, however
+# long its descriptions (docs/performance.md). SQLite reads the user's tasks; its LIKE ignores case
+# already.
 SEARCH = {
-    "postgresql": 't."id" IN (SELECT "task_search"(%s))',
+    "postgresql": 't."id" IN (SELECT "task_search"(%s, %s, %s))',
     "sqlite": "(t.\"title\" LIKE %s ESCAPE '\\' OR t.\"description\" LIKE %s ESCAPE '\\')",
 }
 
@@ -124,7 +125,7 @@ def task_page(user: User, filters: TaskFilters, *, offset: int, limit: int) -> t
         like = connection.ops.prep_for_like_query
         term = f"%{like(filters.search.strip())}%"
         if connection.vendor == "postgresql":
-            where(SEARCH["postgresql"], f"{like(user.pk)} {term}")
+            where(SEARCH["postgresql"], user.pk, term, f"{like(user.pk)} {term}")
         else:
             where(SEARCH["sqlite"], term, term)
     if filters.due_before is not None:

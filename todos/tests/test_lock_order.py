@@ -74,15 +74,18 @@ def test_a_deadlock_that_still_happens_runs_the_write_again(
     client_for, user, make_category, make_task, caplog
 ):
     """Another program locks a task, then its category: the reverse of Ironclad's order. A
-    completion waiting for that task holds the category already; PostgreSQL breaks the cycle by
-    rolling the completion back, and the completion runs again once the other program commits."""
+    completion (an update of `completed`) waiting for that task holds the category already;
+    PostgreSQL breaks the cycle by rolling the completion back, and the completion runs again once
+    the other program commits."""
     work = make_category(user)
     task = make_task(user, category=work, recurrence="daily")
     outcome = {}
 
     def complete() -> None:
         try:
-            outcome["status"] = client_for(user).patch(f"/api/tasks/{task.pk}/complete").status_code
+            outcome["status"] = (
+                client_for(user).patch(f"/api/tasks/{task.pk}", {"completed": True}).status_code
+            )
         finally:
             connection.close()
 
@@ -99,3 +102,39 @@ def test_a_deadlock_that_still_happens_runs_the_write_again(
     assert outcome == {"status": 200}
     assert "transaction rolled back (40P01), running it again" in caplog.text
     assert Task.objects.filter(user=user, completed=False, previous_occurrence=task).count() == 1
+
+
+def test_a_task_created_while_its_user_is_deleted_never_deadlocks(user):
+    """T1 inserts a task (its trigger locks the user's task count) and stays open; T2 deletes the
+    user, whose cascade deletes the tasks and updates that count. Had T1 checked the task's user
+    only at its commit, it would have waited there for T2's hold on the user row while T2 waited
+    for the count: a deadlock. Checked at the insert, T2 waits for T1, then deletes it all."""
+    url = the_test_database_url()
+    insert = (
+        'INSERT INTO "task" ("userId", "title", "description", "completed", "priority", "tags", '
+        '"recurrence", "createdAt", "updatedAt") '
+        "VALUES (%s, 'Late', '', false, 'low', '[]', 'none', now(), now())"
+    )
+    errors: list[BaseException] = []
+
+    def delete_the_user() -> None:
+        try:
+            with psycopg.connect(url, autocommit=True) as deleting:
+                deleting.execute('DELETE FROM "user" WHERE "id" = %s', [user.pk])
+        except BaseException as error:  # reported below
+            errors.append(error)
+
+    with psycopg.connect(url) as creating:
+        creating.execute(insert, [user.pk])
+        second = threading.Thread(target=delete_the_user)
+        second.start()
+        wait_until_blocked_on_a_lock('DELETE FROM "user"')
+        creating.commit()
+    second.join(20)
+
+    assert errors == []
+    with connection.cursor() as cursor:
+        cursor.execute('SELECT count(*) FROM "task" WHERE "userId" = %s', [user.pk])
+        assert cursor.fetchone()[0] == 0
+        cursor.execute('SELECT count(*) FROM "task_count" WHERE "userId" = %s', [user.pk])
+        assert cursor.fetchone()[0] == 0

@@ -7,7 +7,7 @@ import pytest
 from django.db import connection
 from django.db.migrations.executor import MigrationExecutor
 
-from todos.models import Task
+from todos.models import Task, TaskCount
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -67,3 +67,19 @@ def test_the_next_occurrences_made_before_series_were_linked_are_linked_by_the_o
         february.pk: month_end.pk,
     }
     assert not executor.migration_plan(executor.loader.graph.leaf_nodes())
+
+
+def test_the_task_counts_start_from_the_tasks_there_are():
+    before = [("todos", "0006_search_indexes")]
+    old = migrate(before).loader.project_state(before).apps
+    users = old.get_model("accounts", "User").objects
+    ann = users.create(id="u1", name="Ann", email="ann@example.com")
+    users.create(id="u2", name="Ben", email="ben@example.com")  # no tasks: no count
+    tasks = old.get_model("todos", "Task").objects
+    for title in ("A", "B", "C"):
+        tasks.create(user=ann, title=title)
+
+    migrate(MigrationExecutor(connection).loader.graph.leaf_nodes())
+    Task.objects.create(user_id="u1", title="D")  # the trigger counts from there
+
+    assert dict(TaskCount.objects.values_list("user_id", "tasks")) == {"u1": 4}

@@ -117,6 +117,26 @@ class TestIndexes:
                 assert "Bitmap Index Scan on task_description_trgm" in plan, plan
                 assert "Filter" not in plan and "Seq Scan" not in plan, plan
 
+    def test_a_small_account_has_its_own_tasks_read(self, client_for, make_user, make_task, accounts, plans):
+        """Up to 500 tasks (task_count), the account's tasks are read: its ids' trigrams may be
+        common in the table ("load-000123", numbers), and their posting lists cost more than that."""
+        carol = make_user("Carol")
+        make_task(carol, "Write the report")
+        make_task(carol, "Call the plumber", description="About the report")
+        make_task(carol, "Buy milk")
+        plans.clear()
+
+        response = client_for(carol).get("/api/tasks", {"search": "REPORT"})
+
+        assert sorted(task["title"] for task in response.json()["data"]) == [
+            "Call the plumber",
+            "Write the report",
+        ]
+        searched = [plan for plan in plans if "ILIKE term" in plan]  # task_search's small-account statement
+        assert searched, plans
+        for plan in searched:
+            assert "trgm" not in plan and "Seq Scan" not in plan, plan
+
     def test_the_list_reads_its_page_and_total_in_one_query(
         self, alice_client, accounts, django_assert_max_num_queries
     ):
