@@ -7,6 +7,7 @@ Imported by REST framework's settings, so nothing here may import rest_framework
 import json
 from typing import Any
 
+import orjson
 from django.http import JsonResponse
 from rest_framework import negotiation
 from rest_framework.renderers import JSONRenderer
@@ -34,14 +35,34 @@ class EnvelopeResponse(Response):
         self.envelope_meta = meta
 
 
+# What orjson writes as REST framework's JSONRenderer does: keys that are not strings as strings,
+# and dates, times and dataclasses handed to REST framework's encoder (which writes milliseconds,
+# not microseconds, and knows lazy strings, decimals and durations, as orjson does not).
+ORJSON_OPTIONS = orjson.OPT_NON_STR_KEYS | orjson.OPT_PASSTHROUGH_DATETIME | orjson.OPT_PASSTHROUGH_DATACLASS
+# U+2028 and U+2029 in UTF-8, which REST framework escapes: they end a line in JavaScript.
+LINE_SEPARATORS = ((b"\xe2\x80\xa8", b"\\u2028"), (b"\xe2\x80\xa9", b"\\u2029"))
+
+
 class EnvelopeJSONRenderer(JSONRenderer):
-    """Wraps successful responses as {"data": ..., "meta": {...}}; errors pass through as built."""
+    """Wraps successful responses as {"data": ..., "meta": {...}}; errors pass through as built.
+
+    The bytes are REST framework's JSONRenderer's (compact, UTF-8), written by orjson: a list of
+    20 tasks in a fifth of the time (docs/performance.md)."""
 
     def render(self, data, accepted_media_type=None, renderer_context=None):
         response = (renderer_context or {}).get("response")
         if data is not None and response is not None and not response.exception:
             data = {"data": data, "meta": getattr(response, "envelope_meta", {})}
-        return super().render(data, accepted_media_type, renderer_context)
+        if data is None or accepted_media_type not in (None, self.media_type):
+            return super().render(data, accepted_media_type, renderer_context)  # e.g. indent=4
+        try:
+            body = orjson.dumps(data, default=DRFJSONEncoder().default, option=ORJSON_OPTIONS)
+        except orjson.JSONEncodeError:  # an integer past 64 bits, say: what REST framework makes of it
+            return super().render(data, accepted_media_type, renderer_context)
+        for separator, escaped in LINE_SEPARATORS:
+            if separator in body:
+                body = body.replace(separator, escaped)
+        return body
 
 
 def canonical_json(value: Any) -> bytes:

@@ -5,11 +5,13 @@ The ORM compiles a query anew on every call, which for these cost more than runn
 column lists come from the models, so a renamed column cannot drift silently.
 """
 
+import json
 from collections import namedtuple
 from collections.abc import Iterable, Sequence
 from functools import cache
 from typing import Any, Protocol, cast
 
+import orjson
 from django.db import connection, models
 from django.db.models.expressions import Col
 
@@ -32,9 +34,26 @@ def _readers(model: type[models.Model], vendor: str) -> tuple[list[str], list[tu
         names.append(field.attname)
         expression = Col(model._meta.db_table, field)
         field_converters = connection.ops.get_db_converters(expression) + field.get_db_converters(connection)
+        if isinstance(field, models.JSONField) and field.decoder is None:
+            field_converters = [_json_value if c == field.from_db_value else c for c in field_converters]
         if field_converters:
             converters.append((position, expression, field_converters))
     return names, converters
+
+
+def _json_value(value: Any, expression: Col, connection: Any) -> Any:
+    """JSONField.from_db_value, parsed by orjson: a list's tags in a tenth of the time of json.loads
+    (docs/performance.md). What orjson does not take (an integer past 64 bits) json.loads does,
+    and text that is not JSON stays as it is, as Django leaves it."""
+    if value is None:
+        return None
+    try:
+        return orjson.loads(value)
+    except orjson.JSONDecodeError:
+        try:
+            return json.loads(value)
+        except json.JSONDecodeError:
+            return value
 
 
 def _converted(model: type[models.Model], values: Sequence) -> list:
