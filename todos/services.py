@@ -12,12 +12,14 @@ from collections.abc import Callable, Iterable
 from datetime import datetime, timedelta
 from typing import Any
 
+from django.conf import settings
 from django.db import connection, models
 from django.utils import timezone
 
 from accounts.models import User
 from accounts.quotas import ensure_room
-from ironclad.exceptions import NotFoundAmongYours
+from ironclad import sql
+from ironclad.exceptions import NotFoundAmongYours, QuotaExceeded
 from ironclad.transactions import atomic_with_retries
 from todos.dates import in_due_range
 from todos.models import Category, Recurrence, Task
@@ -87,10 +89,10 @@ def lock_for_write(
        them must hold it first). A category written itself is locked here too (lock_category).
     2. Tasks, FOR UPDATE, by id: `tasks` and, when `deleting` them, their next occurrences, which
        the deletion unlinks (ON DELETE SET NULL).
-    3. The account's lock (accounts.quotas.ensure_room), taken by a write that creates a row under a
-       quota to count the account's rows, once it has inserted its own: it holds every row it
-       needs by then, so it waits for nothing more while it holds the lock, and one user's other
-       writes never wait for it.
+    3. The account's locks, taken once a write holds every row it needs, so that it waits for
+       nothing more while it holds them: a task's insert or delete locks the user's task count
+       (TaskCount, by its trigger), and a write that creates a category (or a conversation or a
+       message) takes the account lock to count them (accounts.quotas.ensure_room).
     Then the commit takes the change feed's counter of the user (todos/migrations/0003), last.
     SQLite has one writer at a time: it takes none of them but the database's own.
     """
@@ -102,10 +104,9 @@ def lock_for_write(
     wanted = sorted({category for category in categories if category is not None})
     if wanted or (categories_of_tasks and task_ids):
         held = _hold_categories(user_id, wanted, task_ids if categories_of_tasks else [])
-    locked = {
-        task.pk: task
-        for task in Task.objects.filter(user_id=user_id, pk__in=task_ids).order_by("pk").select_for_update()
-    }
+    if not task_ids:  # a creation: no task to lock, and no query to build
+        return {}
+    locked = _tasks_for_update(user_id, task_ids)
     # A task moved to another category between the two reads: hold that one too. Out of order, so
     # it may deadlock, and run_in_transaction then runs the write again.
     if categories_of_tasks and (
@@ -113,6 +114,21 @@ def lock_for_write(
     ):
         _hold_categories(user_id, sorted(moved), [])
     return locked
+
+
+def _tasks_for_update(user_id: str, task_ids: list[int]) -> dict[int, Task]:
+    """The user's tasks `task_ids` (sorted), read and locked FOR UPDATE in id order. Hand-written:
+    every write to a task runs it, and the ORM's compilation of it cost more than running it
+    (docs/performance.md#where-the-orm-is-bypassed)."""
+    ids = ", ".join(["%s"] * len(task_ids))
+    lock = " FOR UPDATE" if connection.features.has_select_for_update else ""  # SQLite has one writer
+    rows = sql.fetch(
+        f'SELECT {sql.columns(Task, "task")} FROM "task" '  # noqa: S608 - columns from the model
+        f'WHERE "task"."userId" = %s AND "task"."id" IN ({ids}) ORDER BY "task"."id"{lock}',
+        [user_id, *task_ids],
+        Task,
+    )
+    return {task.pk: task for (task,) in rows}
 
 
 def _hold_categories(user_id: str, ids: list[int], of_tasks: list[int]) -> set[int]:
@@ -154,7 +170,7 @@ def task_create(*, user: User, **fields: Any) -> Task:
     if task.completed:
         task.completed_at = timezone.now()
     task.save()
-    ensure_room(user.pk, "tasks", Task.objects.for_user(user), adding=0)  # the new one counted
+    ensure_task_room(user.pk)
     return task
 
 
@@ -201,6 +217,41 @@ def task_set_completed(
     # the insert take it out of order, and a deadlock from that is run again (run_in_transaction).
     completes_in = task.category_id if completing and task.recurrence != Recurrence.NONE else None
     task = _locked_task(task, categories=[completes_in])
+    if precondition is not None:
+        precondition(task)
+    return _set_completed(task, completed)
+
+
+class _CategoryFirst(Exception):  # never raised out of this module
+    """The task read locked at once needs its category locked before it (lock_for_write)."""
+
+    def __init__(self, task: Task) -> None:
+        super().__init__(task.pk)
+        self.task = task
+
+
+def task_set_completed_by_id(
+    *, user_id: str, task_id: int, completed: bool | None = None, precondition: Precondition | None = None
+) -> tuple[Task, Task | None]:
+    """`task_set_completed` for a task known by its id (PATCH /api/tasks/{id}/complete), in one
+    read fewer: the task is read locked at once, not read first to learn which category to lock.
+    A completion that files a next occurrence in a category needs that category locked before the
+    task; it starts again in that order. Task.DoesNotExist when it is not one of the user's tasks."""
+    try:
+        return _set_completed_locked_at_once(user_id, task_id, completed, precondition)
+    except _CategoryFirst as first_read:
+        return task_set_completed(task=first_read.task, completed=completed, precondition=precondition)
+
+
+@atomic_with_retries
+def _set_completed_locked_at_once(
+    user_id: str, task_id: int, completed: bool | None, precondition: Precondition | None
+) -> tuple[Task, Task | None]:
+    task = lock_for_write(user_id, tasks=[task_id]).get(task_id)
+    if task is None:
+        raise Task.DoesNotExist("not one of the user's tasks")
+    if completed is not False and task.recurrence != Recurrence.NONE and task.category_id is not None:
+        raise _CategoryFirst(task)  # rolls this transaction back, its lock with it
     if precondition is not None:
         precondition(task)
     return _set_completed(task, completed)
@@ -282,8 +333,25 @@ def _create_next_occurrence(task: Task) -> Task | None:
         return None
     carried = {name: copy.deepcopy(getattr(task, name)) for name in CARRIED_TO_NEXT_OCCURRENCE}
     created = Task.objects.create(**carried, due_date=due, previous_occurrence=task)
-    ensure_room(task.user_id, "tasks", Task.objects.filter(user_id=task.user_id), adding=0)
+    ensure_task_room(task.user_id)
     return created
+
+
+# Hand-written: it runs on every creation (docs/performance.md#where-the-orm-is-bypassed).
+TASK_COUNT = 'SELECT "tasks" FROM "task_count" WHERE "userId" = %s'
+
+
+def ensure_task_room(user_id: str) -> None:
+    """Raise QuotaExceeded (and the transaction rolls back) when the user, the task just inserted
+    included, has more tasks than the quota. The insert's trigger counted it in TaskCount and
+    locked the user's count until the commit: a concurrent creation waits there, then reads the
+    count with this one in it (docs/api.md#limits)."""
+    limit = settings.QUOTAS["tasks"]
+    with connection.cursor() as cursor:
+        cursor.execute(TASK_COUNT, [user_id])
+        row = cursor.fetchone()
+    if row is not None and row[0] > limit:
+        raise QuotaExceeded("tasks", limit)
 
 
 # --- Categories -------------------------------------------------------------------------------

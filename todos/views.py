@@ -1,7 +1,7 @@
 from typing import Any, cast
 
 from drf_spectacular.utils import extend_schema, extend_schema_view
-from rest_framework import serializers, viewsets
+from rest_framework import exceptions, serializers, viewsets
 from rest_framework.decorators import action
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -13,6 +13,7 @@ from ironclad.conditional import ConditionalObjects, etag_of
 from ironclad.envelopes import EnvelopeResponse
 from ironclad.openapi import envelope_meta
 from ironclad.pagination import PAGING_PARAMS, PageNumberPagination
+from ironclad.untrusted import BIGINT_MAX
 from ironclad.views import OBJECT_ID, StrictQueryParams
 from todos import services
 from todos.changes import change_page, encode_cursor
@@ -95,8 +96,12 @@ class TaskViewSet(OwnedModelViewSet):
         occurrence is created once, and returned in `meta.next_occurrence`."""
         body = TaskCompleteSerializer(data=request.data)
         body.is_valid(raise_exception=True)
-        task, next_task = services.task_set_completed(
-            task=self.get_object(),
+        task_id = int(kwargs[self.lookup_field])  # digits only (OBJECT_ID)
+        if task_id > BIGINT_MAX:
+            raise exceptions.NotFound()
+        task, next_task = services.task_set_completed_by_id(
+            user_id=signed_in_user(request).pk,
+            task_id=task_id,
             completed=body.validated_data.get("completed"),
             precondition=self.precondition(),
         )

@@ -3,6 +3,8 @@
 from datetime import UTC, datetime
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from todos.models import Task
@@ -199,3 +201,48 @@ class TestSeries:
 
         shown = alice_client.get(f"/api/tasks/{following['id']}").json()["data"]
         assert shown["previous_occurrence_id"] is None
+
+
+def test_a_task_is_read_once_locked(alice_client, make_task, user):
+    """The task is read locked at once, not read first to learn which category to lock: a plain
+    task needs none (todos.services.task_set_completed_by_id)."""
+    task = make_task(user)
+    alice_client.get("/api/me")  # the credential remembered: only the toggle's own statements count
+
+    with CaptureQueriesContext(connection) as queries:
+        assert complete(alice_client, task).status_code == 200
+
+    reads = [q["sql"] for q in queries.captured_queries if q["sql"].startswith('SELECT "task"')]
+    assert len(reads) == 1, reads
+    if connection.vendor == "postgresql":
+        assert reads[0].endswith("FOR UPDATE"), reads
+
+
+@pytest.mark.postgres("SQLite takes no row locks")
+def test_a_recurring_task_in_a_category_is_completed_in_the_lock_order(
+    alice_client, make_task, make_category, user
+):
+    """Its category is locked before it: the first read is given up and the write starts again."""
+    task = make_task(user, category=make_category(user), recurrence="daily")
+
+    with CaptureQueriesContext(connection) as queries:
+        response = complete(alice_client, task)
+
+    assert response.status_code == 200, response.content
+    assert response.json()["meta"]["next_occurrence"]["category_id"] == task.category_id
+    statements = [q["sql"] for q in queries.captured_queries]
+    category_lock = next(i for i, sql in enumerate(statements) if 'FROM "category"' in sql)
+    assert any(sql.startswith('SELECT "task"') for sql in statements[category_lock:]), statements
+
+
+@pytest.mark.parametrize("task_id", ["other", str(2**63), "99999999"])
+def test_a_task_that_is_not_yours_is_404(alice_client, make_task, other_user, task_id):
+    bobs = make_task(other_user)
+    path_id = str(bobs.pk) if task_id == "other" else task_id
+
+    response = alice_client.patch(f"/api/tasks/{path_id}/complete")
+
+    assert response.status_code == 404, response.content
+    assert response.json()["error"]["code"] == "not_found"
+    bobs.refresh_from_db()
+    assert bobs.completed is False
