@@ -227,7 +227,7 @@ def phase(args, base: str, credentials: list[dict], *, name: str, think, duratio
 def measure(args, variant: str) -> list[dict]:
     deployed.ensure_database(args.database_url, fresh=True)
     env = deployed.with_variant(deployed.environment(args.database_url, args.port), variant)
-    deployed.migrate(env)
+    deployed.migrate(env, args.project)
     seeding = subprocess.run(
         [PYTHON, "-m", "bench.seed", "--load", str(args.users)],
         cwd=ROOT,

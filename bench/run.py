@@ -189,7 +189,7 @@ def main() -> None:
     env = deployed.environment(args.database_url, args.port)
     # The throttle runs as deployed but never trips: one user sends every request here.
     env["THROTTLE_USER_RATE"] = "1000000/s"
-    deployed.migrate(env)
+    deployed.migrate(env, args.project)
     started = time.monotonic()
     seeding = subprocess.run([PYTHON, "-m", "bench.seed"], cwd=ROOT, env=env, check=True, capture_output=True)
     seeded = json.loads(seeding.stdout)
