@@ -1,5 +1,7 @@
 """Ironclad and a real better-auth server on one PostgreSQL database, in both migration orders."""
 
+import time
+
 import jwt
 import psycopg
 
@@ -62,6 +64,8 @@ def assert_every_credential_works_until_sign_out(better_auth: Server, ironclad: 
     )
     assert signed_out.status == 200, signed_out.body
 
+    # Each worker remembers a credential it verified for CREDENTIAL_CACHE_SECONDS (1 here).
+    time.sleep(1.2)
     after = me(ironclad, Cookie=client["cookie"])
     assert after.status == 401
     assert after.json()["error"]["code"] == "invalid_token"
@@ -81,7 +85,7 @@ def test_better_auth_runs_on_a_database_django_migrated(
 
     better_auth = start_better_auth(fresh_database)
     # JWT keys from the `jwks` table; their issuer and audience, better-auth's origin, from BETTER_AUTH_URL.
-    ironclad = start_ironclad(fresh_database, BETTER_AUTH_URL=better_auth.url)
+    ironclad = start_ironclad(fresh_database, BETTER_AUTH_URL=better_auth.url, CREDENTIAL_CACHE_SECONDS="1")
     assert_every_credential_works_until_sign_out(better_auth, ironclad, "alice@django-first.test")
 
 
@@ -103,6 +107,7 @@ def test_django_adopts_a_database_better_auth_migrated(
         BETTER_AUTH_JWKS_URL=f"{better_auth.url}/api/auth/jwks",
         JWT_ISSUER=better_auth.url,
         JWT_AUDIENCE=better_auth.url,
+        CREDENTIAL_CACHE_SECONDS="1",
     )
     assert_every_credential_works_until_sign_out(better_auth, ironclad, "alice@better-auth-first.test")
 
