@@ -13,7 +13,7 @@ from ironclad.conditional import ConditionalObjects, etag_of
 from ironclad.envelopes import EnvelopeResponse
 from ironclad.openapi import envelope_meta
 from ironclad.pagination import PAGING_PARAMS, PageNumberPagination
-from ironclad.untrusted import BIGINT_MAX
+from ironclad.untrusted import BIGINT_MAX, ascii_integer
 from ironclad.views import OBJECT_ID, StrictQueryParams
 from todos import services
 from todos.changes import change_page, encode_cursor
@@ -96,8 +96,8 @@ class TaskViewSet(OwnedModelViewSet):
         occurrence is created once, and returned in `meta.next_occurrence`."""
         body = TaskCompleteSerializer(data=request.data)
         body.is_valid(raise_exception=True)
-        task_id = int(kwargs[self.lookup_field])  # digits only (OBJECT_ID)
-        if task_id > BIGINT_MAX:
+        task_id = ascii_integer(kwargs[self.lookup_field], 1, BIGINT_MAX)
+        if task_id is None:  # no task has it
             raise exceptions.NotFound()
         task, next_task = services.task_set_completed_by_id(
             user_id=signed_in_user(request).pk,

@@ -235,7 +235,7 @@ def test_a_recurring_task_in_a_category_is_completed_in_the_lock_order(
     assert any(sql.startswith('SELECT "task"') for sql in statements[category_lock:]), statements
 
 
-@pytest.mark.parametrize("task_id", ["other", str(2**63), "99999999"])
+@pytest.mark.parametrize("task_id", ["other", str(2**63), "99999999", "0", "9" * 5000])
 def test_a_task_that_is_not_yours_is_404(alice_client, make_task, other_user, task_id):
     bobs = make_task(other_user)
     path_id = str(bobs.pk) if task_id == "other" else task_id
