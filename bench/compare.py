@@ -64,25 +64,7 @@ def measure_mixed(base: str, credentials: list[dict], duration: int) -> dict:
     wrk = argparse.Namespace(threads=2)
     script = load.lua_script(credentials, f"compare {uuid.uuid4().hex[:8]}", think=None)
     result = load.run_wrk(wrk, base, script, duration, MIXED_CONNECTIONS)
-    answered_ok = sum(n for status, n in result["statuses"].items() if 200 <= status < 300)
-    errors = sum(result["statuses"].values()) - answered_ok + result["socket_errors"] + result["timeouts"]
-    return {"rps": result["requests"] / (result["duration_us"] / 1e6), "errors": errors}
-
-
-def mixed_deployment(url: str, port: int, project: Path) -> tuple[dict, list[dict]]:
-    """A database of its own for the mixed load (bench/load.py's users), fresh, migrated by
-    `project` and seeded: the server's environment and the users' credentials."""
-    deployed.ensure_database(url, fresh=True)
-    env = deployed.environment(url, port)
-    deployed.migrate(env, project)
-    seeding = subprocess.run(
-        [PYTHON, "-m", "bench.seed", "--load", str(MIXED_USERS)],
-        cwd=ROOT,
-        env=env,
-        check=True,
-        capture_output=True,
-    )
-    return env, json.loads(seeding.stdout)["credentials"]
+    return {"rps": result["requests"] / (result["duration_us"] / 1e6), "errors": load.failed(result)}
 
 
 def main() -> None:
@@ -129,7 +111,9 @@ def main() -> None:
         steps = [step for name in chosen_scenarios if name != "mixed" for step in chosen[name]]
         measured[which] = (env, steps)
     mixed = {
-        which: mixed_deployment(f"{args.database_url}_load_{which}", port, checkouts[which])
+        which: load.fresh_deployment(
+            f"{args.database_url}_load_{which}", port, users=MIXED_USERS, project=checkouts[which]
+        )
         for which, port in (("before", 8783), ("after", 8784))
         if "mixed" in chosen_scenarios
     }

@@ -200,7 +200,6 @@ def phase(args, base: str, credentials: list[dict], *, name: str, think, duratio
     result = run_wrk(args, base, lua_script(credentials, marker, think=think), duration, args.connections)
     result["most_database_connections"] = watch.stop()
     seconds = result["duration_us"] / 1e6
-    answered = sum(result["statuses"].values())
     created = result["statuses"].get(201, 0)
     rows = created_rows(args.database_url, marker)
     return {
@@ -210,10 +209,7 @@ def phase(args, base: str, credentials: list[dict], *, name: str, think, duratio
         "p95_ms": result["p95_us"] / 1000,
         "p99_ms": result["p99_us"] / 1000,
         "max_ms": result["max_us"] / 1000,
-        "errors": answered
-        - sum(n for status, n in result["statuses"].items() if 200 <= status < 300)
-        + result["socket_errors"]
-        + result["timeouts"],
+        "errors": failed(result),
         "created": created,
         "rows": rows,
         "lost_writes": max(0, created - rows),
@@ -224,19 +220,34 @@ def phase(args, base: str, credentials: list[dict], *, name: str, think, duratio
     }
 
 
-def measure(args, variant: str) -> list[dict]:
-    deployed.ensure_database(args.database_url, fresh=True)
-    env = deployed.with_variant(deployed.environment(args.database_url, args.port), variant)
-    deployed.migrate(env, args.project)
+def fresh_deployment(
+    database_url: str, port: int, *, users: int, variant: str = "", project: Path = ROOT
+) -> tuple[dict[str, str], list[dict]]:
+    """The load's database dropped and made again, migrated by `project` and seeded with `users`
+    users: the server's environment (with `variant`) and the users' credentials."""
+    deployed.ensure_database(database_url, fresh=True)
+    env = deployed.with_variant(deployed.environment(database_url, port), variant)
+    deployed.migrate(env, project)
     seeding = subprocess.run(
-        [PYTHON, "-m", "bench.seed", "--load", str(args.users)],
+        [PYTHON, "-m", "bench.seed", "--load", str(users)],
         cwd=ROOT,
         env=env,
         check=True,
         capture_output=True,
     )
-    seeded = json.loads(seeding.stdout)
-    credentials = seeded["credentials"]
+    return env, json.loads(seeding.stdout)["credentials"]
+
+
+def failed(result: dict) -> int:
+    """Requests of a run_wrk result that failed: answers other than 2xx, socket errors, timeouts."""
+    answered_ok = sum(n for status, n in result["statuses"].items() if 200 <= status < 300)
+    return sum(result["statuses"].values()) - answered_ok + result["socket_errors"] + result["timeouts"]
+
+
+def measure(args, variant: str) -> list[dict]:
+    env, credentials = fresh_deployment(
+        args.database_url, args.port, users=args.users, variant=variant, project=args.project
+    )
     with deployed.running(env, label=deployed.describe(variant), project=args.project) as base:
         warm_up = lua_script(credentials, "load warm-up", think=None)
         run_wrk(args, base, warm_up, duration=5, connections=32)

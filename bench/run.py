@@ -166,11 +166,11 @@ def measure(args, base: str, plan) -> list[dict]:
     return results
 
 
-def limit(args, env: dict, seeded: dict, label: str, project: Path) -> dict:
+def limit(args, env: dict, seeded: dict, label: str) -> dict:
     """The task list of the minimal app (bench/limit.py), served with the same server settings."""
     minimal = {**env, "DJANGO_SETTINGS_MODULE": "bench.limit_settings"}
     plan = [(LIMIT_LIST, "/api/tasks", [f"Authorization: Bearer {seeded['reader']['jwt']}"], None)]
-    with deployed.running(minimal, label=f"{label}: minimal app", project=project) as base:
+    with deployed.running(minimal, label=f"{label}: minimal app") as base:
         [result] = measure(args, base, plan)
     return result
 
@@ -200,11 +200,12 @@ def main() -> None:
     measured = []
     for variant in args.variant or [""]:
         label = deployed.describe(variant, args.project)
-        # The minimal app before and after: the two bracket the minutes Ironclad is measured in.
-        first_limit = limit(args, deployed.with_variant(env, variant), seeded, label, ROOT)
-        with deployed.running(deployed.with_variant(env, variant), label=label, project=args.project) as base:
+        served = deployed.with_variant(env, variant)
+        # The minimal app (this checkout's) before and after: the two bracket Ironclad's minutes.
+        first_limit = limit(args, served, seeded, label)
+        with deployed.running(served, label=label, project=args.project) as base:
             results = measure(args, base, scenarios(seeded, mcp=serves_mcp(args.project)))
-        results += [first_limit, limit(args, deployed.with_variant(env, variant), seeded, label, ROOT)]
+        results += [first_limit, limit(args, served, seeded, label)]
         measured.append((variant, results))
     last = yardstick(args, env, "yardstick (again)")
 

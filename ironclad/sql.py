@@ -16,8 +16,10 @@ from django.db import connection, models
 from django.db.models.expressions import Col
 
 
+@cache
 def columns(model: type[models.Model], alias: str) -> str:
-    """The model's columns, table-qualified, for a SELECT list (in concrete field order)."""
+    """The model's columns, table-qualified, for a SELECT list (in concrete field order); made once
+    per model and alias, as hand-written queries on a hot path ask for it on every call."""
     quote = connection.ops.quote_name
     # A concrete field always has a column (only relations and the like have none).
     return ", ".join(

@@ -17,7 +17,6 @@ from rest_framework import serializers
 from accounts.tokens import mint_jwt
 from agents.tools import TOOLS, built_schemas, run_tool
 from ironclad import sql
-from todos import selectors
 from todos.models import Task
 from todos.serializers import TaskFieldsField, TaskSerializer, representation_plan
 
@@ -28,7 +27,7 @@ def forget_derived_shapes() -> None:
     """Clear every shape derived from the model or the serializer and kept once made."""
     sql.row_type.cache_clear()  # the list's records
     sql._readers.cache_clear()  # their columns' converters
-    selectors.task_columns.cache_clear()  # the list's SELECT
+    sql.columns.cache_clear()  # the SELECT lists of hand-written queries (the list's, the locks')
     if "_fields_template" in vars(TaskSerializer):  # ironclad.serializers.ModelSerializer's fields, per class
         del TaskSerializer._fields_template
     representation_plan.cache_clear()  # the fast representation

@@ -90,12 +90,6 @@ def _order_by(ordering: str) -> str:
     return f'{_order_expression(name)} {direction}{nulls}, t."id" {direction}'
 
 
-@cache
-def task_columns() -> str:
-    """The SELECT list of the task list's query, from the model (made once)."""
-    return sql.columns(Task, "t")
-
-
 def task_page(user: User, filters: TaskFilters, *, offset: int, limit: int) -> tuple[list[TaskRecord], int]:
     """One page of a user's tasks, and how many match `filters` in all.
 
@@ -143,7 +137,7 @@ def task_page(user: User, filters: TaskFilters, *, offset: int, limit: int) -> t
     # every matching row in full, the subquery only the index, and the page just its own rows.
     where_clause = " AND ".join(conditions)
     query = (
-        f'SELECT {task_columns()}, (SELECT COUNT(*) FROM "task" t WHERE {where_clause}) '  # noqa: S608
+        f'SELECT {sql.columns(Task, "t")}, (SELECT COUNT(*) FROM "task" t WHERE {where_clause}) '  # noqa: S608
         f'FROM "task" t WHERE {where_clause} ORDER BY {_order_by(filters.ordering)} LIMIT %s OFFSET %s'
     )
     rows = sql.fetch(query, [*params, *params, limit, offset], Task, 1, records=True)

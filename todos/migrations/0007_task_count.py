@@ -25,18 +25,19 @@ from importlib import import_module
 import django.db.models.deletion
 from django.db import migrations, models
 
-POSTGRESQL = [
-    """
+# Makes the task's foreign key to its user {when} (NOT DEFERRABLE: checked at the write).
+USER_CHECK = """
 DO $$
 DECLARE
     name text;
 BEGIN
     SELECT conname INTO name FROM pg_constraint
     WHERE conrelid = '"task"'::regclass AND confrelid = '"user"'::regclass AND contype = 'f';
-    EXECUTE 'ALTER TABLE "task" ALTER CONSTRAINT ' || quote_ident(name) || ' NOT DEFERRABLE';
+    EXECUTE 'ALTER TABLE "task" ALTER CONSTRAINT ' || quote_ident(name) || ' {when}';
 END
 $$
-""",
+"""
+COUNT_FUNCTIONS = [
     """
 CREATE FUNCTION "count_task"() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
@@ -57,6 +58,8 @@ BEGIN
     RETURN NULL;
 END $$
 """,
+]
+COUNT_TRIGGERS = [
     'CREATE TRIGGER "task_count" AFTER INSERT OR DELETE ON "task" '
     'FOR EACH ROW EXECUTE FUNCTION "count_task"()',
     'CREATE TRIGGER "task_count_move" AFTER UPDATE OF "userId" ON "task" '
@@ -78,11 +81,17 @@ BEGIN
     END IF;
 END $$
 """
-POSTGRESQL.extend(['DROP FUNCTION "task_search"(text)', SEARCH_FUNCTION])
+POSTGRESQL = [
+    USER_CHECK.format(when="NOT DEFERRABLE"),
+    *COUNT_FUNCTIONS,
+    *COUNT_TRIGGERS,
+    'DROP FUNCTION "task_search"(text)',
+    SEARCH_FUNCTION,
+]
 POSTGRESQL_DROP = [
     'DROP FUNCTION "task_search"(text, text, text)',
     import_module("todos.migrations.0006_search_indexes").SEARCH_FUNCTION,
-    POSTGRESQL[0].replace("NOT DEFERRABLE", "DEFERRABLE INITIALLY DEFERRED"),
+    USER_CHECK.format(when="DEFERRABLE INITIALLY DEFERRED"),
     'DROP TRIGGER "task_count_truncate" ON "task"',
     'DROP TRIGGER "task_count_move" ON "task"',
     'DROP TRIGGER "task_count" ON "task"',
