@@ -26,7 +26,8 @@ USER ironclad
 # Static files for the admin and the API docs (content-hashed, gzipped), served by WhiteNoise.
 # The secrets exist only so that settings load during the build; they are not in the image's
 # environment, and the build needs no database.
-RUN SECRET_KEY=collectstatic-only BETTER_AUTH_SECRET=collectstatic-only \
+RUN SECRET_KEY=collectstatic-only-not-a-real-secret-key \
+    BETTER_AUTH_SECRET=collectstatic-only-not-a-real-secret-key \
     python manage.py collectstatic --noinput
 
 EXPOSE 7860

@@ -11,11 +11,14 @@ RUN_WITHOUT_SETTINGS = {"help", "--help", "-h", "version", "--version"}
 def main() -> None:
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
     from django.conf import settings
-    from django.core.exceptions import ImproperlyConfigured
     from django.core.management import execute_from_command_line
     from django.core.management.base import CommandParser, handle_default_options
 
-    try:
+    from ironclad.startup import one_line_errors
+
+    # A configuration mistake (a missing SECRET_KEY with DEBUG off, a bad rate, ...) or a database
+    # that cannot be opened is one line naming what to change; --traceback shows the traceback.
+    with one_line_errors(show_traceback="--traceback" in sys.argv):
         if len(sys.argv) > 1 and sys.argv[1] not in RUN_WITHOUT_SETTINGS:
             # Read the settings now, so that a mistake in them stops every command alike (`shell`
             # would start without them); first, as Django would, take --settings and --pythonpath.
@@ -25,13 +28,6 @@ def main() -> None:
             handle_default_options(parser.parse_known_args(sys.argv[2:])[0])
             settings.INSTALLED_APPS  # noqa: B018
         execute_from_command_line(sys.argv)
-    except ImproperlyConfigured as error:
-        # A configuration mistake (a missing SECRET_KEY with DEBUG off, a bad rate, ...): its
-        # message names the variable; a traceback would only bury it. --traceback shows one.
-        if "--traceback" in sys.argv:
-            raise
-        print(f"Configuration error: {error}", file=sys.stderr)
-        sys.exit(1)
 
 
 if __name__ == "__main__":

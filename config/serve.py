@@ -9,12 +9,17 @@ SERVER names the server:
 
 Chosen by measurement (bench/load.py, bench/run.py; docs/performance.md). Every setting comes from
 the environment, where a blank value means the default (ironclad/env.py); .env.example documents
-each. The process becomes the server itself, so SIGTERM from Docker reaches it directly.
+each. The settings are read and HOST:PORT is tried first, so that a mistake in them or a port
+already taken stops the start with one line. The process then becomes the server itself, so SIGTERM
+from Docker reaches it directly.
 """
 
+import errno
 import math
 import os
+import socket
 import sys
+import tempfile
 from pathlib import Path
 
 from ironclad.env import PROJECT_DIR, env
@@ -126,6 +131,55 @@ def exec_uvicorn() -> None:
     # fmt: on
 
 
+def prepare_metrics_directory() -> None:
+    """Every worker writes its metrics to files in one folder, and /metrics adds them up
+    (prometheus-client's multiprocess mode, ironclad/metrics.py). PROMETHEUS_MULTIPROC_DIR names it,
+    else a folder of this port's under the temporary directory. Emptied here, at each start: the
+    counters of a server start from zero, as Prometheus expects of a restarted target."""
+    folder = Path(
+        os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+        or Path(tempfile.gettempdir()) / f"ironclad-metrics-{port()}"
+    )
+    folder.mkdir(parents=True, exist_ok=True)
+    for file in folder.glob("*.db"):
+        file.unlink()
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(folder)
+
+
+def check_the_settings() -> None:
+    """Read the settings now: a mistake in them stops the start with one line, where each worker
+    would die with a traceback, be started again and die again until granian gives up."""
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
+    from django.conf import settings
+
+    from ironclad.startup import one_line_errors
+
+    with one_line_errors():
+        settings.INSTALLED_APPS  # noqa: B018
+
+
+def check_the_port_is_free() -> None:
+    """Stop with one line when HOST:PORT is taken. granian binds with SO_REUSEPORT: beside an earlier
+    Ironclad it would start without a word and share the traffic with it, and on a port another
+    program holds it fails with a long traceback. A plain bind, without SO_REUSEPORT, fails in both."""
+    host, number = bind_host(), port()
+    try:
+        [(family, kind, protocol, _, address), *_] = socket.getaddrinfo(
+            host, number, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
+        )
+        with socket.socket(family, kind, protocol) as probe:
+            # As the servers do: a port whose last connections are closing (TIME_WAIT) is free.
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            probe.bind(address)
+    except OSError as error:
+        if error.errno == errno.EADDRINUSE:
+            sys.exit(
+                f"Port {number} on {host} is already in use (another Ironclad or another program holds "
+                "it): stop it, or set PORT to a free port."
+            )
+        sys.exit(f"Cannot listen on {host} port {number}: {error.strerror or error}. Check HOST and PORT.")
+
+
 def main() -> None:
     os.chdir(PROJECT_DIR)
     # Blank means unset for the servers too: gunicorn reads WEB_CONCURRENCY itself, before its
@@ -136,14 +190,19 @@ def main() -> None:
         if old in os.environ:
             sys.exit(f"{old} is now called {new}: rename it in the environment (see .env.example).")
     server = env.str("SERVER", default="granian")
+    if server not in SERVERS:
+        sys.exit(f"SERVER must be one of {', '.join(SERVERS)}, not {server!r}.")
+    check_the_settings()
+    # Before anything this start does to the port's resources (its metrics folder): they may be
+    # another server's.
+    check_the_port_is_free()
+    prepare_metrics_directory()
     if server == "granian":
         serve_granian()
     elif server == "gunicorn":
         exec_gunicorn()
-    elif server == "uvicorn":
-        exec_uvicorn()
     else:
-        sys.exit(f"SERVER must be one of {', '.join(SERVERS)}, not {server!r}.")
+        exec_uvicorn()
 
 
 if __name__ == "__main__":

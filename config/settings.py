@@ -23,6 +23,18 @@ VERSION = __version__
 
 # .env.example's values for the secrets begin with this: a copied file must not reach production.
 PLACEHOLDER_SECRET_PREFIX = "change-me"  # noqa: S105 - a value refused, not used
+# The shortest secret taken with DEBUG off: better-auth's own minimum for its secret in production.
+SECRET_MIN_LENGTH = 32
+
+
+def _long_enough(name: str, value: str) -> str:
+    if value and not DEBUG and len(value) < SECRET_MIN_LENGTH:
+        raise ImproperlyConfigured(
+            f"{name} is {len(value)} characters long: with DEBUG off it must be at least "
+            f"{SECRET_MIN_LENGTH}. Make one with "
+            "`python -c 'import secrets; print(secrets.token_urlsafe(48))'` or `openssl rand -base64 32`."
+        )
+    return value
 
 
 def _secret(name: str) -> str:
@@ -33,7 +45,7 @@ def _secret(name: str) -> str:
             "environment; it is required when DEBUG is off."
         )
     if value:
-        return value
+        return _long_enough(name, value)
     if not DEBUG:
         raise ImproperlyConfigured(
             f"{name} is not set. Set it in the environment (see .env.example); "
@@ -79,7 +91,7 @@ def _at_least(name: str, default: int, minimum: int) -> int:
 SECRET_KEY = _secret("SECRET_KEY")
 BETTER_AUTH_SECRET = _secret("BETTER_AUTH_SECRET")
 # HS256 JWTs are signed with JWT_SECRET, or with BETTER_AUTH_SECRET when it is not set.
-JWT_SECRET = env.str("JWT_SECRET", default="") or BETTER_AUTH_SECRET
+JWT_SECRET = _long_enough("JWT_SECRET", env.str("JWT_SECRET", default="")) or BETTER_AUTH_SECRET
 
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["*"] if DEBUG else ["localhost", "127.0.0.1", "[::1]"])
 
@@ -150,7 +162,17 @@ TEMPLATES = [
 # --- Database ---------------------------------------------------------------
 # DATABASE_URL wins; NEON_DB_URL is accepted as an alias; SQLite is the embedded default.
 
-DATABASE_URL = env.str("DATABASE_URL", default="") or env.str("NEON_DB_URL", default="")
+# The variable that names the database, for messages: the one set, or the one to set.
+DATABASE_URL_NAME = next(
+    (name for name in ("DATABASE_URL", "NEON_DB_URL") if env.str(name, default="")), "DATABASE_URL"
+)
+DATABASE_URL = env.str(DATABASE_URL_NAME, default="")
+_scheme = urlsplit(DATABASE_URL).scheme if DATABASE_URL else "sqlite"
+if _scheme not in ("postgres", "postgresql", "pgsql", "psql", "sqlite"):  # the drivers installed
+    raise ImproperlyConfigured(
+        f"{DATABASE_URL_NAME} has the scheme {_scheme!r}, which is not supported: use postgres:// "
+        "(or postgresql://, sqlite:///...)."
+    )
 DATABASES = {"default": env.db_url_config(DATABASE_URL or f"sqlite:///{BASE_DIR / 'db.sqlite3'}")}
 
 # Seconds a PostgreSQL connection may sit idle before its next use is health-checked (0: always).

@@ -76,6 +76,28 @@ def test_production_start_up_refuses_the_example_secrets(name):
     assert f"{name} is still the example value from .env.example" in result.stderr
 
 
+@pytest.mark.parametrize("name", [*SECRETS, "METRICS_TOKEN"])
+def test_production_start_up_refuses_a_secret_shorter_than_32_characters(name):
+    real = {secret: "a-real-secret-from-the-environment-0123456789" for secret in SECRETS[:2]}
+
+    result = run_check(DEBUG="false", **{**real, name: "s" * 31})
+
+    assert result.returncode == 1
+    assert result.stderr.splitlines() == [
+        f"Configuration error: {name} is 31 characters long: with DEBUG off it must be at least 32. "
+        "Make one with `python -c 'import secrets; print(secrets.token_urlsafe(48))'` or "
+        "`openssl rand -base64 32`."
+    ]
+
+
+def test_secrets_of_32_characters_pass_and_development_takes_any():
+    for debug, length in (("false", 32), ("true", 3)):
+        result = run_check(DEBUG=debug, **{name: "s" * length for name in SECRETS})
+
+        assert result.returncode == 0, result.stderr
+        assert "WARNING" not in result.stderr
+
+
 def test_development_accepts_the_example_secrets():
     example = env_example()
 
