@@ -35,6 +35,7 @@ from starlette.types import Message, Scope
 
 from accounts.models import User
 from agents.tools import TOOLS, Tool, ToolResult, is_error, run_tool
+from ironclad.metrics import count_tool_call
 from ironclad.untrusted import clip
 
 logger = logging.getLogger(__name__)
@@ -123,6 +124,7 @@ def mcp_server(user: User, *, between_calls: Callable[[], None] | None = None) -
         if tool is None:  # a protocol error, as the MCP specification asks for an unknown tool
             raise MCPError(types.INVALID_PARAMS, f"There is no tool named {clip(params.name)!r}.")
         result = await sync_to_async(run_between_calls, thread_sensitive=True)(tool, params.arguments or {})
+        count_tool_call("mcp", tool.name, refused=is_error(result))
         return tool_result(tool, result)
 
     return Server(

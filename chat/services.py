@@ -2,6 +2,7 @@
 the assistant's reply stored together with what its tools did."""
 
 import dataclasses
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -9,8 +10,17 @@ from django.conf import settings
 
 from accounts.models import User
 from accounts.quotas import ensure_room
-from chat.assistant import Assistant, AssistantFailure, Reply, ToolCall
+from agents.tools import is_error
+from chat.assistant import (
+    Assistant,
+    AssistantFailure,
+    AssistantTimeout,
+    AssistantUnavailable,
+    Reply,
+    ToolCall,
+)
 from chat.models import CONVERSATION_TITLE_MAX_LENGTH, Conversation, Message, Role
+from ironclad.metrics import CHAT_PROVIDER_SECONDS, CHAT_REPLIES, count_tool_call
 from ironclad.transactions import atomic_with_retries
 
 
@@ -95,7 +105,7 @@ def _store_users_message(conversation: Conversation, message: str, *, new: bool)
 
 def _answer(conversation: Conversation, history: list[Message], message: str, assistant: Assistant) -> Reply:
     try:
-        reply = assistant.reply(user=conversation.user, history=history, message=message)
+        reply = _measured_reply(conversation.user, history, message, assistant)
     except AssistantFailure as failure:
         if failure.tool_calls:
             note = _store(
@@ -105,6 +115,32 @@ def _answer(conversation: Conversation, history: list[Message], message: str, as
         raise
     stored = _store(conversation, role=Role.ASSISTANT, content=reply.content, tool_calls=reply.tool_calls)
     return dataclasses.replace(reply, recorded_as=stored.pk)
+
+
+def _measured_reply(user: User, history: list[Message], message: str, assistant: Assistant) -> Reply:
+    """assistant.reply, counted for /metrics: how long the provider took, how it ended, and each
+    tool it ran."""
+    provider = settings.CHAT_PROVIDER
+    started = time.perf_counter()
+    outcome, tool_calls = "error", list[ToolCall]()
+    try:
+        reply = assistant.reply(user=user, history=history, message=message)
+        outcome, tool_calls = "ok", reply.tool_calls
+        return reply
+    except AssistantUnavailable as failure:
+        outcome, tool_calls = "unavailable", failure.tool_calls
+        raise
+    except AssistantTimeout as failure:
+        outcome, tool_calls = "timeout", failure.tool_calls
+        raise
+    except AssistantFailure as failure:
+        tool_calls = failure.tool_calls
+        raise
+    finally:
+        CHAT_PROVIDER_SECONDS.labels(provider).observe(time.perf_counter() - started)
+        CHAT_REPLIES.labels(provider, outcome).inc()
+        for call in tool_calls:
+            count_tool_call("chat", call.tool_name, refused=is_error(call.result))
 
 
 @atomic_with_retries

@@ -13,7 +13,7 @@ from urllib.parse import urlsplit
 from corsheaders.defaults import default_headers
 from django.core.exceptions import ImproperlyConfigured
 
-from ironclad import __version__
+from ironclad import __version__, tracing
 from ironclad.env import PROJECT_DIR, env
 
 BASE_DIR = PROJECT_DIR
@@ -120,6 +120,8 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     # First, so every response (redirects and CORS preflights included) has its id and log line.
     "ironclad.middleware.RequestLogMiddleware",
+    # Then every request is counted for /metrics, with its status, duration and statements.
+    "ironclad.metrics.MetricsMiddleware",
     # Answers to signed-in requests are private: no shared cache keeps them.
     "ironclad.middleware.PrivateAnswersMiddleware",
     # Then a NUL in the path, query string or cookies is refused before anything reads them.
@@ -324,7 +326,7 @@ if env.bool("USE_X_FORWARDED_PROTO", default=False):
 # compose on localhost). Each setting below can still be set on its own.
 HTTPS_ONLY = env.bool("HTTPS_ONLY", default=not DEBUG)
 SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=HTTPS_ONLY)
-SECURE_REDIRECT_EXEMPT = [r"^health/?$"]  # platform probes call it over plain HTTP
+SECURE_REDIRECT_EXEMPT = [r"^health/?$", r"^metrics/?$"]  # probes and scrapers use plain HTTP
 SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=2_592_000 if HTTPS_ONLY else 0)
 SECURE_HSTS_INCLUDE_SUBDOMAINS = env.bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", default=False)
 SECURE_HSTS_PRELOAD = env.bool("SECURE_HSTS_PRELOAD", default=False)
@@ -401,6 +403,8 @@ CACHES["credentials"] = {
     # Entries are a few kB: 10,000 stay within a worker's memory budget.
     "OPTIONS": {"MAX_ENTRIES": 10_000},
 }
+# /metrics (Prometheus) answers only `Authorization: Bearer <METRICS_TOKEN>`; unset, it is off.
+METRICS_TOKEN = _long_enough("METRICS_TOKEN", env.str("METRICS_TOKEN", default=""))
 # Larger bodies are refused (413) before they are parsed.
 DATA_UPLOAD_MAX_MEMORY_SIZE = env.int("MAX_REQUEST_BODY_BYTES", default=1024 * 1024)
 
@@ -491,6 +495,10 @@ SPECTACULAR_SETTINGS = {
 LOG_FORMAT = env.str("LOG_FORMAT", default="text")
 if LOG_FORMAT not in ("text", "json"):
     raise ImproperlyConfigured(f"LOG_FORMAT must be 'text' or 'json', not {LOG_FORMAT!r}.")
+# OpenTelemetry traces (ironclad/tracing.py): on when the standard OTEL_* variables ask for them.
+TRACING = tracing.wanted()
+if TRACING:
+    tracing.check()
 LOGGING: dict[str, Any] = {
     "version": 1,
     "disable_existing_loggers": False,
@@ -523,3 +531,11 @@ LOGGING: dict[str, Any] = {
         "mcp": {"level": "WARNING"},
     },
 }
+
+if TRACING:  # every line names the trace it belongs to
+    LOGGING["filters"]["trace_id"] = {"()": "ironclad.tracing.TraceIdFilter"}
+    LOGGING["handlers"]["console"]["filters"].append("trace_id")
+    LOGGING["formatters"]["text"]["format"] = (
+        "%(asctime)s %(levelname)s %(name)s [%(request_id)s trace=%(trace_id)s] %(message)s"
+    )
+    LOGGING["formatters"]["text"]["defaults"]["trace_id"] = "-"

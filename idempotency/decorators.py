@@ -27,6 +27,7 @@ from idempotency.models import KEY_MAX_LENGTH, IdempotentRequest
 from ironclad.conditional import CONDITIONS
 from ironclad.envelopes import canonical_json
 from ironclad.exceptions import IdempotencyAnswerTooLarge
+from ironclad.metrics import IDEMPOTENT_REPLAYS
 from ironclad.transactions import is_transient, run_in_transaction
 
 logger = logging.getLogger(__name__)
@@ -226,4 +227,5 @@ def replay(record: IdempotentRequest, user: User, read_again: ReadAgain | None) 
         status, body = read_again(user, status, record.reference)
     response = HttpResponse(body, status=status, headers=record.headers)
     response[REPLAYED_HEADER] = "true"
+    IDEMPOTENT_REPLAYS.inc()
     return response

@@ -108,7 +108,7 @@ class JSONFormatter(logging.Formatter):
     controls as they are, so those are written as `\\u0085`-style escapes here: the same text to a
     JSON parser, never a line break to a shipper that splits on them, nor a line shown reordered."""
 
-    FIELDS = ("request_id", "method", "path", "status", "duration_ms", "user_id")
+    FIELDS = ("request_id", "trace_id", "span_id", "method", "path", "status", "duration_ms", "user_id")
 
     def format(self, record: logging.LogRecord) -> str:
         entry = {

@@ -12,6 +12,8 @@ from rest_framework import exceptions, throttling
 from rest_framework.request import Request
 from rest_framework.settings import api_settings
 
+from ironclad.metrics import THROTTLED
+
 # Imported by REST framework's settings: rest_framework.views may not be imported here.
 
 
@@ -54,7 +56,10 @@ class FixedWindowThrottle(throttling.SimpleRateThrottle):
         self.now = self.timer()
         window = int(self.now // self.duration)
         self.window_ends = (window + 1) * self.duration
-        return count_in_window(self.cache, f"{client}:{window}", self.duration) <= self.num_requests
+        if count_in_window(self.cache, f"{client}:{window}", self.duration) <= self.num_requests:
+            return True
+        THROTTLED.labels(self.scope).inc()
+        return False
 
     def wait(self) -> float:
         """Seconds until the window ends (the `Retry-After` header); at least one."""

@@ -15,11 +15,26 @@ import time
 from django.conf import settings
 from django.db.backends.postgresql import base
 
+from ironclad.metrics import DATABASE_CONNECTIONS
+
 
 class DatabaseWrapper(base.DatabaseWrapper):
     last_used = float("-inf")
     # Seconds, set by DatabaseDeadlineMiddleware on the connections of threads that serve requests.
     statement_timeout: float | None = None
+
+    def get_new_connection(self, conn_params):
+        opened = super().get_new_connection(conn_params)
+        DATABASE_CONNECTIONS.inc()
+        return opened
+
+    def _close(self) -> None:
+        held = self.connection is not None
+        try:
+            super()._close()  # type: ignore[misc]  # with the pool: given back to it
+        finally:
+            if held:
+                DATABASE_CONNECTIONS.dec()
 
     def _cursor(self, name=None):
         if time.monotonic() - self.last_used < settings.DATABASE_HEALTH_CHECK_IDLE_SECONDS:

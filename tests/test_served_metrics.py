@@ -1,0 +1,116 @@
+"""/metrics as deployed: granian with two worker processes, each writing its own values, and one
+scrape, whichever worker answers it, adding up both. A worker that dies is replaced, its counts kept
+and its live gauges dropped."""
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from prometheus_client.parser import text_string_to_metric_families
+
+from tests.net import ON_POSTGRES, ROOT, free_port, get, new_database, seed_demo_users, server_env, serving
+
+pytestmark = pytest.mark.live
+
+TOKEN = "served-metrics-token-0123456789abcdef"
+REQUESTS = 40  # each on a connection of its own, six at a time, so that both workers answer some
+
+
+@dataclass
+class Live:
+    url: str
+    jwt: str
+    folder: Path  # PROMETHEUS_MULTIPROC_DIR
+    process: subprocess.Popen
+
+    def scrape(self) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
+        response = get(f"{self.url}/metrics", Authorization=f"Bearer {TOKEN}")
+        assert response.status == 200, response.body
+        return {
+            (sample.name, tuple(sorted(sample.labels.items()))): sample.value
+            for family in text_string_to_metric_families(response.text)
+            for sample in family.samples
+        }
+
+    def list_tasks(self, _: int = 0) -> int:
+        return get(f"{self.url}/api/tasks", Authorization=f"Bearer {self.jwt}").status
+
+    def worker_pids(self) -> set[int]:
+        children = subprocess.run(["pgrep", "-P", str(self.process.pid)], capture_output=True, text=True)
+        return {int(pid) for pid in children.stdout.split()}
+
+    def pids_with_counters(self) -> set[int]:
+        return {int(file.stem.rsplit("_", 1)[1]) for file in self.folder.glob("counter_*.db")}
+
+
+LISTED = ("ironclad_http_requests_total", (("method", "GET"), ("route", "/api/tasks"), ("status", "200")))
+WORKERS = ("ironclad_workers", ())
+CONNECTIONS = ("ironclad_db_connections", ())
+
+
+@pytest.fixture(scope="module")
+def live(tmp_path_factory) -> Iterator[Live]:
+    folder = tmp_path_factory.mktemp("served-metrics")
+    (folder / "static").mkdir()
+    (folder / "metrics").mkdir()
+    (folder / "metrics" / "counter_1.db").write_bytes(b"left by an earlier start")
+    with new_database(folder) as database_url:
+        env = server_env(
+            port=free_port(),
+            database_url=database_url,
+            static_root=folder / "static",
+            HTTPS_ONLY="false",
+            WEB_CONCURRENCY="2",
+            WEB_THREADS="2",
+            METRICS_TOKEN=TOKEN,
+            PROMETHEUS_MULTIPROC_DIR=str(folder / "metrics"),
+            THROTTLE_USER_RATE="100000/min",
+        )
+        [jwt] = seed_demo_users(env, "alice@example.com")
+        log = folder / "server.log"
+        with serving([sys.executable, "-m", "config.serve"], env=env, log=log, cwd=ROOT) as server:
+            yield Live(server.url, jwt, folder / "metrics", server.process)
+
+
+def test_one_scrape_sees_every_worker(live):
+    assert not (live.folder / "counter_1.db").exists()  # emptied at the start
+
+    with ThreadPoolExecutor(6) as pool:
+        statuses = list(pool.map(live.list_tasks, range(REQUESTS)))
+    scrapes = [live.scrape() for _ in range(8)]  # answered by either worker
+
+    assert statuses == [200] * REQUESTS
+    assert len(live.worker_pids()) == 2
+    assert live.pids_with_counters() == live.worker_pids()  # both answered requests
+    for samples in scrapes:
+        assert samples[LISTED] == REQUESTS
+        assert samples[WORKERS] == 2
+        if ON_POSTGRES:  # each worker's threads keep their connections (DATABASE_CONN_MAX_AGE)
+            assert 2 <= samples[CONNECTIONS] <= 4
+
+
+def test_a_dead_workers_counts_stay_and_its_live_values_go(live):
+    before = live.scrape()[LISTED]
+    victim = max(live.worker_pids())
+
+    os.kill(victim, signal.SIGKILL)
+    deadline = time.monotonic() + 30
+    while len(live.worker_pids() - {victim}) < 2:  # granian starts another
+        assert time.monotonic() < deadline, "no worker replaced the one killed"
+        time.sleep(0.2)
+    with ThreadPoolExecutor(6) as pool:
+        assert set(pool.map(live.list_tasks, range(REQUESTS))) == {200}
+    while (samples := live.scrape())[WORKERS] != 2:  # the new one counted once it has started
+        assert time.monotonic() < deadline, f"{samples[WORKERS]} workers counted, not 2"
+        time.sleep(0.2)
+
+    assert samples[LISTED] == before + REQUESTS  # the dead worker's requests still counted
+    assert samples[WORKERS] == 2  # the two that run, not the one that died
+    assert not list(live.folder.glob(f"gauge_live*_{victim}.db"))
