@@ -8,7 +8,8 @@ AccessTokenAuthentication (an OAuth access token, which only /mcp lists). A view
 accepts; REST_FRAMEWORK's default lists the first three, the bearer ones first, so that an
 `Authorization: Bearer` credential decides when present. A class returns None when the request
 does not carry its credential; with none at all, the permission class answers 401
-`not_authenticated`.
+`not_authenticated`, whose message says what the request held instead, if anything
+(`unaccepted_credential`: an Authorization header of another scheme, a cookie at /mcp).
 """
 
 import base64
@@ -126,6 +127,11 @@ class CredentialAuthentication(BaseAuthentication):
         does not carry that credential; AuthenticationFailed when it does not hold."""
         raise NotImplementedError
 
+    def explain_missing_credential(self, request: Request) -> str | None:
+        """Why `request`, which no class of its view signed in, holds no credential, when it holds
+        what its client took for one: ironclad.errors answers 401 `not_authenticated` with it."""
+        return unaccepted_credential(request)
+
 
 class BearerAuthentication(CredentialAuthentication):
     """An `Authorization: Bearer` credential of the kind a subclass `claims`. Every bearer token
@@ -209,8 +215,48 @@ def bearer_token(request: Request) -> str | None:
 
 
 def is_jwt(token: str) -> bool:
-    """A three-part token is a JWT; a session token has at most one dot (before its signature)."""
-    return token.count(".") == 2
+    """A three-part token is a JWT, and so is one that starts with a JWT's header (a JSON object,
+    base64url-encoded) whatever follows it: a JWT cut short or with parts added is refused as a
+    malformed JWT, not looked up as a session token. A session token has at most one dot (before
+    its signature), after 32 letters and digits."""
+    return token.count(".") == 2 or is_jose_header(token.partition(".")[0])
+
+
+def is_jose_header(segment: str) -> bool:
+    # A JSON object's base64url starts with "e" (from "{"): most session tokens stop there.
+    if not segment.startswith("e"):
+        return False
+    try:
+        header = json.loads(base64.urlsafe_b64decode(segment + "=" * (-len(segment) % 4)))
+    except (ValueError, RecursionError):  # binascii.Error and the JSON and UTF-8 errors are ValueErrors
+        return False
+    return isinstance(header, dict)
+
+
+# What a request that holds no credential its view accepts holds instead, as the 401 says it.
+NOT_BEARER_SCHEME = (
+    "The Authorization header must use the Bearer scheme: `Authorization: Bearer <token>`. "
+    "Other schemes (Basic, Token...) and a token without a scheme are not credentials here."
+)
+
+
+def unaccepted_credential(request: Request) -> str | None:
+    """What `request` holds in place of a credential its view accepts: an Authorization header of
+    another scheme than Bearer, or the session cookie where the view takes bearer credentials only
+    (/mcp). None when it holds neither."""
+    authenticators = request.authenticators or ()
+    if not any(isinstance(authenticator, BearerAuthentication) for authenticator in authenticators):
+        return None
+    header = get_authorization_header(request).split()
+    if header and header[0].lower() != b"bearer":
+        return NOT_BEARER_SCHEME
+    cookies = any(isinstance(authenticator, SessionCookieAuthentication) for authenticator in authenticators)
+    if not cookies and session_cookie(request) is not None:
+        return (
+            f"The session cookie is not accepted at {clip(request.path, 100)}: send a token in the "
+            "Authorization header, `Authorization: Bearer <token>`."
+        )
+    return None
 
 
 def signed_in_user(request: Request) -> User:
@@ -381,13 +427,19 @@ def authenticate_access_token(token: str) -> tuple[User, dict[str, Any]]:
 
 
 def unverified_header(token: str, *, strict: bool = True) -> dict[str, Any]:
-    """The JWT's header, unverified; an InvalidToken when malformed ({} unless `strict`)."""
+    """The JWT's header, unverified; an InvalidToken that says what is wrong when the token is
+    malformed ({} unless `strict`)."""
+    parts = token.count(".") + 1
     try:
-        return jwt.get_unverified_header(token)
-    except jwt.InvalidTokenError:
-        if not strict:
-            return {}
-        raise InvalidToken("The token is not a well-formed JWT.") from None
+        if parts == 3:
+            return jwt.get_unverified_header(token)
+        # PyJWT would split a token of more parts at its first and last dots, and blame a part.
+        defect = f"it has {parts} part{'s' * (parts > 1)}, where a JWT has 3 (header.payload.signature)"
+    except jwt.InvalidTokenError as error:
+        defect = clip(error, 100)
+    if not strict:
+        return {}
+    raise InvalidToken(f"The token is not a well-formed JWT: {defect}.")
 
 
 def is_jwks_algorithm(algorithm: object) -> TypeIs[str]:
@@ -403,12 +455,14 @@ def is_access_token(header: dict[str, Any]) -> bool:
 def verified_claims(token: str, header: dict[str, Any], *, issuer: str, audience: str) -> dict[str, Any]:
     """The claims of a JWT whose signature, `exp`, `iss` and `aud` hold."""
     algorithm = header.get("alg")
+    if algorithm != "HS256" and not is_jwks_algorithm(algorithm):
+        raise InvalidToken(f"The token algorithm {clip(algorithm, 20)!r} is not accepted.")
+    if not token.rpartition(".")[2]:
+        raise InvalidToken("The token is not a well-formed JWT: its signature (the third part) is empty.")
     if algorithm == "HS256":
         key = shared_secret_key(settings.JWT_SECRET)
-    elif is_jwks_algorithm(algorithm):
-        key = jwks_signing_key(header.get("kid"))
     else:
-        raise InvalidToken(f"The token algorithm {clip(algorithm, 20)!r} is not accepted.")
+        key = jwks_signing_key(header.get("kid"))
 
     options: Options = {"require": ["exp", "iss", "aud"]}
     try:

@@ -55,6 +55,8 @@ def exception_handler(exc: Exception, context: dict) -> Response:
         exc = Conflict()
     elif isinstance(exc, RequestDataTooBig):
         exc = PayloadTooLarge.over(settings.DATA_UPLOAD_MAX_MEMORY_SIZE)
+    elif isinstance(exc, exceptions.NotAuthenticated) and (why := missing_credential(context)):
+        exc.detail = exceptions.ErrorDetail(why, code=exc.default_code)
 
     response = drf_exception_handler(exc, context)
     if response is None:
@@ -74,6 +76,18 @@ def exception_handler(exc: Exception, context: dict) -> Response:
         # An exception may carry details for the client, e.g. the chat's tool_calls.
         response.data = error_body(code, str(exc.detail), getattr(exc, "details", None))
     return response
+
+
+def missing_credential(context: dict) -> str | None:
+    """Why a request its view did not sign in holds no credential the view accepts, when it holds
+    something its client took for one (a cookie where only bearer tokens are taken, say): the first
+    that an authentication class of the view says (its `explain_missing_credential(request)`)."""
+    request = context.get("request")
+    for authenticator in getattr(request, "authenticators", None) or ():
+        explain = getattr(authenticator, "explain_missing_credential", None)
+        if explain is not None and (why := explain(request)):
+            return why
+    return None
 
 
 @extend_schema(exclude=True)
