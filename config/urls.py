@@ -1,17 +1,28 @@
 from django.contrib import admin
 from django.urls import include, path, re_path
-from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+from drf_spectacular.views import SpectacularSwaggerView
 
 from accounts.admin_login import limit_failed_sign_ins
 from ironclad.errors import api_not_found
 from ironclad.health import health
+from ironclad.home import index
+from ironclad.metrics import metrics
+from ironclad.schema_view import SchemaView
+
+# The admin's pages say whose they are; their "View site" link leads to / (ironclad.home).
+admin.site.site_header = "Ironclad"
+admin.site.site_title = "Ironclad admin"
+admin.site.index_title = "Ironclad administration"
+admin.site.site_url = "/"
 
 urlpatterns = [
+    path("", index, name="index"),
     # Ahead of the admin's own route to the same view: wrong passwords are limited.
     path("admin/login/", limit_failed_sign_ins(admin.site.login)),
     path("admin/", admin.site.urls),
     re_path(r"^health/?$", health, name="health"),
-    re_path(r"^api/schema/?$", SpectacularAPIView.as_view(), name="schema"),
+    re_path(r"^metrics/?$", metrics, name="metrics"),
+    re_path(r"^api/schema/?$", SchemaView.as_view(), name="schema"),
     re_path(r"^api/docs/?$", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),
     re_path(r"^api/", include("accounts.urls")),
     re_path(r"^api/", include("todos.urls")),

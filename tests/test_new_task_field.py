@@ -17,6 +17,7 @@ from rest_framework import serializers
 from accounts.tokens import mint_jwt
 from agents.tools import TOOLS, built_schemas, run_tool
 from ironclad import sql
+from ironclad.schema_view import forget_schemas
 from todos.models import Task
 from todos.serializers import TaskFieldsField, TaskSerializer, representation_plan
 
@@ -34,6 +35,7 @@ def forget_derived_shapes() -> None:
     built_schemas.cache_clear()  # the tools' schemas
     # The bulk update's `fields` is described by a TaskSerializer instance, whose fields it keeps.
     vars(get_override(TaskFieldsField, "field")).pop("fields", None)
+    forget_schemas()  # the OpenAPI schema each worker generates once
 
 
 @pytest.fixture
