@@ -2,11 +2,12 @@ import re
 from datetime import timedelta
 from typing import Any
 
-from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.core.management.base import CommandError, CommandParser
 from django.db.models import Q
 
 from accounts.models import User
 from accounts.tokens import DEFAULT_JWT_LIFETIME, mint_jwt
+from ironclad.commands import BaseCommand
 
 _LIFETIME = re.compile(r"(\d+)\s*([smhdw]?)", re.IGNORECASE)
 _UNITS = {"s": "seconds", "m": "minutes", "": "minutes", "h": "hours", "d": "days", "w": "weeks"}

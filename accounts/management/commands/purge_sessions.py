@@ -1,9 +1,10 @@
 from typing import Any
 
-from django.core.management.base import BaseCommand, CommandParser
+from django.core.management.base import CommandParser
 from django.db import transaction
 
 from accounts.models import Session, Verification
+from ironclad.commands import BaseCommand
 
 
 class Command(BaseCommand):

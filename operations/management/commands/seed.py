@@ -13,7 +13,7 @@ from datetime import date, datetime, time, timedelta
 from enum import Enum
 from typing import Any
 
-from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.core.management.base import CommandError, CommandParser
 from django.db import transaction
 from django.utils import timezone
 
@@ -24,6 +24,7 @@ from accounts.tokens import mint_jwt, session_cookie_header
 from chat.models import Conversation
 from chat.offline import OfflineAssistant
 from chat.services import chat_turn, conversation_start
+from ironclad.commands import BaseCommand
 from todos.dates import day_at, end_of_day
 from todos.models import Category, Priority, Recurrence, Task
 from todos.services import task_create

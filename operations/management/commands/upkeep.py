@@ -2,9 +2,10 @@ from typing import Any
 
 from django.conf import settings
 from django.core.management import call_command
-from django.core.management.base import BaseCommand, CommandParser
+from django.core.management.base import CommandParser
 
 from idempotency import services as idempotency
+from ironclad.commands import BaseCommand
 from todos import changes
 
 
