@@ -16,12 +16,16 @@ How the commands are found (README.md, CONTRIBUTING.md, CHANGELOG.md and docs/*.
 
 How they are run: each page, from its first block to its last, in one bash session (so a variable
 or function a block defines serves the next ones), in the copy's folder, with `set -eo pipefail`,
-after the database has been put back as the quick start left it: every page works after the quick
-start, whatever was read before it. `127.0.0.1:7860` and `localhost:7860` are rewritten to the
-server's port (and the server's port back to 7860 in what the commands print). The environment is
-this process's without every variable `.env.example` names (the test suite's secrets,
-DATABASE_URL...) and without an activated virtualenv, as in a new terminal:
-the commands read the `.env` bin/dev wrote.
+after the database has been put back as the quick start left it, and again (every page but the
+README, and NEW_DATABASE_ONLY) as the README's own commands leave it: every page works after the
+quick start, whatever was read before it. The commands reach the server through `$BASE`, never a
+written port: each session first runs the README's line that sets `BASE`, as a reader's terminal
+has, with `PORT` set to the server's port as bin/dev got it (and the server's port is put back to
+7860 in what the commands print). No date is written in a command either: the pages compute the
+ones they need, so they work on any day (`faketime '2031-12-31 23:15' .venv/bin/pytest
+tests/test_docs.py --live` tries one, on SQLite). The environment is this process's without every
+variable `.env.example` names (the test suite's secrets, DATABASE_URL...) and without an activated
+virtualenv, as in a new terminal: the commands read the `.env` bin/dev wrote.
 
 What is checked, per step: every command exits 0; every HTTP answer curl got is below 500, and one
 of 400-499 only where the step's shown output is an error envelope (`{"error"`); nothing wrote a
@@ -174,6 +178,22 @@ def test_every_shell_command_is_in_a_bash_block_that_runs_or_says_why_not():
             print(f"  {block.where}: {block.skip_reason}")
 
 
+def test_the_commands_run_name_neither_the_port_nor_a_date():
+    """They use `$BASE` (the server on any port) and compute their dates (they work on any day)."""
+    commands = [
+        (block, line)
+        for block in all_blocks()
+        if block.language == "bash" and not block.marker
+        for line in block.lines
+        if not line.startswith("# ->")
+    ]
+    port = [f"{block.where}: {line}" for block, line in commands if f":{DOCUMENTED_PORT}" in line]
+    assert not port, "write $BASE, as the quick start sets it, not the port:\n" + "\n".join(port)
+    dates = [f"{block.where}: {line}" for block, line in commands if re.search(r"\d{4}-\d\d-\d\d", line)]
+    assert not dates, "compute a date (`date -d '+7 days' +%F`), or it passes:\n" + "\n".join(dates)
+    assert quick_start_variables(), "the README's quick start sets BASE"
+
+
 def test_the_readme_gives_the_test_command_ci_runs():
     """.ci/run runs the README's test command as it is written; they must not drift apart."""
     ci_lines = (ROOT / ".ci" / "run").read_text().splitlines()
@@ -275,12 +295,15 @@ class QuickStart:
     log: Path
     pristine_database: Path
 
-    def reset_database(self) -> None:
-        """The database as the quick start left it (the development server opens it anew for
-        every request)."""
+    def reset_database(self, saved: Path | None = None) -> None:
+        """The database as the quick start left it, or as `saved` holds it (the development server
+        opens it anew for every request)."""
         fresh = self.folder / "db.sqlite3.fresh"
-        shutil.copyfile(self.pristine_database, fresh)
+        shutil.copyfile(saved or self.pristine_database, fresh)
         os.replace(fresh, self.folder / "db.sqlite3")
+
+    def save_database(self, saved: Path) -> None:
+        shutil.copyfile(self.folder / "db.sqlite3", saved)
 
 
 @pytest.fixture(scope="module")
@@ -315,12 +338,25 @@ def quick_start(tmp_path_factory) -> Iterator[QuickStart]:
     assert "Traceback" not in log.read_text(), log.read_text()
 
 
-def script(block_list: list[Block], port: int, results: Path) -> tuple[str, list[tuple[Block, Step]]]:
+def quick_start_variables() -> list[str]:
+    """The README's lines that set `BASE`, which every page's commands use to reach the server."""
+    return [
+        line
+        for block in blocks(ROOT / "README.md")
+        if block.language == "bash" and not block.marker
+        for line in block.lines
+        if re.match(r"(export )?BASE=", line)
+    ]
+
+
+def script(block_list: list[Block], results: Path) -> tuple[str, list[tuple[Block, Step]]]:
     """One bash script for the blocks, each step's stdout and stderr in files of their own."""
     parts = [
         "set -eo pipefail",
         # Every answer's status, on stderr, where the step's own output is not.
         f"curl() {{ command curl -w '%{{stderr}}{STATUS_MARK} %{{http_code}}\\n' \"$@\"; }}",
+        # What a reader's terminal holds after the quick start.
+        *quick_start_variables(),
     ]
     steps: list[tuple[Block, Step]] = []
     for block in block_list:
@@ -328,8 +364,6 @@ def script(block_list: list[Block], port: int, results: Path) -> tuple[str, list
             index = len(steps)
             steps.append((block, step))
             code = "\n".join(step.code)
-            for host in ("127.0.0.1", "localhost"):
-                code = code.replace(f"{host}:{DOCUMENTED_PORT}", f"127.0.0.1:{port}")
             parts += [
                 f"echo {index} > '{results}/current'",
                 "{",
@@ -346,23 +380,58 @@ def runnable_pages() -> list[Path]:
     ]
 
 
-# Live: CI runs it in its PostgreSQL step, where the quick start still runs on SQLite (in its copy of
-# the project, with none of the suite's variables).
-@pytest.mark.live
-@pytest.mark.parametrize("page", runnable_pages(), ids=lambda page: str(page.relative_to(ROOT)))
-def test_the_commands_of_the_page_work_as_shown(page, quick_start, tmp_path):
-    quick_start.reset_database()
+def run_page(
+    page: Path, quick_start: QuickStart, results: Path
+) -> tuple[subprocess.CompletedProcess, list[tuple[Block, Step]]]:
+    """The page's commands, run as a reader in a second terminal runs them; and its steps."""
     runnable = [block for block in blocks(page) if block.language == "bash" and not block.marker]
-    text, steps = script(runnable, quick_start.port, tmp_path)
-    (tmp_path / "script.sh").write_text(text)
+    text, steps = script(runnable, results)
+    (results / "script.sh").write_text(text)
     run = subprocess.run(
-        ["bash", str(tmp_path / "script.sh")],
+        ["bash", str(results / "script.sh")],
         cwd=quick_start.folder,
-        env=quick_start.env,
+        env={**quick_start.env, "PORT": str(quick_start.port)},
         capture_output=True,
         text=True,
         timeout=120,
     )
+    return run, steps
+
+
+@pytest.fixture(scope="module")
+def after_the_readme(quick_start, tmp_path_factory) -> Path:
+    """The database as a reader who ran the README's commands has it: its demo users and task."""
+    results = tmp_path_factory.mktemp("readme")
+    quick_start.reset_database()
+    run, _ = run_page(ROOT / "README.md", quick_start, results)
+    assert run.returncode == 0, f"the README's commands failed (its own test says why):\n{run.stderr}"
+    quick_start.save_database(results / "db.after-readme.sqlite3")
+    return results / "db.after-readme.sqlite3"
+
+
+# Pages that show what a command prints on a new database, as they say, and so run after the quick
+# start only.
+NEW_DATABASE_ONLY = {ROOT / "docs" / "operations.md"}  # "seed: demo users", "On a new database"
+
+# Every page after the quick start; and every other page after the README's commands too, which a
+# reader may have run first (its task must not change what the next pages show).
+PAGE_RUNS = [
+    *(pytest.param(page, False, id=str(page.relative_to(ROOT))) for page in runnable_pages()),
+    *(
+        pytest.param(page, True, id=f"{page.relative_to(ROOT)}, after the README")
+        for page in runnable_pages()
+        if page.name != "README.md" and page not in NEW_DATABASE_ONLY
+    ),
+]
+
+
+# Live: CI runs it in its PostgreSQL step, where the quick start still runs on SQLite (in its copy of
+# the project, with none of the suite's variables).
+@pytest.mark.live
+@pytest.mark.parametrize(("page", "after_readme"), PAGE_RUNS)
+def test_the_commands_of_the_page_work_as_shown(page, after_readme, quick_start, request, tmp_path):
+    quick_start.reset_database(request.getfixturevalue("after_the_readme") if after_readme else None)
+    run, steps = run_page(page, quick_start, tmp_path)
 
     def report(index: int, problem: str) -> str:
         block, step = steps[index]
