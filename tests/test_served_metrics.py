@@ -114,3 +114,33 @@ def test_a_dead_workers_counts_stay_and_its_live_values_go(live):
     assert samples[LISTED] == before + REQUESTS  # the dead worker's requests still counted
     assert samples[WORKERS] == 2  # the two that run, not the one that died
     assert not list(live.folder.glob(f"gauge_live*_{victim}.db"))
+
+
+@pytest.mark.parametrize("server", ["gunicorn", "uvicorn"])
+def test_the_other_servers_add_up_their_workers_too(tmp_path, server):
+    (tmp_path / "static").mkdir()
+    with new_database(tmp_path) as database_url:
+        env = server_env(
+            port=free_port(),
+            database_url=database_url,
+            static_root=tmp_path / "static",
+            SERVER=server,
+            HTTPS_ONLY="false",
+            WEB_CONCURRENCY="2",
+            METRICS_TOKEN=TOKEN,
+            PROMETHEUS_MULTIPROC_DIR=str(tmp_path / "metrics"),
+            THROTTLE_USER_RATE="100000/min",
+        )
+        [jwt] = seed_demo_users(env, "alice@example.com")
+        log = tmp_path / "server.log"
+        with serving([sys.executable, "-m", "config.serve"], env=env, log=log, cwd=ROOT) as served:
+            live = Live(served.url, jwt, tmp_path / "metrics", served.process)
+            with ThreadPoolExecutor(6) as pool:
+                statuses = list(pool.map(live.list_tasks, range(REQUESTS)))
+            scrapes = [live.scrape() for _ in range(8)]
+
+    assert statuses == [200] * REQUESTS
+    assert len(live.pids_with_counters()) == 2
+    for samples in scrapes:
+        assert samples[LISTED] == REQUESTS
+        assert samples[WORKERS] == 2
