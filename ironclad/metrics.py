@@ -157,7 +157,7 @@ def route_template(pattern: str) -> str:
 
 def route_of(request: HttpRequest) -> str:
     match = request.resolver_match
-    if match is not None and match.route:
+    if match is not None:  # "/" is the route ""
         return route_template(match.route)
     if request.path.startswith(f"/{settings.STATIC_URL.strip('/')}/"):
         return f"/{settings.STATIC_URL.strip('/')}/{{path}}"  # served by WhiteNoise, before routing

@@ -100,6 +100,16 @@ class TestRequests:
         assert change(before, after, "ironclad_http_request_duration_seconds_count", **one) == 2
         assert change(before, after, "ironclad_http_request_duration_seconds_sum", **one) > 0
 
+    def test_the_index_is_its_own_route(self, scrape, client):
+        before = scrape()
+
+        client.get("/")
+        after = scrape()
+
+        assert (
+            change(before, after, "ironclad_http_requests_total", route="/", method="GET", status="200") == 1
+        )
+
     def test_a_path_that_matches_no_route_is_one_label(self, scrape, client):
         before = scrape()
 
