@@ -90,10 +90,19 @@ def start(processor: "SpanProcessor | None" = None) -> "TracerProvider":
     # /health and /metrics are asked every few seconds by the platform and Prometheus: no traces.
     excluded = os.environ.get("OTEL_PYTHON_DJANGO_EXCLUDED_URLS", "/health/?$,/metrics/?$")
     DjangoInstrumentor().instrument(
-        tracer_provider=provider, excluded_urls=excluded, response_hook=_name_by_route
+        tracer_provider=provider,
+        excluded_urls=excluded,
+        request_hook=_remember_trace,
+        response_hook=_name_by_route,
     )
     PsycopgInstrumentor().instrument(tracer_provider=provider, skip_dep_check=True)
     return provider
+
+
+def _remember_trace(span: "Span", request: HttpRequest) -> None:
+    """Kept on the request for the records Django logs once the span has ended ("Not Found: ...")."""
+    context = span.get_span_context()
+    request.trace_ids = (format(context.trace_id, "032x"), format(context.span_id, "016x"))  # type: ignore[attr-defined]
 
 
 def _name_by_route(span: "Span", request: HttpRequest, response: HttpResponseBase) -> None:
@@ -133,4 +142,6 @@ class TraceIdFilter(logging.Filter):
         if context.is_valid:
             record.trace_id = format(context.trace_id, "032x")
             record.span_id = format(context.span_id, "016x")
+        elif ids := getattr(getattr(record, "request", None), "trace_ids", None):
+            record.trace_id, record.span_id = ids  # a request's record, logged after its span
         return True

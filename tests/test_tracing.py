@@ -155,6 +155,14 @@ class CollectorHandler(BaseHTTPRequestHandler):
         pass
 
 
+def served_spans(collector: Collector) -> list:
+    return [span for span in collector.spans() if span.kind == 2]  # SPAN_KIND_SERVER
+
+
+def status_of(span) -> int | None:
+    return next((item.value.int_value for item in span.attributes if item.key == "http.status_code"), None)
+
+
 @pytest.mark.live
 def test_served_workers_export_traces_and_log_their_ids(tmp_path):
     collector = Collector()
@@ -177,14 +185,16 @@ def test_served_workers_export_traces_and_log_their_ids(tmp_path):
             with serving([sys.executable, "-m", "config.serve"], env=env, log=log, cwd=ROOT) as server:
                 response = get(f"{server.url}/api/tasks", Authorization=f"Bearer {jwt}")
                 request_id = response.headers["X-Request-ID"]
-                wait_until(lambda: any(span.kind == 2 for span in collector.spans()), server.process, log)
+                refused = get(f"{server.url}/api/tasks", Authorization="Bearer not-a-token")
+                refused_id = refused.headers["X-Request-ID"]
+                wait_until(lambda: len(served_spans(collector)) == 2, server.process, log)
                 lines = log.read_text().splitlines()
     finally:
         collector.shutdown()
         collector.server_close()
 
     assert response.status == 200
-    [request] = [span for span in collector.spans() if span.kind == 2]  # SPAN_KIND_SERVER
+    [request] = [span for span in served_spans(collector) if status_of(span) == 200]
     trace_id = request.trace_id.hex()
     service = {
         attribute.key: attribute.value.string_value
@@ -199,3 +209,8 @@ def test_served_workers_export_traces_and_log_their_ids(tmp_path):
     [access] = [line for line in lines if f"[{request_id} trace=" in line]
     assert f"[{request_id} trace={trace_id}] GET /api/tasks 200" in access
     assert not [line for line in lines if "/health" in line and "trace=-" not in line]
+    # Django's own line for a 401 is written after the request's span has ended: it names it too.
+    refusals = [line for line in lines if f"[{refused_id} trace=" in line]
+    assert len(refusals) == 2, refusals  # the access line and django.request's "Unauthorized"
+    assert "trace=-" not in " ".join(refusals)
+    assert any("Unauthorized: /api/tasks" in line for line in refusals)
