@@ -2,7 +2,9 @@
 parsed by prometheus-client's own parser). Counters live for the whole test process, so each test
 compares a scrape after with one before. Across granian's worker processes: test_served_metrics.py."""
 
+import gc
 import json
+import threading
 
 import pytest
 from django.db import connection
@@ -228,3 +230,35 @@ class TestWhatTheServicesCount:
             change(before, after, "ironclad_tool_calls_total", **mcp, tool="complete_task", outcome="refused")
             == 1
         )
+
+
+@pytest.mark.postgres("the connections counted are PostgreSQL's (ironclad.database)")
+class TestConnectionsHeld:
+    """Each thread of a worker holds its own connection: counted while it does, until it closes it
+    or the thread ends (granian ends idle threads; PostgreSQL then ends their connections)."""
+
+    def hold_a_connection(self, close: bool, held: threading.Event, release: threading.Event) -> None:
+        from django.db import connections
+
+        connections["default"].ensure_connection()
+        held.set()
+        release.wait(10)
+        if close:
+            connections["default"].close()
+
+    @pytest.mark.parametrize("close", [True, False], ids=["closed", "left open by a thread that ends"])
+    def test_counted_while_held(self, scrape, close, db):
+        before = scrape()
+        held, release = threading.Event(), threading.Event()
+        thread = threading.Thread(target=self.hold_a_connection, args=(close, held, release))
+
+        thread.start()
+        held.wait(10)
+        during = scrape()
+        release.set()
+        thread.join(10)
+        gc.collect()  # a wrapper's reference cycles go with the garbage collector
+        after = scrape()
+
+        assert change(before, during, "ironclad_db_connections") == 1
+        assert change(before, after, "ironclad_db_connections") == 0

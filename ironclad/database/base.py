@@ -11,6 +11,7 @@ DATABASE_HEALTH_CHECK_IDLE_SECONDS or more are checked.
 """
 
 import time
+import weakref
 
 from django.conf import settings
 from django.db.backends.postgresql import base
@@ -18,23 +19,32 @@ from django.db.backends.postgresql import base
 from ironclad.metrics import DATABASE_CONNECTIONS
 
 
+class HeldConnection:
+    """Counts one connection in DATABASE_CONNECTIONS for as long as a DatabaseWrapper holds it: until
+    it is closed (or given back to the pool), or until the wrapper goes, with the thread that held
+    it (granian ends idle threads, and PostgreSQL ends their connections)."""
+
+    def __init__(self) -> None:
+        DATABASE_CONNECTIONS.inc()
+        weakref.finalize(self, DATABASE_CONNECTIONS.dec).atexit = False  # type: ignore[misc]  # stubs lag
+
+
 class DatabaseWrapper(base.DatabaseWrapper):
     last_used = float("-inf")
+    _counted: "HeldConnection | None" = None
     # Seconds, set by DatabaseDeadlineMiddleware on the connections of threads that serve requests.
     statement_timeout: float | None = None
 
     def get_new_connection(self, conn_params):
         opened = super().get_new_connection(conn_params)
-        DATABASE_CONNECTIONS.inc()
+        self._counted = HeldConnection()
         return opened
 
     def _close(self) -> None:
-        held = self.connection is not None
         try:
             super()._close()  # type: ignore[misc]  # with the pool: given back to it
         finally:
-            if held:
-                DATABASE_CONNECTIONS.dec()
+            self._counted = None
 
     def _cursor(self, name=None):
         if time.monotonic() - self.last_used < settings.DATABASE_HEALTH_CHECK_IDLE_SECONDS:
