@@ -10,7 +10,7 @@ from django.conf import settings
 
 from accounts.models import User
 from accounts.quotas import ensure_room
-from agents.tools import is_error
+from agents.tools import TOOLS, is_error
 from chat.assistant import (
     Assistant,
     AssistantFailure,
@@ -140,7 +140,8 @@ def _measured_reply(user: User, history: list[Message], message: str, assistant:
         CHAT_PROVIDER_SECONDS.labels(provider).observe(time.perf_counter() - started)
         CHAT_REPLIES.labels(provider, outcome).inc()
         for call in tool_calls:
-            count_tool_call("chat", call.tool_name, refused=is_error(call.result))
+            tool = call.tool_name if call.tool_name in TOOLS else "unknown"  # a model may name any
+            count_tool_call("chat", tool, refused=is_error(call.result))
 
 
 @atomic_with_retries

@@ -19,9 +19,9 @@ import math
 import os
 import socket
 import sys
-import tempfile
 from pathlib import Path
 
+from ironclad import metrics_folder
 from ironclad.env import PROJECT_DIR, env
 
 SERVERS = ("granian", "gunicorn", "uvicorn")
@@ -131,21 +131,6 @@ def exec_uvicorn() -> None:
     # fmt: on
 
 
-def prepare_metrics_directory() -> None:
-    """Every worker writes its metrics to files in one folder, and /metrics adds them up
-    (prometheus-client's multiprocess mode, ironclad/metrics.py). PROMETHEUS_MULTIPROC_DIR names it,
-    else a folder of this port's under the temporary directory. Emptied here, at each start: the
-    counters of a server start from zero, as Prometheus expects of a restarted target."""
-    folder = Path(
-        os.environ.get("PROMETHEUS_MULTIPROC_DIR")
-        or Path(tempfile.gettempdir()) / f"ironclad-metrics-{port()}"
-    )
-    folder.mkdir(parents=True, exist_ok=True)
-    for file in folder.glob("*.db"):
-        file.unlink()
-    os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(folder)
-
-
 def check_the_settings() -> None:
     """Read the settings now: a mistake in them stops the start with one line, where each worker
     would die with a traceback, be started again and die again until granian gives up."""
@@ -196,7 +181,7 @@ def main() -> None:
     # Before anything this start does to the port's resources (its metrics folder): they may be
     # another server's.
     check_the_port_is_free()
-    prepare_metrics_directory()
+    metrics_folder.prepare(bind_host(), port())
     if server == "granian":
         serve_granian()
     elif server == "gunicorn":

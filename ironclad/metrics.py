@@ -23,10 +23,12 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
+from ironclad.metrics_folder import VARIABLE, metrics_files
+
 # prometheus-client writes its values to files whenever PROMETHEUS_MULTIPROC_DIR is in the
 # environment, even blank (a copied .env.example): into the working folder. Blank means unset.
-if not os.environ.get("PROMETHEUS_MULTIPROC_DIR", "unset").strip():
-    del os.environ["PROMETHEUS_MULTIPROC_DIR"]
+if not os.environ.get(VARIABLE, "unset").strip():
+    del os.environ[VARIABLE]
 
 import django
 from django.conf import settings
@@ -46,9 +48,8 @@ from prometheus_client import (
 
 from ironclad import __version__
 
-MULTIPROCESS_DIRECTORY = "PROMETHEUS_MULTIPROC_DIR"
-if os.environ.get(MULTIPROCESS_DIRECTORY):  # set by hand for another server: made if missing
-    Path(os.environ[MULTIPROCESS_DIRECTORY]).mkdir(parents=True, exist_ok=True)
+if os.environ.get(VARIABLE):  # set by hand for another server: made if missing
+    Path(os.environ[VARIABLE]).mkdir(parents=True, exist_ok=True)
 METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 # The route of a request that matched no URL pattern (a 404 outside /api/, or one refused before
 # routing: a NUL in the path, a body too large, a Host not allowed).
@@ -125,18 +126,22 @@ BUILD_INFO = Gauge(
     multiprocess_mode="max",
 )
 BUILD_INFO.labels(__version__, platform.python_version(), django.get_version()).set(1)
-WORKERS.set(1)  # imported by each worker with the application (no server here preloads it)
+
+
+def count_this_worker() -> None:
+    """Called by each worker process once it has built the application (config/wsgi.py, asgi.py),
+    never by a management command."""
+    WORKERS.set(1)
 
 
 def multiprocess_directory() -> Path | None:
-    folder = os.environ.get(MULTIPROCESS_DIRECTORY)
+    folder = os.environ.get(VARIABLE)
     return Path(folder) if folder else None
 
 
 def count_tool_call(caller: str, tool: str, refused: bool) -> None:
-    from agents.tools import TOOLS  # the registry of tool names; agents imports this module
-
-    TOOL_CALLS.labels(caller, tool if tool in TOOLS else "unknown", "refused" if refused else "ok").inc()
+    """`tool` is one of the registry's names, or "unknown" (a model may name any): the callers see to it."""
+    TOOL_CALLS.labels(caller, tool, "refused" if refused else "ok").inc()
 
 
 # --- Requests ---------------------------------------------------------------------------------
@@ -228,8 +233,20 @@ def exposition() -> bytes:
         return generate_latest(REGISTRY)
     forget_dead_workers(folder)
     registry = CollectorRegistry()
-    multiprocess.MultiProcessCollector(registry, str(folder))
+    registry.register(WorkersFiles(folder))
     return generate_latest(registry)
+
+
+class WorkersFiles(multiprocess.MultiProcessCollector):
+    """prometheus-client's collector of the workers' files, reading only its own files: another
+    `.db` file in the folder (an SQLite database) is neither read nor removed."""
+
+    def __init__(self, folder: Path) -> None:
+        super().__init__(None, str(folder))
+        self.folder = folder
+
+    def collect(self):
+        return self.merge([str(file) for file in metrics_files(self.folder)], accumulate=True)
 
 
 def is_scraper(request: HttpRequest) -> bool:

@@ -61,6 +61,7 @@ def live(tmp_path_factory) -> Iterator[Live]:
     (folder / "static").mkdir()
     (folder / "metrics").mkdir()
     (folder / "metrics" / "counter_1.db").write_bytes(b"left by an earlier start")
+    (folder / "metrics" / "app.db").write_bytes(b"not a metrics file")
     with new_database(folder) as database_url:
         env = server_env(
             port=free_port(),
@@ -81,6 +82,7 @@ def live(tmp_path_factory) -> Iterator[Live]:
 
 def test_one_scrape_sees_every_worker(live):
     assert not (live.folder / "counter_1.db").exists()  # emptied at the start
+    assert (live.folder / "app.db").read_bytes() == b"not a metrics file"  # of its metrics files only
 
     with ThreadPoolExecutor(6) as pool:
         statuses = list(pool.map(live.list_tasks, range(REQUESTS)))
@@ -107,12 +109,12 @@ def test_a_dead_workers_counts_stay_and_its_live_values_go(live):
         time.sleep(0.2)
     with ThreadPoolExecutor(6) as pool:
         assert set(pool.map(live.list_tasks, range(REQUESTS))) == {200}
-    while (samples := live.scrape())[WORKERS] != 2:  # the new one counted once it has started
+    # The two that run, not the one that died (counted once it has started).
+    while (samples := live.scrape())[WORKERS] != 2:
         assert time.monotonic() < deadline, f"{samples[WORKERS]} workers counted, not 2"
         time.sleep(0.2)
 
     assert samples[LISTED] == before + REQUESTS  # the dead worker's requests still counted
-    assert samples[WORKERS] == 2  # the two that run, not the one that died
     assert not list(live.folder.glob(f"gauge_live*_{victim}.db"))
 
 

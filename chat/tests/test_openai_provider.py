@@ -5,6 +5,7 @@ import dataclasses
 import json
 
 import pytest
+from prometheus_client import REGISTRY, generate_latest
 
 from agents import tools
 from agents.tools import tool_schemas
@@ -138,6 +139,16 @@ class TestToolCalling:
 
         assert error in data["tool_calls"][0]["result"]["error"]
         assert not Task.objects.exists()
+
+    def test_a_tool_the_model_makes_up_is_counted_as_unknown(self, alice_client, fake_llm):
+        made_up = {"caller": "chat", "tool": "unknown", "outcome": "refused"}
+        before = REGISTRY.get_sample_value("ironclad_tool_calls_total", made_up) or 0
+        fake_llm.script = [completion(tool_calls=[tool_call("launch_rockets", {})]), completion("Sorry.")]
+
+        alice_client.post(CHAT, {"message": "do it"})
+
+        assert REGISTRY.get_sample_value("ironclad_tool_calls_total", made_up) == before + 1
+        assert 'tool="launch_rockets"' not in generate_latest().decode()
 
     def test_the_model_cannot_reach_another_users_task(self, alice_client, make_task, other_user, fake_llm):
         bobs = make_task(other_user, "Bob's secret")
