@@ -81,6 +81,17 @@ def _origin(name: str, url: str) -> str:
     return f"{scheme}://{host}" + (f":{port}" if port is not None and port != default_port else "")
 
 
+def _malformed_netloc(url: str) -> bool:
+    """Whether a password holding @, /, # or ? (not percent-encoded) has split `url` elsewhere than
+    its writer meant: a part of the password would be read as the host or the port, and quoted."""
+    parts = urlsplit(url)
+    try:
+        parts.port  # noqa: B018 - raises when the text after the last ':' is not a number
+    except ValueError:
+        return True
+    return parts.netloc.count("@") > 1
+
+
 def _at_least(name: str, default: int, minimum: int) -> int:
     value = env.int(name, default=default)
     if value < minimum:
@@ -174,6 +185,11 @@ if _scheme not in ("postgres", "postgresql", "pgsql", "psql", "sqlite"):  # the 
     raise ImproperlyConfigured(
         f"{DATABASE_URL_NAME} has the scheme {_scheme!r}, which is not supported: use postgres:// "
         "(or postgresql://, sqlite:///...)."
+    )
+if _scheme != "sqlite" and _malformed_netloc(DATABASE_URL):  # never echoed: it holds the password
+    raise ImproperlyConfigured(
+        f"{DATABASE_URL_NAME} cannot be read: percent-encode its user name and password (@ as %40, "
+        "/ as %2F, : as %3A, # as %23, ? as %3F)."
     )
 DATABASES = {"default": env.db_url_config(DATABASE_URL or f"sqlite:///{BASE_DIR / 'db.sqlite3'}")}
 

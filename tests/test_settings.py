@@ -270,3 +270,24 @@ def test_a_credential_cache_of_0_seconds_turns_it_off_and_starts():
     values = settings_values("CREDENTIAL_CACHE_SECONDS", DEBUG="true", CREDENTIAL_CACHE_SECONDS="0")
 
     assert values == {"CREDENTIAL_CACHE_SECONDS": 0}
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "postgres://iron:qqq/xyzzy@127.0.0.1:5432/app",
+        "postgres://iron:qqq@xyzzy@127.0.0.1:5432/app",
+        "postgres://iron:qqq#xyzzy@127.0.0.1:5432/app",
+        "postgres://iron:qqq?xyzzy@127.0.0.1:5432/app",
+    ],
+    ids=["slash", "at", "hash", "question mark"],
+)
+def test_a_password_that_is_not_percent_encoded_is_one_line_that_never_quotes_it(url):
+    result = run_check(DEBUG="true", DATABASE_URL=url)
+
+    assert result.returncode == 1
+    assert result.stderr.splitlines()[-1] == (
+        "Configuration error: DATABASE_URL cannot be read: percent-encode its user name and password "
+        "(@ as %40, / as %2F, : as %3A, # as %23, ? as %3F)."
+    )
+    assert "qqq" not in result.stderr and "xyzzy" not in result.stderr
