@@ -88,7 +88,7 @@ def start(processor: "SpanProcessor | None" = None) -> "TracerProvider":
     provider.add_span_processor(processor or _exporter_processor())
     trace.set_tracer_provider(provider)
     # /health and /metrics are asked every few seconds by the platform and Prometheus: no traces.
-    excluded = os.environ.get("OTEL_PYTHON_DJANGO_EXCLUDED_URLS", "/health/?$,/metrics/?$")
+    excluded = os.environ.get("OTEL_PYTHON_DJANGO_EXCLUDED_URLS", "^https?://[^/]+/(health|metrics)/?$")
     DjangoInstrumentor().instrument(
         tracer_provider=provider,
         excluded_urls=excluded,
@@ -112,6 +112,9 @@ def _name_by_route(span: "Span", request: HttpRequest, response: HttpResponseBas
     route = route_of(request)
     span.set_attribute("http.route", route)
     span.update_name(f"{request.method} {route}")
+    # Without the query string, as the access log writes it: a search's text is the user's own.
+    span.set_attribute("http.url", request.build_absolute_uri(request.path))
+    span.set_attribute("http.target", request.path)
 
 
 def stop(provider: "TracerProvider") -> None:
@@ -124,10 +127,16 @@ def stop(provider: "TracerProvider") -> None:
     provider.shutdown()
 
 
+_started = False
+
+
 def start_if_wanted() -> None:
+    """start(), once per process (config/wsgi.py and config/asgi.py both ask), if OTEL_* asks."""
+    global _started
     from django.conf import settings  # loading them reads .env into the environment
 
-    if settings.TRACING:
+    if settings.TRACING and not _started:
+        _started = True
         start()
 
 
