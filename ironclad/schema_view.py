@@ -1,6 +1,7 @@
 """/api/schema: drf-spectacular's schema view, with the schema generated and rendered once per
 process instead of on every request."""
 
+import threading
 from collections.abc import Callable
 from typing import Any
 
@@ -13,7 +14,8 @@ from rest_framework.response import Response
 
 # How many schemas, and renderings of them, are kept at most: the client chooses `?version=`,
 # `?lang=` and the parameters of its Accept header (`indent=2`), so each may be new. Past that
-# many, a store starts again empty.
+# many, the one used longest ago goes: a client asking for new ones never evicts the plain schema
+# that every other client keeps asking for.
 KEPT = 8
 
 type SchemaKey = tuple[str | None, str | None]  # the version asked for, and the language
@@ -21,15 +23,21 @@ type SchemaKey = tuple[str | None, str | None]  # the version asked for, and the
 _schemas: dict[SchemaKey, dict[str, Any]] = {}
 # By the schema's key, the renderer's class and the media type accepted: the body, Content-Type.
 _renderings: dict[tuple[object, ...], tuple[bytes, str | None]] = {}
+_reordering = threading.Lock()  # a worker's threads share the stores
 
 
 def kept[K, V](store: dict[K, V], key: K, make: Callable[[], V]) -> V:
-    """`store[key]`, made first if it is not there yet."""
-    found = store.get(key)
-    if found is None:
-        if len(store) >= KEPT:
-            store.clear()
-        found = store[key] = make()
+    """`store[key]`, made first if it is not there yet; the store keeps the KEPT used last."""
+    with _reordering:
+        found = store.pop(key, None)
+        if found is not None:
+            store[key] = found  # now the most recently used: dicts keep insertion order
+            return found
+    found = make()  # outside the lock: a worker's other threads need not wait for it
+    with _reordering:
+        while len(store) >= KEPT:
+            del store[next(iter(store))]  # the least recently used
+        store[key] = found
     return found
 
 

@@ -121,6 +121,15 @@ def test_what_clients_choose_keeps_a_bounded_number(client, counted):
     assert len(schema_view._renderings) <= schema_view.KEPT
 
 
+def test_a_client_asking_for_new_versions_never_evicts_the_schema_in_use(client, counted):
+    client.get("/api/schema")
+    for number in range(3 * schema_view.KEPT):
+        client.get("/api/schema", {"version": f"v{number}"})
+        client.get("/api/schema")
+
+    assert counted["generated"] == 1 + 3 * schema_view.KEPT  # the plain one once
+
+
 def test_a_changed_setting_makes_it_again(client, counted, settings):
     client.get("/api/schema")
 
