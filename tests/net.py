@@ -392,3 +392,23 @@ def server_env(*, port: int, database_url: str, static_root: Path, **extra: str)
         "STATIC_ROOT": str(static_root),
         **extra,
     }
+
+
+@contextmanager
+def serving_alice(folder: Path, **extra: str) -> Iterator[tuple[Server, str]]:
+    """Ironclad served as deployed (`python -m config.serve`, DEBUG off, plain HTTP unless `extra`
+    says otherwise) on a new database (new_database) seeded with the demo users, its log in
+    `folder`: the server, whose `env` holds its settings, and alice@example.com's JWT."""
+    (folder / "static").mkdir(exist_ok=True)
+    with new_database(folder) as database_url:
+        env = server_env(
+            port=free_port(),
+            database_url=database_url,
+            static_root=folder / "static",
+            **{"HTTPS_ONLY": "false", **extra},
+        )
+        [jwt] = seed_demo_users(env, "alice@example.com")
+        with serving(
+            [sys.executable, "-m", "config.serve"], env=env, log=folder / "server.log", cwd=ROOT
+        ) as server:
+            yield server, jwt

@@ -5,7 +5,6 @@ served Ironclad with deploy/prometheus.yml, every query evaluates, and the panel
 import json
 import re
 import shutil
-import sys
 import time
 import urllib.parse
 from pathlib import Path
@@ -18,12 +17,9 @@ from tests.net import (
     ROOT,
     free_port,
     get,
-    new_database,
     running,
-    seed_demo_users,
     send_json,
-    server_env,
-    serving,
+    serving_alice,
 )
 
 DASHBOARD = json.loads((ROOT / "deploy" / "grafana-dashboard.json").read_text())
@@ -118,59 +114,51 @@ class TestTheDashboard:
     shutil.which("prometheus") is None, reason="needs Prometheus (apt-get install prometheus)"
 )
 def test_a_real_prometheus_evaluates_every_panel(tmp_path: Path):
-    (tmp_path / "static").mkdir()
-    with new_database(tmp_path) as database_url:
-        port = free_port()
-        env = server_env(
-            port=port,
-            database_url=database_url,
-            static_root=tmp_path / "static",
-            HTTPS_ONLY="true",  # as deployed: /metrics is still scraped over plain HTTP
-            USE_X_FORWARDED_PROTO="true",
-            WEB_CONCURRENCY="2",
-            METRICS_TOKEN=TOKEN,
-            THROTTLE_CHAT_RATE="1/min",
+    with serving_alice(
+        tmp_path,
+        HTTPS_ONLY="true",  # as deployed: /metrics is still scraped over plain HTTP
+        USE_X_FORWARDED_PROTO="true",
+        WEB_CONCURRENCY="2",
+        METRICS_TOKEN=TOKEN,
+        THROTTLE_CHAT_RATE="1/min",
+    ) as (server, jwt):
+        port = int(server.env["PORT"])
+        exercise(server.url, jwt)
+        (tmp_path / "token").write_text(TOKEN)
+        config = (
+            SCRAPE_CONFIG.replace("/etc/prometheus/ironclad-metrics-token", str(tmp_path / "token"))
+            .replace("ironclad:7860", f"127.0.0.1:{port}")
+            .replace("scrape_interval: 15s", "scrape_interval: 1s")
         )
-        [jwt] = seed_demo_users(env, "alice@example.com")
-        with serving(
-            [sys.executable, "-m", "config.serve"], env=env, log=tmp_path / "server.log", cwd=ROOT
-        ) as server:
-            exercise(server.url, jwt)
-            (tmp_path / "token").write_text(TOKEN)
-            config = (
-                SCRAPE_CONFIG.replace("/etc/prometheus/ironclad-metrics-token", str(tmp_path / "token"))
-                .replace("ironclad:7860", f"127.0.0.1:{port}")
-                .replace("scrape_interval: 15s", "scrape_interval: 1s")
-            )
-            (tmp_path / "prometheus.yml").write_text(config)
-            prometheus_port = free_port()
-            api = f"http://127.0.0.1:{prometheus_port}/api/v1"
+        (tmp_path / "prometheus.yml").write_text(config)
+        prometheus_port = free_port()
+        api = f"http://127.0.0.1:{prometheus_port}/api/v1"
 
-            def query(expr: str) -> dict:
-                return get(f"{api}/query?query={urllib.parse.quote(expr)}").json()
+        def query(expr: str) -> dict:
+            return get(f"{api}/query?query={urllib.parse.quote(expr)}").json()
 
-            command = [
-                "prometheus",
-                f"--config.file={tmp_path / 'prometheus.yml'}",
-                f"--storage.tsdb.path={tmp_path / 'data'}",
-                f"--web.listen-address=127.0.0.1:{prometheus_port}",
-            ]
-            with running(
-                command,
-                env={"PATH": "/usr/bin:/bin"},
-                log=tmp_path / "prometheus.log",
-                cwd=tmp_path,
-                ready=lambda: _up(api),
-            ) as process:
-                deadline = time.monotonic() + 60
-                while not query(
-                    "count(ironclad_http_requests_total) and on() (count_over_time(up[30s]) > 3)"
-                )["data"]["result"]:
-                    assert process.poll() is None and time.monotonic() < deadline, (
-                        tmp_path / "prometheus.log"
-                    ).read_text()
-                    time.sleep(0.5)
-                answers = {expr: query(as_grafana_sends(expr)) for expr in queries()}
+        command = [
+            "prometheus",
+            f"--config.file={tmp_path / 'prometheus.yml'}",
+            f"--storage.tsdb.path={tmp_path / 'data'}",
+            f"--web.listen-address=127.0.0.1:{prometheus_port}",
+        ]
+        with running(
+            command,
+            env={"PATH": "/usr/bin:/bin"},
+            log=tmp_path / "prometheus.log",
+            cwd=tmp_path,
+            ready=lambda: _up(api),
+        ) as process:
+            deadline = time.monotonic() + 60
+            while not query("count(ironclad_http_requests_total) and on() (count_over_time(up[30s]) > 3)")[
+                "data"
+            ]["result"]:
+                assert process.poll() is None and time.monotonic() < deadline, (
+                    tmp_path / "prometheus.log"
+                ).read_text()
+                time.sleep(0.5)
+            answers = {expr: query(as_grafana_sends(expr)) for expr in queries()}
 
     for expr, answer in answers.items():
         assert answer["status"] == "success", (expr, answer)

@@ -1,7 +1,6 @@
 """The credential cache as deployed (granian, two workers of two threads, PostgreSQL): a revoked
 credential is refused by every worker within CREDENTIAL_CACHE_SECONDS of its revocation."""
 
-import sys
 import time
 import uuid
 from collections.abc import Iterator
@@ -12,7 +11,7 @@ import psycopg
 import pytest
 
 from accounts.authentication import sign_session_token
-from tests.net import ROOT, free_port, get, new_postgres_database, seed_demo_users, server_env, serving
+from tests.net import get, serving_alice
 
 pytestmark = [pytest.mark.live, pytest.mark.postgres("revoked as better-auth does: rows deleted by SQL")]
 
@@ -37,24 +36,16 @@ class Live:
 @pytest.fixture(scope="module")
 def live(tmp_path_factory) -> Iterator[Live]:
     folder = tmp_path_factory.mktemp("served-credentials")
-    (folder / "static").mkdir()
-    with new_postgres_database() as database_url:
-        env = server_env(
-            port=free_port(),
-            database_url=database_url,
-            static_root=folder / "static",
-            HTTPS_ONLY="false",
-            WEB_CONCURRENCY="2",
-            WEB_THREADS="2",
-            CREDENTIAL_CACHE_SECONDS=str(TTL),
-            # Far more requests than a minute allows by default, most of them refused.
-            THROTTLE_ANON_RATE="100000/min",
-            THROTTLE_USER_RATE="100000/min",
-        )
-        [alice_jwt] = seed_demo_users(env, "alice@example.com")
-        log = folder / "server.log"
-        with serving([sys.executable, "-m", "config.serve"], env=env, log=log, cwd=ROOT) as server:
-            yield Live(server.url, database_url, env["BETTER_AUTH_SECRET"], alice_jwt)
+    with serving_alice(
+        folder,
+        WEB_CONCURRENCY="2",
+        WEB_THREADS="2",
+        CREDENTIAL_CACHE_SECONDS=str(TTL),
+        # Far more requests than a minute allows by default, most of them refused.
+        THROTTLE_ANON_RATE="100000/min",
+        THROTTLE_USER_RATE="100000/min",
+    ) as (server, alice_jwt):
+        yield Live(server.url, server.env["DATABASE_URL"], server.env["BETTER_AUTH_SECRET"], alice_jwt)
 
 
 def sign_in(live: Live, email: str) -> tuple[str, str]:

@@ -3,7 +3,6 @@ caching headers of signed-in answers, and the request headers that only a real s
 (two Idempotency-Key headers; a condition that does not decode)."""
 
 import json
-import sys
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -18,12 +17,10 @@ from tests.net import (
     free_port,
     get,
     manage,
-    new_postgres_database,
-    seed_demo_users,
     send,
     send_raw,
     server_env,
-    serving,
+    serving_alice,
 )
 
 pytestmark = [pytest.mark.live, pytest.mark.postgres("the deadline is PostgreSQL's statement_timeout")]
@@ -50,27 +47,19 @@ class Live:
 @pytest.fixture(scope="module")
 def live(tmp_path_factory) -> Iterator[Live]:
     folder = tmp_path_factory.mktemp("served-limits")
-    (folder / "static").mkdir()
     llm = FakeLLM()
     llm.thread.start()
-    with new_postgres_database() as database_url:
-        env = server_env(
-            port=free_port(),
-            database_url=database_url,
-            static_root=folder / "static",
-            HTTPS_ONLY="false",
-            # One worker, one thread: the request after a timeout uses the same connection.
-            WEB_CONCURRENCY="1",
-            WEB_THREADS="1",
-            DATABASE_STATEMENT_TIMEOUT=str(DEADLINE),
-            CHAT_PROVIDER="openai",
-            CHAT_OPENAI_BASE_URL=llm.url,
-            CHAT_OPENAI_API_KEY="test-key",
-        )
-        [token] = seed_demo_users(env, "alice@example.com")
-        log = folder / "server.log"
-        with serving([sys.executable, "-m", "config.serve"], env=env, log=log, cwd=ROOT) as server:
-            yield Live(server.url, database_url, token, llm)
+    with serving_alice(
+        folder,
+        # One worker, one thread: the request after a timeout uses the same connection.
+        WEB_CONCURRENCY="1",
+        WEB_THREADS="1",
+        DATABASE_STATEMENT_TIMEOUT=str(DEADLINE),
+        CHAT_PROVIDER="openai",
+        CHAT_OPENAI_BASE_URL=llm.url,
+        CHAT_OPENAI_API_KEY="test-key",
+    ) as (server, token):
+        yield Live(server.url, server.env["DATABASE_URL"], token, llm)
     llm.server.shutdown()
     llm.server.server_close()
 

@@ -5,7 +5,6 @@ and its live gauges dropped."""
 import os
 import signal
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -15,7 +14,7 @@ from pathlib import Path
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from tests.net import ON_POSTGRES, ROOT, free_port, get, new_database, seed_demo_users, server_env, serving
+from tests.net import ON_POSTGRES, get, serving_alice
 
 pytestmark = pytest.mark.live
 
@@ -58,26 +57,18 @@ CONNECTIONS = ("ironclad_db_connections", ())
 @pytest.fixture(scope="module")
 def live(tmp_path_factory) -> Iterator[Live]:
     folder = tmp_path_factory.mktemp("served-metrics")
-    (folder / "static").mkdir()
     (folder / "metrics").mkdir()
     (folder / "metrics" / "counter_1.db").write_bytes(b"left by an earlier start")
     (folder / "metrics" / "app.db").write_bytes(b"not a metrics file")
-    with new_database(folder) as database_url:
-        env = server_env(
-            port=free_port(),
-            database_url=database_url,
-            static_root=folder / "static",
-            HTTPS_ONLY="false",
-            WEB_CONCURRENCY="2",
-            WEB_THREADS="2",
-            METRICS_TOKEN=TOKEN,
-            PROMETHEUS_MULTIPROC_DIR=str(folder / "metrics"),
-            THROTTLE_USER_RATE="100000/min",
-        )
-        [jwt] = seed_demo_users(env, "alice@example.com")
-        log = folder / "server.log"
-        with serving([sys.executable, "-m", "config.serve"], env=env, log=log, cwd=ROOT) as server:
-            yield Live(server.url, jwt, folder / "metrics", server.process)
+    with serving_alice(
+        folder,
+        WEB_CONCURRENCY="2",
+        WEB_THREADS="2",
+        METRICS_TOKEN=TOKEN,
+        PROMETHEUS_MULTIPROC_DIR=str(folder / "metrics"),
+        THROTTLE_USER_RATE="100000/min",
+    ) as (server, jwt):
+        yield Live(server.url, jwt, folder / "metrics", server.process)
 
 
 def test_one_scrape_sees_every_worker(live):
@@ -120,26 +111,18 @@ def test_a_dead_workers_counts_stay_and_its_live_values_go(live):
 
 @pytest.mark.parametrize("server", ["gunicorn", "uvicorn"])
 def test_the_other_servers_add_up_their_workers_too(tmp_path, server):
-    (tmp_path / "static").mkdir()
-    with new_database(tmp_path) as database_url:
-        env = server_env(
-            port=free_port(),
-            database_url=database_url,
-            static_root=tmp_path / "static",
-            SERVER=server,
-            HTTPS_ONLY="false",
-            WEB_CONCURRENCY="2",
-            METRICS_TOKEN=TOKEN,
-            PROMETHEUS_MULTIPROC_DIR=str(tmp_path / "metrics"),
-            THROTTLE_USER_RATE="100000/min",
-        )
-        [jwt] = seed_demo_users(env, "alice@example.com")
-        log = tmp_path / "server.log"
-        with serving([sys.executable, "-m", "config.serve"], env=env, log=log, cwd=ROOT) as served:
-            live = Live(served.url, jwt, tmp_path / "metrics", served.process)
-            with ThreadPoolExecutor(6) as pool:
-                statuses = list(pool.map(live.list_tasks, range(REQUESTS)))
-            scrapes = [live.scrape() for _ in range(8)]
+    with serving_alice(
+        tmp_path,
+        SERVER=server,
+        WEB_CONCURRENCY="2",
+        METRICS_TOKEN=TOKEN,
+        PROMETHEUS_MULTIPROC_DIR=str(tmp_path / "metrics"),
+        THROTTLE_USER_RATE="100000/min",
+    ) as (served, jwt):
+        live = Live(served.url, jwt, tmp_path / "metrics", served.process)
+        with ThreadPoolExecutor(6) as pool:
+            statuses = list(pool.map(live.list_tasks, range(REQUESTS)))
+        scrapes = [live.scrape() for _ in range(8)]
 
     assert statuses == [200] * REQUESTS
     assert len(live.pids_with_counters()) == 2

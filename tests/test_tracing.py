@@ -4,7 +4,6 @@ deployed: granian's workers sending OTLP over HTTP to a collector (a receiver of
 and every log line of a request naming its trace."""
 
 import gzip
-import sys
 import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -21,13 +20,8 @@ from accounts.tokens import mint_jwt
 from ironclad import tracing
 from tests.net import (
     ON_POSTGRES,
-    ROOT,
-    free_port,
     get,
-    new_database,
-    seed_demo_users,
-    server_env,
-    serving,
+    serving_alice,
     settings_values,
     wait_until,
 )
@@ -171,28 +165,21 @@ def status_of(span) -> int | None:
 def test_served_workers_export_traces_and_log_their_ids(tmp_path):
     collector = Collector()
     threading.Thread(target=collector.serve_forever, daemon=True).start()
-    (tmp_path / "static").mkdir()
     try:
-        with new_database(tmp_path) as database_url:
-            env = server_env(
-                port=free_port(),
-                database_url=database_url,
-                static_root=tmp_path / "static",
-                HTTPS_ONLY="false",
-                WEB_CONCURRENCY="2",
-                OTEL_EXPORTER_OTLP_ENDPOINT=f"http://127.0.0.1:{collector.server_port}",
-                OTEL_SERVICE_NAME="ironclad-under-test",
-                OTEL_BSP_SCHEDULE_DELAY="100",  # milliseconds: exported soon after the request
-            )
-            [jwt] = seed_demo_users(env, "alice@example.com")
-            log = tmp_path / "server.log"
-            with serving([sys.executable, "-m", "config.serve"], env=env, log=log, cwd=ROOT) as server:
-                response = get(f"{server.url}/api/tasks", Authorization=f"Bearer {jwt}")
-                request_id = response.headers["X-Request-ID"]
-                refused = get(f"{server.url}/api/tasks", Authorization="Bearer not-a-token")
-                refused_id = refused.headers["X-Request-ID"]
-                wait_until(lambda: len(served_spans(collector)) == 2, server.process, log)
-                lines = log.read_text().splitlines()
+        with serving_alice(
+            tmp_path,
+            WEB_CONCURRENCY="2",
+            OTEL_EXPORTER_OTLP_ENDPOINT=f"http://127.0.0.1:{collector.server_port}",
+            OTEL_SERVICE_NAME="ironclad-under-test",
+            OTEL_BSP_SCHEDULE_DELAY="100",  # milliseconds: exported soon after the request
+        ) as (server, jwt):
+            log = server.log
+            response = get(f"{server.url}/api/tasks", Authorization=f"Bearer {jwt}")
+            request_id = response.headers["X-Request-ID"]
+            refused = get(f"{server.url}/api/tasks", Authorization="Bearer not-a-token")
+            refused_id = refused.headers["X-Request-ID"]
+            wait_until(lambda: len(served_spans(collector)) == 2, server.process, log)
+            lines = log.read_text().splitlines()
     finally:
         collector.shutdown()
         collector.server_close()
