@@ -23,7 +23,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-from ironclad.metrics_folder import VARIABLE, metrics_files
+from ironclad.metrics_folder import VARIABLE, live_gauge_pids, metrics_files
 
 # prometheus-client writes its values to files whenever PROMETHEUS_MULTIPROC_DIR is in the
 # environment, even blank (a copied .env.example): into the working folder. Blank means unset.
@@ -217,8 +217,7 @@ def forget_dead_workers(folder: Path) -> None:
     """A worker that died (and was replaced) is no longer counted in the gauges of live values
     (requests in progress, connections, workers): prometheus-client leaves its files to the server,
     and granian has no hook for it."""
-    for file in folder.glob("gauge_live*_*.db"):
-        pid = int(file.stem.rsplit("_", 1)[1])
+    for pid in live_gauge_pids(folder):
         try:
             os.kill(pid, 0)
         except ProcessLookupError:

@@ -16,11 +16,17 @@ from pathlib import Path
 VARIABLE = "PROMETHEUS_MULTIPROC_DIR"
 # prometheus-client's file names (counter_<pid>.db, gauge_livesum_<pid>.db...): the only files a
 # start removes and a scrape reads, whatever else the folder holds.
-METRICS_FILE = re.compile(r"(counter|histogram|summary|gauge_[a-z]+)_[0-9]+\.db")
+METRICS_FILE = re.compile(r"(?P<kind>counter|histogram|summary|gauge_[a-z]+)_(?P<pid>[0-9]+)\.db")
 
 
 def metrics_files(folder: Path) -> list[Path]:
     return [file for file in folder.glob("*.db") if METRICS_FILE.fullmatch(file.name)]
+
+
+def live_gauge_pids(folder: Path) -> set[int]:
+    """The processes whose gauges of live values (gauge_livesum_<pid>.db...) are in the folder."""
+    found = (METRICS_FILE.fullmatch(file.name) for file in folder.glob("gauge_live*.db"))
+    return {int(match["pid"]) for match in found if match}
 
 
 def prepare(host: str, port: int) -> None:
