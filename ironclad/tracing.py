@@ -20,7 +20,7 @@ from ironclad import __version__
 
 if TYPE_CHECKING:
     from opentelemetry.sdk.trace import SpanProcessor, TracerProvider
-    from opentelemetry.trace import Span
+    from opentelemetry.trace import Span, SpanContext
 
 SERVICE_NAME = "ironclad"
 # What an OTLP exporter may send; the gRPC exporter is not installed.
@@ -101,8 +101,7 @@ def start(processor: "SpanProcessor | None" = None) -> "TracerProvider":
 
 def _remember_trace(span: "Span", request: HttpRequest) -> None:
     """Kept on the request for the records Django logs once the span has ended ("Not Found: ...")."""
-    context = span.get_span_context()
-    request.trace_ids = (format(context.trace_id, "032x"), format(context.span_id, "016x"))  # type: ignore[attr-defined]
+    request.trace_ids = hex_ids(span.get_span_context())  # type: ignore[attr-defined]
 
 
 def _name_by_route(span: "Span", request: HttpRequest, response: HttpResponseBase) -> None:
@@ -148,9 +147,14 @@ class TraceIdFilter(logging.Filter):
         from opentelemetry import trace
 
         context = trace.get_current_span().get_span_context()
-        if context.is_valid:
-            record.trace_id = format(context.trace_id, "032x")
-            record.span_id = format(context.span_id, "016x")
-        elif ids := getattr(getattr(record, "request", None), "trace_ids", None):
-            record.trace_id, record.span_id = ids  # a request's record, logged after its span
+        ids = hex_ids(context) if context.is_valid else None
+        # Else a request's record, logged after its span (Django's "Not Found: ...").
+        ids = ids or getattr(getattr(record, "request", None), "trace_ids", None)
+        if ids:
+            record.trace_id, record.span_id = ids
         return True
+
+
+def hex_ids(context: "SpanContext") -> tuple[str, str]:
+    """A span's trace and span ids, in hex, as collectors and Grafana show them."""
+    return format(context.trace_id, "032x"), format(context.span_id, "016x")
