@@ -412,3 +412,18 @@ def serving_alice(folder: Path, **extra: str) -> Iterator[tuple[Server, str]]:
             [sys.executable, "-m", "config.serve"], env=env, log=folder / "server.log", cwd=ROOT
         ) as server:
             yield server, jwt
+
+
+type Samples = dict[tuple[str, tuple[tuple[str, str], ...]], float]
+
+
+def prometheus_samples(text: str) -> Samples:
+    """/metrics's answer as Prometheus reads it (prometheus-client's own parser): each sample's value
+    by its name and its labels, sorted."""
+    from prometheus_client.parser import text_string_to_metric_families
+
+    return {
+        (sample.name, tuple(sorted(sample.labels.items()))): sample.value
+        for family in text_string_to_metric_families(text)
+        for sample in family.samples
+    }

@@ -10,13 +10,13 @@ import urllib.parse
 from pathlib import Path
 
 import pytest
-from prometheus_client.parser import text_string_to_metric_families
 
 from accounts.tokens import mint_jwt
 from tests.net import (
     ROOT,
     free_port,
     get,
+    prometheus_samples,
     running,
     send_json,
     serving_alice,
@@ -36,12 +36,6 @@ def queries() -> list[str]:
 
 def as_grafana_sends(expr: str) -> str:
     return expr.replace("$__rate_interval", "30s").replace('"$job"', '".*"')
-
-
-def series_names(scrape_text: str) -> set[str]:
-    return {
-        sample.name for family in text_string_to_metric_families(scrape_text) for sample in family.samples
-    }
 
 
 def exercise(url: str, jwt: str) -> None:
@@ -106,7 +100,8 @@ class TestTheDashboard:
             HTTP_ACCEPT="application/json, text/event-stream",
             HTTP_MCP_PROTOCOL_VERSION="2025-11-25",
         )
-        served = series_names(client.get("/metrics", HTTP_AUTHORIZATION=f"Bearer {TOKEN}").content.decode())
+        scraped = client.get("/metrics", HTTP_AUTHORIZATION=f"Bearer {TOKEN}").content.decode()
+        served = {name for name, _ in prometheus_samples(scraped)}
 
         read = {name for expr in queries() for name in METRIC.findall(expr)}
         assert read - served == set()

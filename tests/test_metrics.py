@@ -9,9 +9,9 @@ import threading
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
-from prometheus_client.parser import text_string_to_metric_families
 
 from accounts.tokens import mint_jwt
+from tests.net import Samples, prometheus_samples
 
 TOKEN = "metrics-token-for-the-tests-0123456789"
 
@@ -21,14 +21,10 @@ def scrape(settings, client):
     """A function that reads /metrics as Prometheus does: {(name, sorted labels): value}."""
     settings.METRICS_TOKEN = TOKEN
 
-    def read() -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
+    def read() -> Samples:
         response = client.get("/metrics", HTTP_AUTHORIZATION=f"Bearer {TOKEN}")
         assert response.status_code == 200, response.content
-        return {
-            (sample.name, tuple(sorted(sample.labels.items()))): sample.value
-            for family in text_string_to_metric_families(response.content.decode())
-            for sample in family.samples
-        }
+        return prometheus_samples(response.content.decode())
 
     return read
 

@@ -12,9 +12,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from prometheus_client.parser import text_string_to_metric_families
 
-from tests.net import ON_POSTGRES, get, serving_alice
+from tests.net import ON_POSTGRES, Samples, get, prometheus_samples, serving_alice
 
 pytestmark = pytest.mark.live
 
@@ -29,14 +28,10 @@ class Live:
     folder: Path  # PROMETHEUS_MULTIPROC_DIR
     process: subprocess.Popen
 
-    def scrape(self) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
+    def scrape(self) -> Samples:
         response = get(f"{self.url}/metrics", Authorization=f"Bearer {TOKEN}")
         assert response.status == 200, response.body
-        return {
-            (sample.name, tuple(sorted(sample.labels.items()))): sample.value
-            for family in text_string_to_metric_families(response.text)
-            for sample in family.samples
-        }
+        return prometheus_samples(response.text)
 
     def list_tasks(self, _: int = 0) -> int:
         return get(f"{self.url}/api/tasks", Authorization=f"Bearer {self.jwt}").status
