@@ -3,7 +3,8 @@
 "tomorrow", "today at 5pm", "next monday", "friday morning", "in 3 days", "on 2026-12-01",
 "1 december", "dec 1st at 9:30": `find_due` returns the moment (aware, in the current time
 zone, i.e. TIME_ZONE) and the message without the words it used. A day without a time means
-the end of that day; a time without a day means its next occurrence.
+the end of that day (for a reminder, REMINDER_TIME); a time without a day means its next
+occurrence.
 
 Whatever the words, nothing here raises: a moment outside the range a due date may take
 (todos.dates: EARLIEST_DUE .. LATEST_DUE, as the REST API checks it) is OutOfRange, for the
@@ -118,18 +119,26 @@ TIME_PATTERNS = [
     ("24h", rf"(?:\b(?:at|by|@)\s*)\b(?P<hour>\d{{1,2}}):(?P<minute>\d{{2}}){_END}"),
     ("noon", rf"\b(?:(?:at|by)\s+)?(?:noon|midday){_END}"),
 ]
+# "at 9", an hour of the 24-hour clock: read only where words say when to remind ("remind me
+# tomorrow at 9"), since in a title ("add call bob at 3") it may mean the afternoon, or nothing.
+BARE_HOUR = rf"\b(?:at|@)\s*(?P<hour>\d{{1,2}})(?:\s*o'?clock)?{_END}"
 _DAY_RES = [(kind, re.compile(pattern, re.IGNORECASE)) for kind, pattern in DAY_PATTERNS]
 _TIME_RES = [(kind, re.compile(pattern, re.IGNORECASE)) for kind, pattern in TIME_PATTERNS]
+_TIME_AND_BARE_HOUR_RES = [*_TIME_RES, ("hour", re.compile(BARE_HOUR, re.IGNORECASE))]
 
 
-def find_due(text: str, now: datetime) -> tuple[datetime | OutOfRange | None, str]:
+def find_due(
+    text: str, now: datetime, *, day_time: time = END_OF_DAY, bare_hours: bool = False
+) -> tuple[datetime | OutOfRange | None, str]:
     """The due moment the words in `text` name (None when they name none, OutOfRange when it is
-    one no task can have), and `text` without those words."""
+    one no task can have), and `text` without those words. A day without a time is at `day_time`;
+    with `bare_hours`, "at 9" is 09:00 (BARE_HOUR)."""
     now = timezone.localtime(now)
     day, part_time, text = _find_day(text, now)
     if isinstance(day, datetime):  # "in 2 hours": an exact moment
         return _in_range(day), text
-    clock, text = _find_time(text)  # "on 9999-12-31 at 5pm": the time is part of the refused date
+    # "on 9999-12-31 at 5pm": the time is part of the refused date
+    clock, text = _find_time(text, _TIME_AND_BARE_HOUR_RES if bare_hours else _TIME_RES)
     if isinstance(day, OutOfRange):
         return day, text
     clock = clock or part_time
@@ -139,7 +148,7 @@ def find_due(text: str, now: datetime) -> tuple[datetime | OutOfRange | None, st
         day = now.date() if clock > now.time() else _later(now.date(), days=1)
         if isinstance(day, OutOfRange):
             return day, text
-    return _in_range(day_at(day, clock or END_OF_DAY)), text
+    return _in_range(day_at(day, clock or day_time)), text
 
 
 def _in_range(moment: datetime) -> datetime | OutOfRange:
@@ -243,14 +252,14 @@ def _date(year: int, month: int, day: int) -> date | OutOfRange | None:
         return None
 
 
-def _find_time(text: str) -> tuple[time | None, str]:
-    for kind, pattern in _TIME_RES:
+def _find_time(text: str, patterns: list[tuple[str, re.Pattern[str]]]) -> tuple[time | None, str]:
+    for kind, pattern in patterns:
         match = pattern.search(text)
         if match is None:
             continue
         if kind == "noon":
             return time(12), _remove(text, match)
-        hour, minute = int(match["hour"]), int(match["minute"] or 0)
+        hour, minute = int(match["hour"]), int(match.groupdict().get("minute") or 0)
         if kind == "ampm":
             if not 1 <= hour <= 12:
                 continue
@@ -263,11 +272,21 @@ def _find_time(text: str) -> tuple[time | None, str]:
 
 def describe_due(due: datetime, now: datetime) -> str:
     """ "today at 17:00", "tomorrow", "on Friday", "on Tue 1 Dec 2026": how a reply names a due date."""
+    return _describe(due, now, with_time=False)
+
+
+def describe_reminder(moment: datetime, now: datetime) -> str:
+    """ "tomorrow at 09:00", "on Friday at 23:59": how a reply names a reminder, always with its time."""
+    return _describe(moment, now, with_time=True)
+
+
+def _describe(moment: datetime, now: datetime, *, with_time: bool) -> str:
+    """The day in words, then the time unless `with_time` is false and it is END_OF_DAY."""
     now = timezone.localtime(now)
     try:
-        local = timezone.localtime(due)
+        local = timezone.localtime(moment)
     except OverflowError:  # a stored moment at the very end of datetime's range: in its own zone
-        local = due
+        local = moment
     days = (local.date() - now.date()).days
     if days == 0:
         words = "today"
@@ -281,6 +300,6 @@ def describe_due(due: datetime, now: datetime) -> str:
         words = f"on {local:%a} {local.day} {local:%b}" + (
             f" {local.year:04}" if local.year != now.year else ""
         )
-    if local.time().replace(second=0, microsecond=0) != END_OF_DAY:
+    if with_time or local.time().replace(second=0, microsecond=0) != END_OF_DAY:
         words += f" at {local:%H:%M}"
     return words

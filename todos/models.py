@@ -99,6 +99,9 @@ class Task(models.Model):
         blank=True,
         editable=False,
     )
+    # When a `task.reminder` event is sent to the user's webhooks (webhooks.reminders), unless the
+    # task is completed or deleted by then.
+    remind_at = models.DateTimeField(db_column="remindAt", null=True, blank=True)
     completed_at = models.DateTimeField(db_column="completedAt", null=True, blank=True)
     created_at = models.DateTimeField(db_column="createdAt", auto_now_add=True)
     updated_at = models.DateTimeField(db_column="updatedAt", auto_now=True)
@@ -113,6 +116,12 @@ class Task(models.Model):
             # The default list order: a page is read from it without sorting the user's tasks.
             models.Index(fields=["user", "created_at", "id"], name="task_user_created"),
             models.Index(fields=["user", "due_date"], name="task_user_due_date"),
+            # The reminders due, which the worker looks for every second: only tasks that have one.
+            models.Index(
+                fields=["remind_at"],
+                condition=models.Q(remind_at__isnull=False, completed=False),
+                name="task_reminder_due",
+            ),
         ]
         constraints = [
             models.CheckConstraint(

@@ -20,7 +20,7 @@ from ironclad.exceptions import Conflict
 from ironclad.serializers import IntegerField, ModelSerializer, Serializer
 from ironclad.untrusted import BIGINT_MAX, clip, whole_number
 from todos.changes import Cursor, InvalidCursor, decode_cursor
-from todos.dates import EARLIEST_DUE, END_OF_DAY, LATEST_DUE, day_at, in_due_range
+from todos.dates import EARLIEST_DUE, END_OF_DAY, LATEST_DUE, REMINDER_TIME, day_at, in_due_range
 from todos.models import (
     CATEGORY_NAME_MAX_LENGTH,
     DESCRIPTION_MAX_LENGTH,
@@ -42,7 +42,7 @@ DAY_OR_MOMENT = re.compile(
 )
 
 
-def _timestamp(value: datetime | None) -> str | None:
+def iso_timestamp(value: datetime | None) -> str | None:
     """ISO 8601 in TIME_ZONE, exactly as DRF's DateTimeField writes it (a test holds them equal).
 
     Ironclad never activates a per-request zone, so the default zone is read directly: DRF's
@@ -162,7 +162,7 @@ def _as_is(field: serializers.Field) -> bool:
 
 
 def _is_a_timestamp(field: serializers.Field) -> bool:
-    """A date-time field that renders as `_timestamp` does: ISO 8601, in TIME_ZONE."""
+    """A date-time field that renders as `iso_timestamp` does: ISO 8601, in TIME_ZONE."""
     return (
         type(field).to_representation is serializers.DateTimeField.to_representation
         and getattr(field, "format", api_settings.DATETIME_FORMAT) == ISO_8601
@@ -177,7 +177,7 @@ def _by_the_field(field: serializers.Field) -> Callable[[Any], Any]:
 
 class RepresentationPlan:
     """How a serializer renders an object, from its readable fields: for each, its name, the
-    model's column it reads, and how its value becomes JSON (a timestamp by `_timestamp`, a plain
+    model's column it reads, and how its value becomes JSON (a timestamp by `iso_timestamp`, a plain
     value as it is, any other by the field's own to_representation, unbound from any request).
 
     It reads columns only, by their attribute names (`category_id`), so that it renders the
@@ -209,7 +209,7 @@ class RepresentationPlan:
             self.names.append(name)
             self.attributes.append(column.attname)
             if _is_a_timestamp(field):
-                self.converters[name] = _timestamp
+                self.converters[name] = iso_timestamp
             elif not _as_is(field):
                 self.converters[name] = _by_the_field(field)
         self.render = self._compiled(type(serializer).__name__)
@@ -247,6 +247,13 @@ class TaskSerializer(ModelSerializer):
     due_date = DayOrMomentField(
         allow_null=True, required=False, help_text="A date-time, or a date alone for the end of that day."
     )
+    remind_at = DayOrMomentField(
+        allow_null=True,
+        required=False,
+        day_time=REMINDER_TIME,
+        help_text="When to remind you: a task.reminder event goes to your webhooks then, unless the task is "
+        f"completed or deleted by then. A date-time, or a date alone for {REMINDER_TIME:%H:%M} that day.",
+    )
     category_id = OwnCategoryField(
         source="category",
         allow_null=True,
@@ -272,6 +279,7 @@ class TaskSerializer(ModelSerializer):
             "completed",
             "priority",
             "due_date",
+            "remind_at",
             "category_id",
             "tags",
             "recurrence",

@@ -33,6 +33,7 @@ Precondition = Callable[[Any], None]
 NOT_CARRIED_TO_NEXT_OCCURRENCE = (
     "id",
     "due_date",
+    "remind_at",
     "completed",
     "previous_occurrence_id",
     "completed_at",
@@ -331,8 +332,11 @@ def _create_next_occurrence(task: Task) -> Task | None:
     due = next_due_date(task.due_date or task.completed_at or timezone.now(), task.recurrence)
     if due is None or Task.objects.filter(previous_occurrence=task).exists():
         return None
+    # The reminder moves on by the same rule, from its own moment; past the last date there can be,
+    # the next occurrence has none.
+    remind_at = next_due_date(task.remind_at, task.recurrence) if task.remind_at is not None else None
     carried = {name: copy.deepcopy(getattr(task, name)) for name in CARRIED_TO_NEXT_OCCURRENCE}
-    created = Task.objects.create(**carried, due_date=due, previous_occurrence=task)
+    created = Task.objects.create(**carried, due_date=due, remind_at=remind_at, previous_occurrence=task)
     ensure_task_room(task.user_id)
     return created
 

@@ -228,6 +228,49 @@ def test_every_tool_acts_on_the_database_for_the_signed_in_user(live, mode):
     assert live.rows("SELECT count(*) FROM task WHERE title = %s", f"{title} and envelopes") == [(1,)]
 
 
+def test_a_reminder_is_set_and_read_back_through_the_tools(live):
+    """remind_at, a field of the REST API's tasks, is an argument of add_task and update_task and a
+    field of list_tasks' tasks, with the REST API's meaning: a date alone is 09:00 that day."""
+    tasks_url = live.url.removesuffix("/mcp") + "/api/tasks"
+
+    async def scenario():
+        async with connected(live, live.alice) as client:
+            tools = {tool.name: tool for tool in (await client.list_tools()).tools}
+            added = structured(
+                await client.call_tool(
+                    "add_task", {"title": "Renew the visa", "remind_at": "2026-12-24T18:30:00Z"}
+                )
+            )
+            listed = structured(await client.call_tool("list_tasks", {"search": "visa"}))
+            updated = structured(
+                await client.call_tool(
+                    "update_task", {"task_id": added["task_id"], "remind_at": "2026-12-23"}
+                )
+            )
+            relisted = structured(await client.call_tool("list_tasks", {"search": "visa"}))
+            refused = error_text(await client.call_tool("add_task", {"title": "Visa", "remind_at": "soon"}))
+            return tools, added, listed, updated, relisted, refused
+
+    tools, added, listed, updated, relisted, refused = asyncio.run(scenario())
+
+    for name in ("add_task", "update_task"):
+        assert "task.reminder" in tools[name].input_schema["properties"]["remind_at"]["description"], name
+    task_id = added["task_id"]
+    assert [(task["id"], task["remind_at"]) for task in listed["tasks"]] == [
+        (task_id, "2026-12-24T18:30:00Z")
+    ]
+    assert updated["status"] == "updated"
+    shown = json.loads(get(f"{tasks_url}/{task_id}", Authorization=f"Bearer {live.alice}").body)["data"]
+    [(_id, remind_at)] = [(task["id"], task["remind_at"]) for task in relisted["tasks"]]
+    assert remind_at == shown["remind_at"]
+    assert remind_at.startswith("2026-12-23T09:00:00")  # 09:00 in the server's TIME_ZONE, with its offset
+    assert refused == (
+        "The task is invalid (remind_at: Use YYYY-MM-DD, or YYYY-MM-DDThh:mm[:ss[.ffffff]] with Z, ±hh:mm "
+        "or nothing.)."
+    )
+    assert not live.rows("SELECT id FROM task WHERE title = %s", "Visa")
+
+
 def test_alices_token_never_reaches_bobs_tasks(live):
     bob = live.user_id("bob@example.com")
     bobs_tasks = sorted(live.rows('SELECT id, title, completed FROM task WHERE "userId" = %s', bob))

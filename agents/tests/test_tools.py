@@ -89,6 +89,7 @@ class TestOtherTools:
                 "completed": False,
                 "priority": "high",
                 "due_date": None,
+                "remind_at": None,
                 "category_id": None,
                 "tags": [],
                 "recurrence": "none",

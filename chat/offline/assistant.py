@@ -69,10 +69,15 @@ class _Turn:
                 return replies.NOT_UNDERSTOOD
             case "out_of_range":
                 return replies.out_of_range(command, self.now)
-            case "add":
+            case "no_reminder_time":
+                return replies.NO_REMINDER_TIME
+            case "add" | "remind":
                 if not command.arguments.get("title"):
                     return replies.NO_TITLE
-                return replies.added(command.arguments, self.write("add_task", **command.arguments), self.now)
+                result = self.write("add_task", **command.arguments)
+                return replies.added(
+                    command.arguments, result, self.now, reminder_asked=command.action == "remind"
+                )
             case "list":
                 tasks = self.call("list_tasks", **command.arguments)
                 return replies.listed(command.arguments, tasks, self.now)

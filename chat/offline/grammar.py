@@ -92,8 +92,35 @@ LIST_PRIORITY = re.compile(
 )
 # A new task: what follows the verb (`rest`) describes it.
 ADD = re.compile(
-    r"^(?:please\s+)?(?:(?:can|could|would)\s+you\s+)?(?:add|create|new|put|schedule|remember\s+to|remind\s+me\s+to"
+    r"^(?:please\s+)?(?:(?:can|could|would)\s+you\s+)?(?:add|create|new|put|schedule|remember\s+to"
     r"|i\s+need\s+to|i\s+have\s+to|i\s+must|todo:?|task:)(?:\s+|$)(?P<rest>.*)$",
+    _I,
+)
+
+# Reminders; parser.parse tries them before anything else. "remind me ..." (`rest`): a new task
+# ("to call mum tomorrow at 9", "tomorrow at 9 to call mum") or an existing one ("about the
+# meeting at 6pm", "tomorrow about the meeting").
+REMIND = re.compile(
+    r"^(?:please\s+)?(?:(?:can|could|would)\s+you\s+)?(?:remind\s+me|(?:add|create|set)\s+(?:a\s+)?reminder)"
+    r"\s+(?P<rest>.+)$",
+    _I,
+)
+# "set a reminder for the meeting at 6pm": an existing task, then when.
+SET_REMINDER = re.compile(
+    r"^(?:please\s+)?(?:set|put|add|create)\s+(?:a\s+|the\s+)?reminder\s+(?:for|on)\s+(?P<rest>.+)$", _I
+)
+CLEAR_REMINDER = re.compile(
+    r"^(?:clear|remove|delete|drop|cancel)\s+(?:the\s+)?reminder\s+(?:of|from|on|for)\s+(?P<ref>.+)$", _I
+)
+# The task of "remind me ...": after "to" or "that" a new one, after "about" or "of" one the user has.
+REMIND_NEW = re.compile(r"^(?:to|that)\s+", _I)
+REMIND_ABOUT = re.compile(r"^(?:about|of)\s+(?P<rest>.+)$", _I)
+# "tomorrow at 9 to call mum", "tomorrow about the meeting": when first, then this word, then the task.
+WHEN_THEN_TASK = re.compile(r" (?P<link>to|about|of) ", _I)
+# A reminder at the end of an "add" message: "add buy milk, remind me tomorrow at 8".
+REMINDER_CLAUSE = re.compile(
+    r"[\s,;]+(?:and\s+)?(?:remind\s+me(?:\s+(?:about|of)\s+it)?|with\s+a\s+reminder|reminder:?)\s+"
+    r"(?P<when>.+)$",
     _I,
 )
 

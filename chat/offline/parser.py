@@ -7,13 +7,20 @@ from typing import Any
 
 from chat.dates import OutOfRange, find_due
 from chat.offline import grammar
+from todos.dates import REMINDER_TIME
+
+# The most words a reminder's time takes, before or after the task's ("on the 1st of december 2026
+# at 9:30 am"): where they end is looked for among so many words only.
+MAX_WHEN_WORDS = 10
 
 
 @dataclass(frozen=True)
 class Command:
     """What a message asks for. A task is named by `task_id` or by words of its `title`."""
 
-    action: str  # greet, thanks, help, add, list, complete, reopen, delete, update, out_of_range, unknown
+    # greet, thanks, help, add, remind (add, asked as a reminder), list, complete, reopen, delete,
+    # update, out_of_range, no_reminder_time, unknown
+    action: str
     task_id: int | None = None
     title: str | None = None
     arguments: dict[str, Any] = field(default_factory=dict)
@@ -28,6 +35,8 @@ def parse(message: str, now: datetime) -> Command:
         return Command("thanks")
     if grammar.HELP.match(text):
         return Command("help")
+    if reminder := _reminder(text, now):
+        return reminder
 
     for pattern in grammar.REOPEN:
         if match := pattern.match(text):
@@ -56,20 +65,23 @@ def parse(message: str, now: datetime) -> Command:
     if match := grammar.DELETE.match(text):
         return _about_task("delete", match["ref"])
     if match := grammar.ADD.match(text):
-        return _unless_out_of_range("add", _new_task(match["rest"], now), "due_date")
+        return _unless_out_of_range("add", _new_task(match["rest"], now))
     if grammar.LIST_START.match(text) and grammar.LIST_TOPIC.search(text):
-        return _unless_out_of_range("list", _list_filters(text, now), "due_before")
+        return _unless_out_of_range("list", _list_filters(text, now))
     return Command("unknown")
 
 
-def _out_of_range(action: str, due: OutOfRange) -> Command:
-    """A refusal: the `action` asked for names a date no task can be due at."""
-    return Command("out_of_range", arguments={"asked": action, "due": due})
+def _out_of_range(action: str, due: OutOfRange, date_argument: str = "due_date") -> Command:
+    """A refusal: the `action` asked for names a date no task can be due at (or be reminded of, for
+    `remind_at`)."""
+    return Command("out_of_range", arguments={"asked": action, "due": due, "of": date_argument})
 
 
-def _unless_out_of_range(action: str, arguments: dict[str, Any], date_argument: str) -> Command:
-    due = arguments.get(date_argument)
-    return _out_of_range(action, due) if isinstance(due, OutOfRange) else Command(action, arguments=arguments)
+def _unless_out_of_range(action: str, arguments: dict[str, Any]) -> Command:
+    for date_argument in ("due_date", "remind_at", "due_before"):
+        if isinstance(due := arguments.get(date_argument), OutOfRange):
+            return _out_of_range("add" if action == "remind" else action, due, date_argument)
+    return Command(action, arguments=arguments)
 
 
 def _about_task(action: str, reference: str, **arguments: Any) -> Command:
@@ -90,9 +102,78 @@ def _due_only(words: str, now: datetime) -> datetime | OutOfRange | None:
     return due if due is not None and not rest.strip(" ,.") else None
 
 
-def _new_task(text: str, now: datetime) -> dict[str, Any]:
-    """The add_task arguments an "add ..." message gives; whatever no rule claims is the title."""
+def _find_reminder(words: str, now: datetime) -> tuple[datetime | OutOfRange | None, str]:
+    """find_due for when to remind: a day alone is at REMINDER_TIME, and "at 9" is 09:00."""
+    return find_due(words, now, day_time=REMINDER_TIME, bare_hours=True)
+
+
+def _reminder_only(words: str, now: datetime) -> datetime | OutOfRange | None:
+    """When to remind (or OutOfRange) when `words` are nothing but that ("tomorrow at 9"), else None."""
+    moment, rest = _find_reminder(words, now)
+    return moment if moment is not None and not rest.strip(" ,.") else None
+
+
+def _reminder(text: str, now: datetime) -> Command | None:
+    """The command of a message about a reminder; None when it is about none."""
+    if match := grammar.CLEAR_REMINDER.match(text):
+        return _about_task("update", match["ref"], remind_at=None)
+    if match := grammar.SET_REMINDER.match(text):
+        return _remind(match["rest"], now, of_a_new_task=False)
+    if match := grammar.REMIND.match(text):
+        return _remind(match["rest"], now, of_a_new_task=True)
+    return None
+
+
+def _remind(rest: str, now: datetime, *, of_a_new_task: bool) -> Command | None:
+    """A reminder from the words after "remind me": of a new task ("to call mum tomorrow at 9") or
+    of one the user has ("about the meeting at 6pm")."""
+    for link in grammar.WHEN_THEN_TASK.finditer(rest):
+        if rest.count(" ", 0, link.start()) >= MAX_WHEN_WORDS:
+            break
+        if when := _reminder_only(rest[: link.start()], now):
+            task = rest[link.end() :]
+            if link["link"].lower() != "to":  # "tomorrow about the meeting"
+                return _remind_of(task, when)
+            arguments = _new_task(task, now)  # its own date words are its due date
+            return _unless_out_of_range("remind", {**arguments, "remind_at": _iso(when)})
+    if match := grammar.REMIND_ABOUT.match(rest):
+        return _remind_of_named(match["rest"], now)
+    if not of_a_new_task:
+        return _remind_of_named(rest, now)
+    if match := grammar.REMIND_NEW.match(rest):
+        return _unless_out_of_range("remind", _new_task(rest[match.end() :], now, reminder=True))
+    return None  # "remind me what's pending": not a reminder
+
+
+def _remind_of_named(words: str, now: datetime) -> Command:
+    """A reminder of the task `words` name, at the moment their last words name ("the meeting at
+    6pm tomorrow"): the longest run of last words that is nothing but a moment."""
+    split = words.split(" ")
+    for cut in range(max(1, len(split) - MAX_WHEN_WORDS), len(split)):
+        if when := _reminder_only(" ".join(split[cut:]), now):
+            return _remind_of(" ".join(split[:cut]), when)
+    return Command("no_reminder_time")
+
+
+def _remind_of(reference: str, when: datetime | OutOfRange) -> Command:
+    if isinstance(when, OutOfRange):
+        return _out_of_range("update", when, "remind_at")
+    return _about_task("update", reference, remind_at=when.isoformat())
+
+
+def _iso(moment: datetime | OutOfRange) -> str | OutOfRange:
+    return moment if isinstance(moment, OutOfRange) else moment.isoformat()
+
+
+def _new_task(text: str, now: datetime, *, reminder: bool = False) -> dict[str, Any]:
+    """The add_task arguments an "add ..." message gives; whatever no rule claims is the title. Its
+    date words are the due date, or with `reminder` when to remind; a reminder may also end the
+    message ("add buy milk, remind me tomorrow at 8")."""
     arguments: dict[str, Any] = {}
+    clause = None if reminder else grammar.REMINDER_CLAUSE.search(text)
+    if clause and (when := _reminder_only(clause["when"], now)):
+        arguments["remind_at"] = _iso(when)
+        text = text[: clause.start()]
     for pattern in grammar.QUOTED_CATEGORY_PHRASES:
         if match := pattern.search(text):
             arguments["category"] = match["name"].strip()
@@ -130,9 +211,9 @@ def _new_task(text: str, now: datetime) -> dict[str, Any]:
             arguments["category"] = match["name"].strip()
             text = _cut(text, match)
             break
-    due, text = find_due(text, now)
+    due, text = _find_reminder(text, now) if reminder else find_due(text, now)
     if due is not None:
-        arguments["due_date"] = due if isinstance(due, OutOfRange) else due.isoformat()
+        arguments["remind_at" if reminder else "due_date"] = _iso(due)
     title = (
         quoted["title"].strip()
         if quoted

@@ -5,12 +5,12 @@ from datetime import datetime
 from typing import Any
 
 from agents.tools import LIST_LIMIT, ToolResult
-from chat.dates import OutOfRange, describe_due
+from chat.dates import OutOfRange, describe_due, describe_reminder
 from chat.offline.parser import Command
 from todos.dates import EARLIEST_DUE, LATEST_DUE
 
 GREETING = (
-    "Hello! I can add, list, complete, reopen, rename and delete your tasks. "
+    "Hello! I can add, list, complete, reopen, rename and delete your tasks, and set reminders. "
     'Try "add buy milk tomorrow" or "what\'s pending?".'
 )
 THANKS = "You're welcome!"
@@ -21,6 +21,8 @@ HELP = (
     '- "what\'s pending?", "show completed tasks", "list high priority tasks"\n'
     '- "mark 3 done", "reopen 3", "delete task 4", "rename 2 to buy bread"\n'
     '- "make 2 high priority", "move 2 to friday", "clear the due date of 2"\n'
+    '- "remind me tomorrow at 9 to call mum", "remind me about 2 on friday at 5pm", '
+    '"clear the reminder of 2"\n'
     'You can name a task by its number or by its title: "delete the meeting task".'
 )
 NOT_UNDERSTOOD = (
@@ -28,6 +30,10 @@ NOT_UNDERSTOOD = (
     'Try "add buy milk tomorrow", "what\'s pending?" or "mark 3 done", or say "help".'
 )
 NO_TITLE = 'What should the task be called? For example: "add buy milk tomorrow".'
+NO_REMINDER_TIME = (
+    'When should I set the reminder? For example: "remind me about task 3 tomorrow at 9". '
+    "I haven't changed anything."
+)
 
 # Per action on one task: the verb of its failure, and how to ask for it by id.
 VERBS = {"complete": "complete", "reopen": "reopen", "delete": "delete", "update": "change"}
@@ -45,22 +51,27 @@ NOT_DONE = {
 
 
 def out_of_range(command: Command, now: datetime) -> str:
-    """The refusal of a date no task can be due at, with the limit it passed."""
+    """The refusal of a date no task can be due at (or have a reminder at), with the limit it passed."""
     past = command.arguments["due"] is OutOfRange.PAST
     limit = describe_due(EARLIEST_DUE if past else LATEST_DUE, now)
+    can = "a reminder can be" if command.arguments.get("of") == "remind_at" else "a task can be due"
     return (
-        f"That date is too far in the {'past' if past else 'future'}: a task can be due {limit} "
+        f"That date is too far in the {'past' if past else 'future'}: {can} {limit} "
         f"at the {'earliest' if past else 'latest'}. {NOT_DONE[command.arguments['asked']]}."
     )
 
 
-def added(arguments: dict[str, Any], result: dict[str, Any], now: datetime) -> str:
-    """What add_task did with `arguments`."""
+def added(
+    arguments: dict[str, Any], result: dict[str, Any], now: datetime, *, reminder_asked: bool = False
+) -> str:
+    """What add_task did with `arguments`; when a reminder was asked for without a time, how to give one."""
     if "error" in result:
         return f"I couldn't add that task: {result['error']}"
     details = []
     if due := arguments.get("due_date"):
         details.append(f"due {describe_due(datetime.fromisoformat(due), now)}")
+    if remind_at := arguments.get("remind_at"):
+        details.append(f"reminder {describe_reminder(datetime.fromisoformat(remind_at), now)}")
     if priority := arguments.get("priority"):
         details.append(f"{priority} priority")
     if recurrence := arguments.get("recurrence"):
@@ -70,7 +81,12 @@ def added(arguments: dict[str, Any], result: dict[str, Any], now: datetime) -> s
     if tags := arguments.get("tags"):
         details.append("tagged " + " ".join(f"#{tag}" for tag in tags))
     extra = f", {', '.join(details)}" if details else ""
-    return f'Added task {result["task_id"]} "{result["title"]}"{extra}.'
+    reply = f'Added task {result["task_id"]} "{result["title"]}"{extra}.'
+    if reminder_asked and not remind_at:
+        reply += (
+            f' It has no reminder: say when, as in "remind me about task {result["task_id"]} tomorrow at 9".'
+        )
+    return reply
 
 
 def listed(filters: dict[str, Any], tasks: ToolResult, now: datetime) -> str:
@@ -104,6 +120,8 @@ def _line(task: dict[str, Any], now: datetime, *, show_done: bool) -> str:
         details.append(f"{task['priority']} priority")
     if task["due_date"]:
         details.append(f"due {describe_due(datetime.fromisoformat(task['due_date']), now)}")
+    if task["remind_at"] and not task["completed"]:
+        details.append(f"reminder {describe_reminder(datetime.fromisoformat(task['remind_at']), now)}")
     if task["tags"]:
         details.append(" ".join(f"#{tag}" for tag in task["tags"]))
     return f"- #{task['id']} {task['title']}" + (f" ({', '.join(details)})" if details else "")
@@ -142,6 +160,10 @@ def _example(command: Command, task_id: int) -> str:
         return f"move task {task_id} to {datetime.fromisoformat(changes['due_date']):%Y-%m-%d}"
     if "due_date" in changes:
         return f"clear the due date of task {task_id}"
+    if remind_at := changes.get("remind_at"):
+        return f"remind me about task {task_id} on {datetime.fromisoformat(remind_at):%Y-%m-%d at %H:%M}"
+    if "remind_at" in changes:
+        return f"clear the reminder of task {task_id}"
     return EXAMPLES[command.action].format(id=task_id)
 
 
@@ -165,4 +187,9 @@ def acted(command: Command, task_id: int, result: dict[str, Any], now: datetime)
     if changes.get("due_date"):
         when = describe_due(datetime.fromisoformat(changes["due_date"]), now)
         return f"Moved {task}: it is now due {when}."
+    if changes.get("remind_at"):
+        when = describe_reminder(datetime.fromisoformat(changes["remind_at"]), now)
+        return f"Set a reminder on {task}: {when}."
+    if "remind_at" in changes:
+        return f"Removed the reminder of {task}."
     return f"Removed the due date of {task}."

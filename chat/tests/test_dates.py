@@ -1,12 +1,12 @@
 """Due dates from English words, relative to a fixed "now" (a Wednesday afternoon)."""
 
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
 from django.utils import timezone
 
-from chat.dates import OutOfRange, describe_due, find_due
+from chat.dates import OutOfRange, describe_due, describe_reminder, find_due
 from chat.tests.conftest import at
 from todos.dates import EARLIEST_DUE, LATEST_DUE
 
@@ -53,6 +53,43 @@ def test_found(now, words, expected, rest):
 )
 def test_words_that_are_not_dates_stay(now, words):
     assert find_due(words, now) == (None, words)
+
+
+@pytest.mark.parametrize(
+    ("words", "expected", "rest"),
+    [
+        ("call mum tomorrow", "2026-11-26T09:00", "call mum"),  # a day alone: at day_time
+        ("call mum tomorrow at 9", "2026-11-26T09:00", "call mum"),
+        ("call mum at 17 on friday", "2026-11-27T17:00", "call mum"),
+        ("call mum at 7 o'clock", "2026-11-26T07:00", "call mum"),  # 07:00 has passed: tomorrow's
+        ("call mum at 9pm", "2026-11-25T21:00", "call mum"),
+        ("call mum tomorrow evening", "2026-11-26T19:00", "call mum"),
+    ],
+)
+def test_a_reminder_is_read_with_its_day_time_and_bare_hours(now, words, expected, rest):
+    moment, left = find_due(words, now, day_time=time(9), bare_hours=True)
+
+    assert (moment.isoformat(), left) == (at(expected), rest)
+
+
+def test_a_bare_hour_is_read_only_when_asked_for(now):
+    assert find_due("call bob at 3", now) == (None, "call bob at 3")
+    assert find_due("call bob at 3", now, bare_hours=True) == (
+        datetime.fromisoformat(at("2026-11-26T03:00")),
+        "call bob",
+    )
+    assert find_due("call bob at 24", now, bare_hours=True) == (None, "call bob at 24")  # no such hour
+
+
+@pytest.mark.parametrize(
+    ("moment", "words"),
+    [
+        ("2026-11-26T23:59", "tomorrow at 23:59"),
+        ("2026-11-27T09:00", "on Friday at 09:00"),
+    ],
+)
+def test_describe_reminder_always_says_the_time(now, moment, words):
+    assert describe_reminder(datetime.fromisoformat(at(moment)), now) == words
 
 
 @pytest.mark.parametrize(

@@ -36,7 +36,7 @@ def tasks(make_task, make_category, user, other_user):
             user, "Write report", priority="high", category=work, due_date=now - timedelta(days=1)
         ),
         "meeting1": make_task(user, "Team meeting", due_date=due(local_day(0), 15, 0)),
-        "meeting2": make_task(user, "Meeting notes"),
+        "meeting2": make_task(user, "Meeting notes", remind_at=due(local_day(1), 9, 0)),
         "mum": make_task(user, "Call mum", completed=True, completed_at=now),
         "stretch": make_task(user, "Stretch", recurrence="daily", due_date=due(local_day(0), 8, 0)),
         "bob": make_task(other_user, "Bob's secret"),
@@ -89,11 +89,79 @@ CASES = [
         r'"buy eggs", due tomorrow\.',
         lambda w: w.titled("buy eggs").due_date == due(local_day(1)),
     ),
+    # --- reminders ---------------------------------------------------------------------------------
     (
         "remind me to call the bank tomorrow at 5pm",
         [("add_task", {"title": "call the bank"})],
-        r"due tomorrow at 17:00",
-        lambda w: w.titled("call the bank").due_date == due(local_day(1), 17, 0),
+        r'"call the bank", reminder tomorrow at 17:00\.$',
+        lambda w: (
+            (w.titled("call the bank").remind_at, w.titled("call the bank").due_date)
+            == (due(local_day(1), 17, 0), None)
+        ),
+    ),
+    (
+        "remind me tomorrow at 9 to call the plumber",
+        [("add_task", {"title": "call the plumber"})],
+        r'Added task \d+ "call the plumber", reminder tomorrow at 09:00\.$',
+        lambda w: w.titled("call the plumber").remind_at == due(local_day(1), 9, 0),
+    ),
+    (
+        "remind me on friday to pay rent",  # a day alone: at 09:00
+        [("add_task", {"title": "pay rent"})],
+        r'"pay rent", reminder on \w+ at 09:00\.$',
+        lambda w: w.titled("pay rent").remind_at == due(local_day(weekday=4), 9, 0),
+    ),
+    (
+        "add buy bread tomorrow, remind me tomorrow at 8am",
+        [("add_task", {"title": "buy bread"})],
+        r'"buy bread", due tomorrow, reminder tomorrow at 08:00\.$',
+        lambda w: (
+            (w.titled("buy bread").due_date, w.titled("buy bread").remind_at)
+            == (due(local_day(1)), due(local_day(1), 8, 0))
+        ),
+    ),
+    (
+        "remind me to call the bank",
+        [("add_task", {"title": "call the bank"})],
+        r'Added task (\d+) "call the bank"\. It has no reminder: say when, as in '
+        r'"remind me about task \1 tomorrow at 9"\.$',
+        lambda w: w.titled("call the bank").remind_at is None,
+    ),
+    (
+        "remind me about task {milk} tomorrow at 6pm",
+        [("update_task", {"task_id": "{milk}"})],
+        r'Set a reminder on task \d+ "Buy milk": tomorrow at 18:00\.$',
+        lambda w: w("milk").remind_at == due(local_day(1), 18, 0) and w("milk").due_date is None,
+    ),
+    (
+        "remind me about the team meeting on friday at 5pm",
+        [
+            ("list_tasks", {"status": "all", "search": "team meeting"}),
+            ("update_task", {"task_id": "{meeting1}"}),
+        ],
+        r'Set a reminder on task \d+ "Team meeting": on \w+ at 17:00\.$',
+        lambda w: w("meeting1").remind_at == due(local_day(weekday=4), 17, 0),
+    ),
+    (
+        "remind me about the meeting at 6pm",
+        [("list_tasks", {"search": "meeting"})],
+        r'2 tasks match "meeting": .* Say, for example, "remind me about task \d+ on [\d-]+ at 18:00"',
+        lambda w: w("meeting1").remind_at is None,
+    ),
+    (
+        "remind me about the meeting",
+        [],
+        r"When should I set the reminder\?.*I haven't changed anything",
+        nothing_changed,
+    ),
+    (
+        "clear the reminder of the meeting notes",
+        [
+            ("list_tasks", {"search": "meeting notes"}),
+            ("update_task", {"task_id": "{meeting2}", "remind_at": None}),
+        ],
+        r'Removed the reminder of task \d+ "Meeting notes"\.',
+        lambda w: w("meeting2").remind_at is None,
     ),
     (
         "add a high priority task to file taxes by friday",
@@ -188,6 +256,12 @@ CASES = [
         nothing_changed,
     ),
     ("what's due today?", [("list_tasks", {"status": "pending"})], r"due by today", nothing_changed),
+    (
+        "show my tasks about notes",
+        [("list_tasks", {"search": "notes"})],
+        r"- #\d+ Meeting notes \(reminder tomorrow at 09:00\)$",
+        nothing_changed,
+    ),
     # --- complete and reopen --------------------------------------------------------------------
     (
         "mark {milk} done",
@@ -456,3 +530,50 @@ def test_completing_a_recurring_task_due_on_the_last_day_ends_its_recurrence(ali
     assert response.json()["data"]["response"] == f'Marked task {stretch.pk} "Stretch" as done.'
     assert list(Task.objects.values_list("title", "completed")) == [("Stretch", True)]
     assert Message.objects.count() == 2
+
+
+def test_a_reminder_asked_for_in_the_chat_is_the_tasks_remind_at(alice_client, user, settings):
+    settings.TIME_ZONE = "Europe/Paris"
+
+    added = alice_client.post(CHAT, {"message": "remind me tomorrow at 9 to call mom"}).json()["data"]
+    [task] = alice_client.get("/api/tasks").json()["data"]
+    moved = alice_client.post(CHAT, {"message": "remind me about call mom on friday at 5pm"}).json()["data"]
+    after_the_move = alice_client.get(f"/api/tasks/{task['id']}").json()["data"]
+    cleared = alice_client.post(CHAT, {"message": f"clear the reminder of task {task['id']}"}).json()["data"]
+    after_clearing = alice_client.get(f"/api/tasks/{task['id']}").json()["data"]
+
+    assert added["response"] == f'Added task {task["id"]} "call mom", reminder tomorrow at 09:00.'
+    assert (task["title"], task["due_date"]) == ("call mom", None)
+    assert datetime.fromisoformat(task["remind_at"]) == due(local_day(1), 9, 0)
+    assert re.fullmatch(
+        rf'Set a reminder on task {task["id"]} "call mom": on \w+ at 17:00\.', moved["response"]
+    )
+    assert datetime.fromisoformat(after_the_move["remind_at"]) == due(local_day(weekday=4), 17, 0)
+    assert cleared["response"] == f'Removed the reminder of task {task["id"]} "call mom".'
+    assert after_clearing["remind_at"] is None
+
+
+def test_a_reminder_out_of_range_is_refused_in_a_sentence(alice_client, user, make_task):
+    milk = make_task(user, "Buy milk")  # TIME_ZONE is UTC
+
+    refusals = [
+        alice_client.post(CHAT, {"message": message}).json()["data"]
+        for message in (
+            "remind me to renew the passport in 99999999 days",
+            f"remind me about {milk.pk} on 0000-06-15",
+        )
+    ]
+
+    assert [(refusal["response"], refusal["tool_calls"]) for refusal in refusals] == [
+        (
+            "That date is too far in the future: a reminder can be on Thu 30 Dec 9999 at the latest. "
+            "I haven't added the task.",
+            [],
+        ),
+        (
+            "That date is too far in the past: a reminder can be on Tue 2 Jan 0001 at 00:00 at the earliest. "
+            "I haven't changed anything.",
+            [],
+        ),
+    ]
+    assert list(Task.objects.values_list("title", "remind_at")) == [("Buy milk", None)]

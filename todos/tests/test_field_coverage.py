@@ -29,6 +29,7 @@ def task(make_task, make_category, user):
         description="The ones on the balcony.",
         priority="high",
         due_date=datetime(2026, 12, 1, 9, tzinfo=UTC),
+        remind_at=datetime(2026, 12, 1, 8, tzinfo=UTC),
         category=make_category(user, "Home"),
         tags=["home", "weekly"],
         recurrence="weekly",

@@ -14,6 +14,7 @@ def test_fast_representation_equals_drfs_generic_one(make_task, make_category, u
         description="d",
         priority="high",
         due_date=datetime(2026, 12, 1, 8, 30, tzinfo=UTC),
+        remind_at=datetime(2026, 11, 30, 7, 45, tzinfo=UTC),
         category=make_category(user),
         tags=["a", "b"],
         recurrence="weekly",
@@ -34,4 +35,4 @@ def test_the_plan_renders_every_field_from_its_column():
 
     assert plan.names == TaskSerializer.Meta.fields
     assert dict(zip(plan.names, plan.attributes, strict=True))["category_id"] == "category_id"
-    assert set(plan.converters) == {"due_date", "completed_at", "created_at", "updated_at"}
+    assert set(plan.converters) == {"due_date", "remind_at", "completed_at", "created_at", "updated_at"}
