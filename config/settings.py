@@ -120,12 +120,14 @@ INSTALLED_APPS = [
     "rest_framework",
     "drf_spectacular",
     "drf_spectacular_sidecar",
+    "django_tasks_db",
     "accounts",
     "todos",
     "chat",
     "idempotency",
     "agents",
     "operations",
+    "webhooks",
 ]
 
 MIDDLEWARE = [
@@ -375,6 +377,50 @@ CHANGE_TOMBSTONE_DAYS = env.int("CHANGE_TOMBSTONE_DAYS", default=30)
 if CHANGE_TOMBSTONE_DAYS < 1:
     raise ImproperlyConfigured(f"CHANGE_TOMBSTONE_DAYS must be at least 1, not {CHANGE_TOMBSTONE_DAYS}.")
 
+# --- Events: webhooks, reminders and the worker (docs/webhooks.md) -------------
+
+# Background work runs on Django's tasks framework, kept in the database (django-tasks-db), and
+# is run by `manage.py worker`.
+TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}
+# Webhook URLs must be https to a public address; true also allows http and private, loopback
+# and link-local addresses (development and tests only: the worker could then reach this
+# machine's own services).
+WEBHOOK_ALLOW_PRIVATE_URLS = env.bool("WEBHOOK_ALLOW_PRIVATE_URLS", default=False)
+# Seconds one delivery may take, connecting and sending and reading the answer.
+WEBHOOK_TIMEOUT = env.float("WEBHOOK_TIMEOUT", default=10.0)
+if not 0 < WEBHOOK_TIMEOUT <= 60:
+    raise ImproperlyConfigured(f"WEBHOOK_TIMEOUT must be above 0 and at most 60, not {WEBHOOK_TIMEOUT}.")
+# Seconds to wait after each failure in a row before trying the webhook again; past the last,
+# the last again. A delivery is given up WEBHOOK_RETRY_HOURS after its event.
+WEBHOOK_RETRY_SCHEDULE = [
+    float(seconds)
+    for seconds in env.list("WEBHOOK_RETRY_SCHEDULE", default=["5", "300", "1800", "7200", "18000", "36000"])
+]
+if not WEBHOOK_RETRY_SCHEDULE or any(not 0 <= seconds <= 86_400 for seconds in WEBHOOK_RETRY_SCHEDULE):
+    raise ImproperlyConfigured("WEBHOOK_RETRY_SCHEDULE must list seconds, each from 0 to 86400.")
+WEBHOOK_RETRY_HOURS = env.float("WEBHOOK_RETRY_HOURS", default=28.0)
+# A webhook that has failed on end for this many days is disabled (and says why).
+WEBHOOK_DISABLE_AFTER_DAYS = env.float("WEBHOOK_DISABLE_AFTER_DAYS", default=5.0)
+# Events and deliveries older than this are deleted by `manage.py upkeep`; of each webhook's finished
+# deliveries, only the newest WEBHOOK_KEPT_DELIVERIES are kept (the worker deletes the others).
+WEBHOOK_HISTORY_DAYS = _at_least("WEBHOOK_HISTORY_DAYS", 7, 2)
+WEBHOOK_KEPT_DELIVERIES = _at_least("WEBHOOK_KEPT_DELIVERIES", 1000, 1)
+# A rotated secret still signs (beside the new one) for this many hours.
+WEBHOOK_PREVIOUS_SECRET_HOURS = env.float("WEBHOOK_PREVIOUS_SECRET_HOURS", default=24.0)
+# The worker: how many deliveries it sends at once (threads), and how often it looks for work.
+WORKER_THREADS = _at_least("WORKER_THREADS", 4, 1)
+WORKER_POLL_SECONDS = env.float("WORKER_POLL_SECONDS", default=1.0)
+if not 0.05 <= WORKER_POLL_SECONDS <= 60:
+    raise ImproperlyConfigured(f"WORKER_POLL_SECONDS must be from 0.05 to 60, not {WORKER_POLL_SECONDS}.")
+# A reminder the worker finds later than this (it was stopped) is dropped, not sent late.
+REMINDER_LATE_HOURS = env.float("REMINDER_LATE_HOURS", default=24.0)
+# A sent reminder's event is what says it was sent: upkeep must not delete it while it could be due.
+if not 0 < REMINDER_LATE_HOURS < 24 * WEBHOOK_HISTORY_DAYS:
+    raise ImproperlyConfigured(
+        "REMINDER_LATE_HOURS must be above 0 and below WEBHOOK_HISTORY_DAYS in hours, "
+        f"not {REMINDER_LATE_HOURS}."
+    )
+
 # --- Limits -------------------------------------------------------------------
 
 
@@ -432,6 +478,7 @@ QUOTAS = {
     "categories": _at_least("QUOTA_CATEGORIES", 200, 1),
     "conversations": _at_least("QUOTA_CONVERSATIONS", 1_000, 1),
     "messages": _at_least("QUOTA_MESSAGES", 10_000, 1),
+    "webhooks": _at_least("QUOTA_WEBHOOKS", 10, 1),
 }
 # Answers kept for Idempotency-Key (idempotency/services.py): the largest one kept, and all of one
 # user's together (each counted with 1 KiB more for its key and row: idempotency.services.ROW_BYTES).
@@ -498,6 +545,8 @@ SPECTACULAR_SETTINGS = {
     "ENUM_NAME_OVERRIDES": {
         "BulkActionEnum": "todos.services.BulkAction",
         "ChangeTypeEnum": "todos.models.ChangeKind",
+        "EventTypeEnum": "webhooks.models.EventType",
+        "DeliveryStatusEnum": "webhooks.models.DeliveryStatus",
     },
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
@@ -545,6 +594,9 @@ LOGGING: dict[str, Any] = {
         "django": {"handlers": []},
         # The MCP SDK says at INFO that it starts and stops, once per /mcp request.
         "mcp": {"level": "WARNING"},
+        # Its line per request names the URL, which a webhook's may hold a token in; the worker
+        # logs each delivery itself (webhooks.delivery).
+        "httpx2": {"level": "WARNING"},
     },
 }
 

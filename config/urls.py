@@ -27,6 +27,7 @@ urlpatterns = [
     re_path(r"^api/", include("accounts.urls")),
     re_path(r"^api/", include("todos.urls")),
     re_path(r"^api/", include("chat.urls")),
+    re_path(r"^api/", include("webhooks.urls")),
     # Some front ends put the user id in the path; same views, 403 unless it is yours.
     re_path(r"^api/(?P<user_id>[^/]+)/", include(("todos.urls", "todos"), namespace="compat")),
     re_path(r"^api/(?P<user_id>[^/]+)/", include(("chat.urls", "chat"), namespace="compat-chat")),

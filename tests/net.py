@@ -57,13 +57,16 @@ def postgres_admin_url() -> str:
 
 
 @contextmanager
-def new_postgres_database() -> Iterator[str]:
-    """The URL of an empty PostgreSQL database on the test server, dropped afterwards."""
+def new_postgres_database(copy_of: str | None = None) -> Iterator[str]:
+    """The URL of a new PostgreSQL database on the test server, dropped afterwards: empty, or a copy
+    of the database at the URL `copy_of` (on that server, with no connection open to it), which takes
+    a fraction of a second where migrating and seeding another takes seconds."""
     server = urlsplit(DATABASE_URL)
     admin_url = postgres_admin_url()
     name = f"ironclad_test_{uuid.uuid4().hex[:10]}"
+    template = "" if copy_of is None else f' TEMPLATE "{urlsplit(copy_of).path.lstrip("/")}"'
     with psycopg.connect(admin_url, autocommit=True, connect_timeout=5) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
+        conn.execute(f'CREATE DATABASE "{name}"{template}')
     try:
         yield server._replace(path=f"/{name}").geturl()
     finally:

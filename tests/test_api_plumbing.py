@@ -113,4 +113,5 @@ def test_openapi_describes_the_envelopes_as_sent(api_client):
         "accounts",
         "todos",
         "chat",
+        "webhooks",
     }

@@ -523,6 +523,7 @@ class TestEveryOperation:
                 url = path.replace("{id}", str(conversation.pk))
             else:
                 url = path.replace("{id}", ids["{id}"])
+            url = url.replace("{delivery_id}", "1")
             response = alice_client.generic(
                 method, f"{url}?nonsense=1", "{}", content_type="application/json"
             )

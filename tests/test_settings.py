@@ -258,7 +258,13 @@ def test_the_bounds_default_to_what_the_docs_say():
     )  # fmt: skip
 
     assert values == {
-        "QUOTAS": {"tasks": 10_000, "categories": 200, "conversations": 1_000, "messages": 10_000},
+        "QUOTAS": {
+            "tasks": 10_000,
+            "categories": 200,
+            "conversations": 1_000,
+            "messages": 10_000,
+            "webhooks": 10,
+        },
         "IDEMPOTENCY_ANSWER_MAX_BYTES": 65_536,
         "IDEMPOTENCY_USER_MAX_BYTES": 8_388_608,
         "DATABASE_STATEMENT_TIMEOUT": 5.0,

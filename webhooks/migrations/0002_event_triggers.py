@@ -1,0 +1,185 @@
+"""The triggers that record webhook events, in the transaction of the change they tell of.
+
+Every insert, update and delete of a task or category, whoever makes it (the API, the admin, a
+category's ON DELETE SET NULL, plain SQL), records an event when its owner has a webhook that is
+enabled and wants that event type, and a pending delivery for each such webhook. An owner without
+one pays a look at their webhooks (an index) and nothing more.
+
+The event's type: `<table>.created`, `.updated` or `.deleted`; an update that completes a task is
+`task.completed`. Its data is the row as the change left it (deleted: as it was), by column name.
+
+On PostgreSQL the trigger is deferred to the commit and named to run after the change feed's
+(todos/migrations/0003, "..._record_change" sorts first): by then the transaction holds its
+owner's change counter, so one user's events are numbered (by their id) in commit order, and a
+webhook's deliveries, sent oldest first, go in the order the changes were made. SQLite has one
+writer at a time.
+
+A webhook with BACKLOG_MAX deliveries waiting gets no more: it is disabled instead, with
+BACKLOG_FULL as its reason, and they are given up, as webhooks.services.disable does (a new value of either takes a migration that makes the triggers again).
+
+SQLite's triggers list the row's columns (it has no row-to-JSON): those of this
+migration; a column added later is rendered with its default until they are made again.
+"""
+
+from django.db import migrations, models
+
+from webhooks.models import BACKLOG_FULL, BACKLOG_MAX
+
+TABLES = ("task", "category")
+
+POSTGRESQL_FUNCTION = """
+CREATE FUNCTION "record_webhook_event"() RETURNS trigger LANGUAGE plpgsql AS $$
+DECLARE
+    owner text;
+    object_row jsonb;
+    event_type text;
+    event_id bigint;
+    hook record;
+BEGIN
+    IF TG_OP = 'DELETE' THEN
+        owner := OLD."userId";
+        object_row := to_jsonb(OLD);
+        event_type := TG_ARGV[0] || '.deleted';
+    ELSE
+        owner := NEW."userId";
+        object_row := to_jsonb(NEW);
+        event_type := TG_ARGV[0] || CASE TG_OP WHEN 'INSERT' THEN '.created' ELSE '.updated' END;
+        IF TG_OP = 'UPDATE' AND TG_ARGV[0] = 'task' THEN
+            IF NEW."completed" AND NOT OLD."completed" THEN
+                event_type := 'task.completed';
+            END IF;
+        END IF;
+    END IF;
+    FOR hook IN
+        SELECT "id" FROM "webhook"
+        WHERE "userId" = owner AND "disabledAt" IS NULL AND "eventTypes" ? event_type
+        ORDER BY "id"
+    LOOP
+        IF EXISTS (
+            SELECT 1 FROM "webhook_delivery" WHERE "webhookId" = hook."id" AND "status" = 'pending'
+            OFFSET {backlog} - 1 LIMIT 1
+        ) THEN
+            UPDATE "webhook" SET "disabledAt" = now(), "disabledReason" = '{full}' WHERE "id" = hook."id";
+            UPDATE "webhook_delivery" SET "status" = 'failed', "finishedAt" = now()
+            WHERE "webhookId" = hook."id" AND "status" = 'pending';
+            CONTINUE;
+        END IF;
+        IF event_id IS NULL THEN
+            INSERT INTO "webhook_event" ("userId", "type", "objectId", "data", "occurredAt")
+            VALUES (owner, event_type, (object_row ->> 'id')::bigint, object_row, now())
+            RETURNING "id" INTO event_id;
+        END IF;
+        INSERT INTO "webhook_delivery" ("webhookId", "eventId", "status", "attempts", "createdAt")
+        VALUES (hook."id", event_id, 'pending', 0, now());
+    END LOOP;
+    RETURN NULL;
+END
+$$;
+"""
+
+SQLITE_WANTED = """EXISTS (
+    SELECT 1 FROM "webhook" AS w, json_each(w."eventTypes") AS wanted
+    WHERE w."userId" = {row}."userId" AND w."disabledAt" IS NULL AND wanted.value = {event_type}
+)"""
+
+SQLITE_TRIGGER = """
+CREATE TRIGGER "{table}_record_event_{operation}" AFTER {operation} ON "{table}"
+WHEN {wanted}
+BEGIN
+    UPDATE "webhook" SET "disabledReason" = '{full}'
+    WHERE "userId" = {row}."userId" AND "disabledAt" IS NULL
+    AND EXISTS (SELECT 1 FROM json_each("webhook"."eventTypes") AS wanted WHERE wanted.value = {event_type})
+    AND EXISTS (
+        SELECT 1 FROM "webhook_delivery" AS d WHERE d."webhookId" = "webhook"."id" AND d."status" = 'pending'
+        LIMIT 1 OFFSET {backlog} - 1
+    );
+    UPDATE "webhook_delivery" SET "status" = 'failed', "finishedAt" = {now}
+    WHERE "status" = 'pending' AND "webhookId" IN (
+        SELECT "id" FROM "webhook"
+        WHERE "userId" = {row}."userId" AND "disabledAt" IS NULL AND "disabledReason" = '{full}'
+    );
+    UPDATE "webhook" SET "disabledAt" = {now}
+    WHERE "userId" = {row}."userId" AND "disabledAt" IS NULL AND "disabledReason" = '{full}';
+    INSERT INTO "webhook_event" ("userId", "type", "objectId", "data", "occurredAt")
+    VALUES ({row}."userId", {event_type}, {row}."id", json_object({columns}), {now});
+    INSERT INTO "webhook_delivery" ("webhookId", "eventId", "status", "attempts", "createdAt")
+    SELECT w."id", last_insert_rowid(), 'pending', 0, {now}
+    FROM "webhook" AS w, json_each(w."eventTypes") AS wanted
+    WHERE w."userId" = {row}."userId" AND w."disabledAt" IS NULL AND wanted.value = {event_type}
+    ORDER BY w."id";
+END
+"""
+SQLITE_NOW = "strftime('%Y-%m-%d %H:%M:%f', 'now')"
+
+
+def _sqlite_event_type(table: str, operation: str) -> str:
+    if operation == "INSERT":
+        return f"'{table}.created'"
+    if operation == "DELETE":
+        return f"'{table}.deleted'"
+    if table == "task":
+        return "CASE WHEN NEW.\"completed\" AND NOT OLD.\"completed\" THEN 'task.completed' ELSE 'task.updated' END"
+    return f"'{table}.updated'"
+
+
+def _sqlite_columns(model: type[models.Model], row: str) -> str:
+    """json_object's arguments: each column's name and value; JSON columns as JSON, not text."""
+    pairs = []
+    for field in model._meta.concrete_fields:
+        value = f'{row}."{field.column}"'
+        if isinstance(field, models.JSONField):
+            value = f"json({value})"
+        pairs.append(f"'{field.column}', {value}")
+    return ", ".join(pairs)
+
+
+def create_triggers(apps, schema_editor) -> None:
+    vendor = schema_editor.connection.vendor
+    if vendor == "postgresql":
+        schema_editor.execute(POSTGRESQL_FUNCTION.format(backlog=BACKLOG_MAX, full=BACKLOG_FULL))
+        for table in TABLES:
+            schema_editor.execute(
+                f'CREATE CONSTRAINT TRIGGER "{table}_record_event" AFTER INSERT OR UPDATE OR DELETE '
+                f'ON "{table}" DEFERRABLE INITIALLY DEFERRED '
+                f"FOR EACH ROW EXECUTE FUNCTION \"record_webhook_event\"('{table}')"
+            )
+    elif vendor == "sqlite":
+        models_by_table = {"task": apps.get_model("todos", "Task"), "category": apps.get_model("todos", "Category")}
+        for table in TABLES:
+            for operation, row in (("INSERT", "NEW"), ("UPDATE", "NEW"), ("DELETE", "OLD")):
+                event_type = _sqlite_event_type(table, operation)
+                schema_editor.execute(
+                    SQLITE_TRIGGER.format(
+                        table=table,
+                        operation=operation,
+                        row=row,
+                        event_type=event_type,
+                        wanted=SQLITE_WANTED.format(row=row, event_type=event_type),
+                        columns=_sqlite_columns(models_by_table[table], row),
+                        now=SQLITE_NOW,
+                        backlog=BACKLOG_MAX,
+                        full=BACKLOG_FULL,
+                    )
+                )
+    else:
+        raise NotImplementedError(f"The webhook events' triggers are written for PostgreSQL and SQLite, not {vendor}.")
+
+
+def drop_triggers(apps, schema_editor) -> None:
+    if schema_editor.connection.vendor == "postgresql":
+        for table in TABLES:
+            schema_editor.execute(f'DROP TRIGGER "{table}_record_event" ON "{table}"')
+        schema_editor.execute('DROP FUNCTION "record_webhook_event"()')
+    else:
+        for table in TABLES:
+            for operation in ("INSERT", "UPDATE", "DELETE"):
+                schema_editor.execute(f'DROP TRIGGER "{table}_record_event_{operation}"')
+
+
+class Migration(migrations.Migration):
+    dependencies = [
+        ("webhooks", "0001_initial"),
+        ("todos", "0008_task_remind_at"),
+    ]
+
+    operations = [migrations.RunPython(create_triggers, drop_triggers, elidable=False)]

@@ -1,0 +1,7 @@
+from ironclad.routers import OptionalSlashRouter
+from webhooks.views import WebhookViewSet
+
+router = OptionalSlashRouter()
+router.register("webhooks", WebhookViewSet, basename="webhook")
+
+urlpatterns = router.urls
