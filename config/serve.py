@@ -12,14 +12,23 @@ the environment, where a blank value means the default (ironclad/env.py); .env.e
 each. The settings are read and HOST:PORT is tried first, so that a mistake in them or a port
 already taken stops the start with one line. The process then becomes the server itself, so SIGTERM
 from Docker reaches it directly.
+
+RUN_WORKER=true also starts `manage.py worker` (webhook deliveries and reminders) beside the server,
+for a host that runs one container (Hugging Face Spaces): see `WorkerProcess`.
 """
 
+import ctypes
 import errno
 import math
 import os
+import signal
 import socket
+import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
+from types import FrameType
+from typing import Any
 
 from ironclad import metrics_folder
 from ironclad.env import PROJECT_DIR, env
@@ -90,11 +99,11 @@ def graceful_timeout() -> int:
     return env.int("WEB_GRACEFUL_TIMEOUT", default=chat_timeout() + 5)
 
 
-def serve_granian() -> None:
+def serve_granian(worker: "WorkerProcess | None" = None) -> None:
     from granian import Granian
     from granian.constants import Interfaces
 
-    Granian(
+    server = Granian(
         WSGI_APP,
         address=bind_host(),
         port=port(),
@@ -110,7 +119,11 @@ def serve_granian() -> None:
         respawn_failed_workers=True,
         workers_kill_timeout=graceful_timeout(),
         working_dir=PROJECT_DIR,
-    ).serve()
+    )
+    if worker is not None:
+        # Run once granian handles SIGTERM and SIGINT itself: the worker then stops with it, not after.
+        server.on_startup(worker.stop_on_the_servers_signals)
+    server.serve()
 
 
 def exec_gunicorn() -> None:
@@ -129,6 +142,107 @@ def exec_uvicorn() -> None:
         "--no-access-log",
     ])
     # fmt: on
+
+
+# <linux/prctl.h>: the signal a process gets when its parent dies.
+PR_SET_PDEATHSIG = 1
+
+
+class WorkerProcess:
+    """`manage.py worker` run by this process beside the server (RUN_WORKER=true), on a host that runs
+    one container. Its output goes to the server's. The worker takes a second signal for "stop now",
+    so it runs in a process group of its own, which a terminal's Ctrl+C does not reach, and is told
+    to stop by this process, in one of two ways:
+
+    - granian runs in this process: its SIGTERM or SIGINT is passed on to the worker as SIGTERM at
+      once (both stop at the same time), and once granian has stopped, the worker is waited for,
+      up to WEBHOOK_TIMEOUT + 5 seconds (a delivery on its way ends within WEBHOOK_TIMEOUT), then
+      killed. A second signal is passed on too, and stops the worker at once;
+    - gunicorn and uvicorn replace this process (exec): the worker gets SIGTERM when its parent dies
+      (Linux's parent-death signal, set before it starts), so when the server exits, however it
+      exits.
+
+    The parent-death signal also stops the worker when this process is killed before it could. From
+    a process that runs several threads, as granian's does, it may come more than once (the kernel
+    sends it each time the worker passes to another thread as they end), and the second one stops
+    the worker at once: a delivery cut short is sent again, later, by any worker.
+    """
+
+    def __init__(self, process: subprocess.Popen[bytes]) -> None:
+        self.process = process
+        self.told_to_stop = False
+
+    @classmethod
+    def start(cls) -> "WorkerProcess":
+        # The worker serves no /metrics: its values must not be added to the server's workers'.
+        env = {name: value for name, value in os.environ.items() if name != metrics_folder.VARIABLE}
+        process = subprocess.Popen(
+            [sys.executable, "manage.py", "worker"],
+            cwd=PROJECT_DIR,
+            env=env,
+            stdin=subprocess.DEVNULL,
+            process_group=0,
+            # Safe here: this process runs no other thread yet.
+            preexec_fn=stopped_when_its_parent_dies(),
+        )
+        return cls(process)
+
+    def stop(self) -> None:
+        """SIGTERM, once: a second one would stop it at once, in the middle of a delivery."""
+        if not self.told_to_stop and self.process.poll() is None:
+            self.told_to_stop = True
+            self.process.send_signal(signal.SIGTERM)
+
+    def stop_on_the_servers_signals(self) -> None:
+        """Make granian's handlers of SIGTERM and SIGINT tell the worker to stop too: the first
+        signal once it has finished what it is sending, a second one at once."""
+        for number in (signal.SIGTERM, signal.SIGINT):
+            servers = signal.getsignal(number)
+
+            def handler(signum: int, frame: FrameType | None, servers: Any = servers) -> None:
+                if self.told_to_stop and self.process.poll() is None:
+                    self.process.send_signal(signal.SIGTERM)
+                self.stop()
+                if callable(servers):
+                    servers(signum, frame)
+
+            signal.signal(number, handler)
+
+    def stop_and_wait(self) -> None:
+        self.stop()
+        grace = worker_grace_seconds()
+        try:
+            self.process.wait(timeout=grace)
+        except subprocess.TimeoutExpired:
+            print(
+                f"The worker did not stop within {grace:g} s (WEBHOOK_TIMEOUT + 5): killed it.",
+                file=sys.stderr,
+            )
+            self.process.kill()
+            self.process.wait()
+
+
+def worker_grace_seconds() -> float:
+    """How long a stopping worker may take: its last delivery ends within WEBHOOK_TIMEOUT."""
+    from django.conf import settings
+
+    return float(settings.WEBHOOK_TIMEOUT) + 5
+
+
+def stopped_when_its_parent_dies() -> Callable[[], None] | None:
+    """What a child runs before its program, so that it gets SIGTERM when this process (or the server
+    that replaced it) dies: Linux's PR_SET_PDEATHSIG. None elsewhere."""
+    if not sys.platform.startswith("linux"):
+        return None
+    libc = ctypes.CDLL(None, use_errno=True)  # found before the fork, not in the child
+    parent = os.getpid()
+
+    def set_the_parent_death_signal() -> None:
+        libc.prctl(PR_SET_PDEATHSIG, int(signal.SIGTERM), 0, 0, 0)
+        if os.getppid() != parent:  # the parent died before: no signal will come
+            os._exit(1)
+
+    return set_the_parent_death_signal
 
 
 def check_the_settings() -> None:
@@ -182,8 +296,13 @@ def main() -> None:
     # another server's.
     check_the_port_is_free()
     metrics_folder.prepare(bind_host(), port())
+    worker = WorkerProcess.start() if env.bool("RUN_WORKER", default=False) else None
     if server == "granian":
-        serve_granian()
+        try:
+            serve_granian(worker)
+        finally:
+            if worker is not None:
+                worker.stop_and_wait()
     elif server == "gunicorn":
         exec_gunicorn()
     else:
