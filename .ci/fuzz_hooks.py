@@ -7,6 +7,8 @@ kind of request schemathesis calls valid is not:
   categories (no schema can list which ids exist, and the fuzzer's own requests delete the
   categories it created), and a `due_date` outside 0001-01-02..9999-12-30 UTC (JSON Schema has no
   bounds for dates; the generator does reach 0001-01-01);
+- the webhook writes refuse a `url` that is not https to a public address (webhooks.addresses: no
+  schema says which hosts are public);
 - the task list refuses a `search` term without three letters or digits in a row (what the trigram
   indexes look up; no regular expression of Unicode letters is common to JSON Schema's dialects);
 - schemathesis's coverage phase only writes letters and digits into headers, so for `If-Match` and
@@ -33,12 +35,14 @@ django.setup()
 
 from ironclad.conditional import CONDITION_PATTERN  # noqa: E402
 from todos.filters import SEARCHABLE  # noqa: E402
+from webhooks.addresses import refusal_of  # noqa: E402
 
 TASK_WRITES = {"POST /api/tasks", "PUT /api/tasks/{id}", "PATCH /api/tasks/{id}"}
 # Operations whose 400s schemathesis.toml accepts for reasons of their own.
 OWN_RULES = {"POST /api/tasks/bulk", "GET /api/changes"}
 ACCEPTED = {401, 403, 404, 409, 410, 412, 422, 429}  # positive_data_acceptance's, besides 2xx, 3xx and 400
 TASK_REFUSALS = {"category_id": "does not exist", "due_date": "Must be from 0001-01-02"}
+WEBHOOK_WRITES = {"POST /api/webhooks", "PATCH /api/webhooks/{id}"}
 CONDITIONS = ("If-Match", "If-None-Match")
 
 
@@ -47,6 +51,9 @@ def documented(field: str, messages: list, case) -> bool:
     label = case.operation.label
     if label in TASK_WRITES and field in TASK_REFUSALS:
         return TASK_REFUSALS[field] in messages[0]
+    if label in WEBHOOK_WRITES and field == "url":
+        sent = (case.body or {}).get("url") if isinstance(case.body, dict) else None
+        return isinstance(sent, str) and refusal_of(sent) == messages[0]
     if label == "GET /api/tasks" and field == "search":
         return not SEARCHABLE.search(str((case.query or {}).get("search", "")))
     if field in CONDITIONS:
