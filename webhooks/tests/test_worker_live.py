@@ -329,7 +329,7 @@ class Outage:
         server = http.server.ThreadingHTTPServer(self.address, self.receiver.server.RequestHandlerClass)
         server.daemon_threads = True
         self.receiver.server = self.replacement = server
-        threading.Thread(target=server.serve_forever, daemon=True).start()
+        threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True).start()
 
     def close(self) -> None:
         if self.replacement is not None:
