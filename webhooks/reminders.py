@@ -62,7 +62,9 @@ def _fire(task: Task) -> bool:
         except IntegrityError:  # another worker recorded it first
             return False
         now = timezone.now()
-        for webhook in _wanting(Webhook.objects.filter(user_id=current.user_id).order_by("id")):
+        # Locked, as the triggers lock them: one being deleted is waited for, then left out.
+        mine = Webhook.objects.filter(user_id=current.user_id).order_by("id").select_for_update(no_key=True)
+        for webhook in _wanting(mine):
             if Delivery.objects.filter(webhook=webhook, status=DeliveryStatus.PENDING)[
                 BACKLOG_MAX - 1 :
             ].exists():

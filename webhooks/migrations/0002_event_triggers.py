@@ -40,10 +40,13 @@ DECLARE
     event_id bigint;
     hook record;
 BEGIN
+    -- FOR KEY SHARE: a webhook being deleted is waited for, then skipped (a delivery of it would
+    -- break its foreign key); the worker's and the API's locks (FOR NO KEY UPDATE) are not.
     FOR hook IN
         SELECT "id" FROM "webhook"
         WHERE "userId" = owner AND "disabledAt" IS NULL AND "eventTypes" ? event_type
         ORDER BY "id"
+        FOR KEY SHARE
     LOOP
         IF EXISTS (
             SELECT 1 FROM "webhook_delivery" WHERE "webhookId" = hook."id" AND "status" = 'pending'

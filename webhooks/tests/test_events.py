@@ -6,9 +6,13 @@ Most tests run in the `db` fixture's transaction, which is never committed: on P
 triggers, deferred to the commit, then fire at the end of each statement instead
 (conftest.deferred_triggers_fire_at_once), as the change feed's tests do. TestAtCommit commits."""
 
-import pytest
-from django.db import transaction
+import threading
 
+import psycopg
+import pytest
+from django.db import connection, transaction
+
+from tests.net import the_test_database_url, wait_until_blocked_on_a_lock
 from todos.models import Task
 from webhooks.models import Delivery, DeliveryStatus, Event, Webhook
 from webhooks.payloads import data_of
@@ -306,3 +310,28 @@ class TestAtCommit:
         assert [delivery.event.data["title"] for delivery in Delivery.objects.filter(webhook=second)] == [
             "After"
         ]
+
+    @pytest.mark.postgres("a change commits while a webhook is being deleted: row locks of PostgreSQL")
+    def test_a_change_committed_while_its_webhook_is_deleted_records_nothing_for_it(self, alice_client, user):
+        """The commit waits for the webhook's deletion, then sees it gone: no delivery for it, and
+        no error (its foreign key would have refused a delivery of a webhook deleted meanwhile)."""
+        webhook = add_webhook(alice_client, "task.*")
+        answers = {}
+
+        def create_a_task() -> None:
+            try:
+                answers["create"] = alice_client.post("/api/tasks", {"title": "Meanwhile"})
+            finally:
+                connection.close()
+
+        with psycopg.connect(the_test_database_url()) as deleting:
+            deleting.execute('DELETE FROM "webhook" WHERE "id" = %s', [webhook.pk])
+            thread = threading.Thread(target=create_a_task)
+            thread.start()
+            wait_until_blocked_on_a_lock("COMMIT")
+            deleting.commit()
+        thread.join()
+
+        assert answers["create"].status_code == 201, answers["create"].content
+        assert not Delivery.objects.exists()
+        assert recorded(user) == []
